@@ -1,0 +1,112 @@
+//! Sweeps and their jobs: insertion (idempotent), job states, failure propagation and resubmission.
+use super::{now_ms, Ledger};
+use crate::error::{CoordError, Result};
+use crate::plan::NewJob;
+use forgebench_shared::ids::{JobId, SweepId};
+use forgebench_shared::profile::DeviceProfile;
+use rusqlite::{params, OptionalExtension, Transaction};
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for a worker of its profile (and for its dependency).
+    Pending,
+    /// Running under a lease.
+    Leased,
+    /// Finished with a result.
+    Done,
+    /// Out of attempts (or its dependency failed).
+    Failed,
+}
+
+impl JobState {
+    /// The ledger's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "pending",
+            JobState::Leased => "leased",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+        }
+    }
+    /// Parses the ledger's spelling.
+    pub fn parse(s: &str) -> Result<JobState> {
+        Ok(match s {
+            "pending" => JobState::Pending,
+            "leased" => JobState::Leased,
+            "done" => JobState::Done,
+            "failed" => JobState::Failed,
+            other => return Err(CoordError::Invalid(format!("ledger: unknown job state {other:?}"))),
+        })
+    }
+}
+
+impl Ledger {
+    /// Records a sweep and its jobs; returns whether the same sweep (by fingerprint) was already there, in which
+    /// case nothing changes.
+    pub fn insert_sweep(
+        &self,
+        id: &SweepId,
+        name: &str,
+        fingerprint: &str,
+        config_toml: &str,
+        profiles: &[DeviceProfile],
+        jobs: &[NewJob],
+        max_attempts: u32,
+    ) -> Result<bool> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let existing: Option<String> =
+            tx.query_row("SELECT id FROM sweeps WHERE fingerprint = ?1", [fingerprint], |r| r.get(0)).optional()?;
+        if existing.is_some() {
+            return Ok(true);
+        }
+        let profiles_json = serde_json::to_string(profiles).map_err(|e| CoordError::json("profiles", e))?;
+        tx.execute(
+            "INSERT INTO sweeps(id, name, fingerprint, config_toml, profiles_json, created_ms) VALUES (?1,?2,?3,?4,?5,?6)",
+            params![id.0, name, fingerprint, config_toml, profiles_json, now_ms()],
+        )?;
+        {
+            let mut ins = tx.prepare(
+                "INSERT INTO jobs(id, sweep_id, seq, profile, plan_json, depends_on, state, max_attempts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+            )?;
+            for (seq, j) in jobs.iter().enumerate() {
+                let plan = serde_json::to_string(&j.plan).map_err(|e| CoordError::json("plan", e))?;
+                let dep = j.depends_on.as_ref().map(|d| d.0.clone());
+                ins.execute(params![j.id.0, id.0, seq as i64, j.profile, plan, dep, max_attempts])?;
+            }
+        }
+        tx.commit()?;
+        Ok(false)
+    }
+
+    /// Puts failed jobs of `sweep` (and, unless `failed_only`, pending ones) back in the queue with `budget` more
+    /// attempts each. Jobs already done are never touched. Returns how many were requeued.
+    pub fn resubmit(&self, sweep: &SweepId, failed_only: bool, budget: u32) -> Result<usize> {
+        let conn = self.conn();
+        let states = if failed_only { "('failed')" } else { "('failed', 'pending')" };
+        let n = conn.execute(
+            &format!(
+                "UPDATE jobs SET state = 'pending', max_attempts = attempts + ?2, last_error = NULL
+                 WHERE sweep_id = ?1 AND state IN {states}"
+            ),
+            params![sweep.0, budget],
+        )?;
+        Ok(n)
+    }
+}
+
+/// Marks `job` failed with `error`, and every job waiting on it (transitively), so a sweep never waits forever.
+pub(super) fn fail_job(tx: &Transaction<'_>, job: &JobId, error: &str) -> Result<()> {
+    tx.execute("UPDATE jobs SET state = 'failed', last_error = ?2 WHERE id = ?1", params![job.0, error])?;
+    let dependents: Vec<String> = {
+        let mut q = tx.prepare("SELECT id FROM jobs WHERE depends_on = ?1 AND state = 'pending'")?;
+        let rows = q.query_map([&job.0], |r| r.get(0))?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    for d in dependents {
+        fail_job(tx, &JobId(d), &format!("dependency {job} failed: {error}"))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! The durable ledger: every piece of coordinator state in one SQLite database (sweeps, jobs, attempts, leases,
+//! results, the artifact index and the workers), so that a restarted coordinator resumes where it stopped.
+//!
+//! WAL journaling with `synchronous = NORMAL` survives a killed process (only a power loss may drop the last
+//! transactions). Each public method is one transaction; the connection sits behind a mutex and every call is short.
+mod jobs;
+mod lease;
+mod query;
+mod workers;
+
+pub use jobs::JobState;
+pub use lease::Leased;
+pub use query::{JobRow, SweepRow};
+pub use workers::WorkerRow;
+
+use crate::error::{CoordError, Result};
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sweeps(
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, fingerprint TEXT NOT NULL UNIQUE, config_toml TEXT NOT NULL,
+    profiles_json TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS jobs(
+    id TEXT PRIMARY KEY, sweep_id TEXT NOT NULL REFERENCES sweeps(id), seq INTEGER NOT NULL, profile TEXT NOT NULL,
+    plan_json TEXT NOT NULL, depends_on TEXT, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL, last_error TEXT);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(state, profile, seq);
+CREATE TABLE IF NOT EXISTS attempts(
+    job_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL, started_ms INTEGER NOT NULL,
+    finished_ms INTEGER, status TEXT NOT NULL, error TEXT, PRIMARY KEY(job_id, attempt));
+CREATE TABLE IF NOT EXISTS leases(
+    job_id TEXT PRIMARY KEY, worker_id TEXT NOT NULL, attempt INTEGER NOT NULL, deadline_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS results(
+    job_id TEXT PRIMARY KEY, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL, outcome_json TEXT NOT NULL,
+    compute_seconds REAL NOT NULL, finished_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS artifacts(
+    id TEXT PRIMARY KEY, size INTEGER NOT NULL, role TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS workers(
+    id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, profile TEXT NOT NULL, profile_json TEXT NOT NULL,
+    fingerprint_json TEXT NOT NULL, registered_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
+    running_job TEXT);
+";
+
+/// The SQLite ledger.
+pub struct Ledger {
+    conn: Mutex<Connection>,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+impl Ledger {
+    /// Opens (creating when missing) the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Ledger> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| CoordError::io(dir, e))?;
+        }
+        let conn = Connection::open(path)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory ledger, for tests.
+    pub fn in_memory() -> Result<Ledger> {
+        Self::init(Connection::open_in_memory()?)
+    }
+
+    fn init(conn: Connection) -> Result<Ledger> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Ledger { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (the transaction rolls back), so keep going.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records an artifact whose bytes are stored and verified.
+    pub fn add_artifact(&self, id: &str, size: u64, role: &str) -> Result<()> {
+        self.conn().execute(
+            "INSERT OR IGNORE INTO artifacts(id, size, role, created_ms) VALUES (?1, ?2, ?3, ?4)",
+            rusqlite::params![id, size as i64, role, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// The size of a stored artifact, if known.
+    pub fn artifact_size(&self, id: &str) -> Result<Option<u64>> {
+        use rusqlite::OptionalExtension;
+        let size: Option<i64> =
+            self.conn().query_row("SELECT size FROM artifacts WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        Ok(size.map(|s| s as u64))
+    }
+}
+
+#[cfg(test)]
+mod tests;

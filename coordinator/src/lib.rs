@@ -1,0 +1,1 @@
+//! forgebench coordinator: scheduling, the durable ledger and aggregation. Never links libtorch.

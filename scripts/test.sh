@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# The test command: installs libtorch if missing, builds every binary (integration tests spawn them), runs all tests.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+scripts/setup-libtorch.sh
+cargo build --workspace --bins
+cargo test --workspace "$@"

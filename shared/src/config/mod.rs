@@ -1,0 +1,239 @@
+//! `cluster.toml`: the coordinator's settings, the worker profiles and the named sweeps.
+//!
+//! Configuration is two-stage: the TOML file is parsed strictly (`deny_unknown_fields`, so a misspelt key is an
+//! error naming it), command-line overrides are applied, and [`ClusterConfig::validate`] checks the result once.
+//! Everything downstream takes the validated struct.
+mod sweep;
+
+pub use sweep::{DeviceSelection, ExperimentKind, SweepConfig};
+
+use crate::error::{Result, SharedError};
+use crate::profile::DeviceProfile;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The environment variable a token is read from unless the config names another.
+pub const DEFAULT_TOKEN_ENV: &str = "FORGEBENCH_TOKEN";
+
+/// Optional TLS (rustls) for the coordinator's endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain of the coordinator.
+    pub cert: PathBuf,
+    /// PEM private key of the coordinator.
+    pub key: PathBuf,
+    /// PEM CA certificate clients trust (defaults to `cert`, for a self-signed certificate).
+    pub ca: Option<PathBuf>,
+    /// Server name clients expect in the certificate.
+    #[serde(default = "default_domain")]
+    pub domain: String,
+}
+
+fn default_domain() -> String {
+    "localhost".into()
+}
+
+/// The `[coordinator]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoordinatorConfig {
+    /// Address the coordinator listens on (port 0 picks a free one).
+    pub listen: SocketAddr,
+    /// File holding the shared token (created by `forgebench up` when missing).
+    pub token_file: Option<PathBuf>,
+    /// Environment variable that overrides the token file.
+    #[serde(default = "default_token_env")]
+    pub token_env: String,
+    /// The SQLite ledger; artifacts are stored in `artifacts/` beside it.
+    pub ledger: PathBuf,
+    /// A lease lasts this long without a heartbeat.
+    #[serde(default = "default_lease")]
+    pub lease_seconds: f64,
+    /// Workers send heartbeats this often.
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_seconds: f64,
+    /// Attempts per job before it is marked failed.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: u32,
+    /// Largest gRPC message accepted, in bytes (artifact chunks are smaller).
+    #[serde(default = "default_message_bytes")]
+    pub max_message_bytes: usize,
+    /// TLS; plain HTTP/2 when absent.
+    pub tls: Option<TlsConfig>,
+}
+
+fn default_token_env() -> String {
+    DEFAULT_TOKEN_ENV.into()
+}
+fn default_lease() -> f64 {
+    30.0
+}
+fn default_heartbeat() -> f64 {
+    5.0
+}
+fn default_attempts() -> u32 {
+    3
+}
+fn default_message_bytes() -> usize {
+    4 << 20
+}
+
+/// The whole of `cluster.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The coordinator.
+    pub coordinator: CoordinatorConfig,
+    /// Device profiles; `forgebench up` starts one local worker per profile.
+    #[serde(rename = "profile", default)]
+    pub profiles: Vec<DeviceProfile>,
+    /// The sweep `forgebench up` runs.
+    pub default_sweep: Option<String>,
+    /// Named sweeps.
+    #[serde(rename = "sweep", default)]
+    pub sweeps: Vec<SweepConfig>,
+}
+
+/// Command-line values that replace those of the file (the first stage of the two-stage configuration).
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--ledger`.
+    pub ledger: Option<PathBuf>,
+    /// `--token-file`.
+    pub token_file: Option<PathBuf>,
+}
+
+impl ClusterConfig {
+    /// Parses and validates TOML text; `path` only names the source in errors.
+    pub fn from_toml_str(text: &str, path: &Path) -> Result<ClusterConfig> {
+        let c: ClusterConfig = toml::from_str(text).map_err(|e| SharedError::Toml {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Reads, parses, applies `overrides` and validates a file.
+    pub fn load(path: &Path, overrides: &Overrides) -> Result<ClusterConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| SharedError::io(path, e))?;
+        let mut c: ClusterConfig = toml::from_str(&text).map_err(|e| SharedError::Toml {
+            path: path.into(),
+            message: e.to_string(),
+        })?;
+        c.apply(overrides);
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Applies command-line overrides.
+    pub fn apply(&mut self, o: &Overrides) {
+        if let Some(l) = o.listen {
+            self.coordinator.listen = l;
+        }
+        if let Some(l) = &o.ledger {
+            self.coordinator.ledger = l.clone();
+        }
+        if let Some(t) = &o.token_file {
+            self.coordinator.token_file = Some(t.clone());
+        }
+    }
+
+    /// Checks every value; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        let c = &self.coordinator;
+        if !(c.lease_seconds > 0.0 && c.heartbeat_seconds > 0.0 && c.heartbeat_seconds < c.lease_seconds) {
+            return Err(SharedError::config(
+                "coordinator.heartbeat_seconds",
+                format!(
+                    "must be positive and below lease_seconds ({} >= {})",
+                    c.heartbeat_seconds, c.lease_seconds
+                ),
+            ));
+        }
+        if c.max_attempts == 0 {
+            return Err(SharedError::config("coordinator.max_attempts", "must be at least 1"));
+        }
+        if c.max_message_bytes < 64 << 10 {
+            return Err(SharedError::config(
+                "coordinator.max_message_bytes",
+                "must be at least 65536",
+            ));
+        }
+        let mut names = std::collections::HashSet::new();
+        for p in &self.profiles {
+            p.validate()?;
+            if !names.insert(p.name.as_str()) {
+                return Err(SharedError::config(
+                    "profile.name",
+                    format!("{:?} appears twice", p.name),
+                ));
+            }
+        }
+        let mut sweeps = std::collections::HashSet::new();
+        for s in &self.sweeps {
+            s.validate()?;
+            if !sweeps.insert(s.name.as_str()) {
+                return Err(SharedError::config("sweep.name", format!("{:?} appears twice", s.name)));
+            }
+            // Without GPU profiles every selector must name a profile; GPU names are only known once workers
+            // register, so with GPU profiles the check waits for submission.
+            if !self.profiles.iter().any(|p| p.device.is_cuda()) {
+                s.devices.select(&self.profiles, |_| Vec::new()).map_err(|e| match e {
+                    SharedError::Config { problem, .. } => {
+                        SharedError::config(format!("sweep.{}.devices", s.name), problem)
+                    }
+                    other => other,
+                })?;
+            }
+        }
+        if let Some(d) = &self.default_sweep {
+            if !sweeps.contains(d.as_str()) {
+                return Err(SharedError::config(
+                    "default_sweep",
+                    format!("no [[sweep]] named {d:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// A sweep by name.
+    pub fn sweep(&self, name: &str) -> Result<&SweepConfig> {
+        self.sweeps.iter().find(|s| s.name == name).ok_or_else(|| {
+            let known: Vec<_> = self.sweeps.iter().map(|s| s.name.as_str()).collect();
+            SharedError::config(
+                "sweep",
+                format!("no sweep named {name:?} (known: {})", known.join(", ")),
+            )
+        })
+    }
+}
+
+/// Reads the shared token: the environment variable `env` wins, else the file. Never logs the value.
+pub fn read_token(env: &str, file: Option<&Path>) -> Result<String> {
+    if let Ok(t) = std::env::var(env) {
+        if !t.trim().is_empty() {
+            return Ok(t.trim().to_owned());
+        }
+    }
+    let Some(path) = file else {
+        return Err(SharedError::config(
+            "coordinator.token_file",
+            format!("no token file and ${env} is not set"),
+        ));
+    };
+    let t = std::fs::read_to_string(path).map_err(|e| SharedError::io(path, e))?;
+    let t = t.trim();
+    if t.is_empty() {
+        return Err(SharedError::data(path, "the token file is empty"));
+    }
+    Ok(t.to_owned())
+}
+
+#[cfg(test)]
+mod tests;

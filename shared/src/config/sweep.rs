@@ -1,0 +1,190 @@
+//! A sweep: a grid over experiment kind, model, data set, batch size and seed, on a selection of devices.
+use crate::error::{Result, SharedError};
+use crate::experiment::{DatasetKind, ModelKind};
+use crate::profile::DeviceProfile;
+use serde::{Deserialize, Serialize};
+
+/// Experiment kinds the cluster knows how to expand into jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExperimentKind {
+    /// Reproduction logs: one log per device, every (log, verifier) pair verified, the diagonal included.
+    Reproduction,
+}
+
+impl ExperimentKind {
+    /// Name used in job ids and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExperimentKind::Reproduction => "reproduction",
+        }
+    }
+}
+
+/// Which devices a sweep covers: `"all"` or a list of selectors, each a profile name or a GPU name (matched
+/// against the fingerprints of registered workers, e.g. "RTX 4090").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "DevicesRaw", into = "DevicesRaw")]
+pub enum DeviceSelection {
+    /// Every profile of the cluster.
+    All,
+    /// Profiles matching any of these selectors.
+    Select(Vec<String>),
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum DevicesRaw {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl TryFrom<DevicesRaw> for DeviceSelection {
+    type Error = String;
+    fn try_from(r: DevicesRaw) -> std::result::Result<Self, String> {
+        match r {
+            DevicesRaw::One(s) if s == "all" => Ok(DeviceSelection::All),
+            DevicesRaw::One(s) => Err(format!("devices = {s:?}: expected \"all\" or a list of selectors")),
+            DevicesRaw::Many(v) if v.is_empty() => Err("devices = []: select at least one device".into()),
+            DevicesRaw::Many(v) => Ok(DeviceSelection::Select(v)),
+        }
+    }
+}
+
+impl From<DeviceSelection> for DevicesRaw {
+    fn from(d: DeviceSelection) -> Self {
+        match d {
+            DeviceSelection::All => DevicesRaw::One("all".into()),
+            DeviceSelection::Select(v) => DevicesRaw::Many(v),
+        }
+    }
+}
+
+impl DeviceSelection {
+    /// The selected profiles, in `profiles` order. `gpu_names` gives the GPU names seen for a profile's workers.
+    /// A selector that matches nothing is an error naming it.
+    pub fn select(
+        &self,
+        profiles: &[DeviceProfile],
+        gpu_names: impl Fn(&DeviceProfile) -> Vec<String>,
+    ) -> Result<Vec<DeviceProfile>> {
+        let sel = match self {
+            DeviceSelection::All => return Ok(profiles.to_vec()),
+            DeviceSelection::Select(s) => s,
+        };
+        let matches = |p: &DeviceProfile, s: &str| p.name == s || gpu_names(p).iter().any(|g| g.contains(s));
+        for s in sel {
+            if !profiles.iter().any(|p| matches(p, s)) {
+                let known: Vec<_> = profiles.iter().map(|p| p.name.as_str()).collect();
+                return Err(SharedError::config(
+                    "devices",
+                    format!(
+                        "selector {s:?} matches no profile or GPU (profiles: {})",
+                        known.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(profiles
+            .iter()
+            .filter(|p| sel.iter().any(|s| matches(p, s)))
+            .cloned()
+            .collect())
+    }
+}
+
+fn default_eta() -> f64 {
+    0.01
+}
+
+/// One `[[sweep]]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepConfig {
+    /// Unique name.
+    pub name: String,
+    /// Experiment kinds.
+    pub experiments: Vec<ExperimentKind>,
+    /// Models.
+    pub models: Vec<ModelKind>,
+    /// Data sets; each model's own when absent.
+    pub datasets: Option<Vec<DatasetKind>>,
+    /// Batch sizes.
+    pub batch_sizes: Vec<usize>,
+    /// Master seeds.
+    pub seeds: Vec<u64>,
+    /// Triples per reproduction log (K).
+    pub triples: usize,
+    /// Learning rate.
+    #[serde(default = "default_eta")]
+    pub eta: f64,
+    /// Devices covered.
+    pub devices: DeviceSelection,
+}
+
+impl SweepConfig {
+    /// Parses one sweep table (the form `submit` sends); errors name unknown keys.
+    pub fn from_toml_str(text: &str) -> Result<SweepConfig> {
+        let s: SweepConfig = toml::from_str(text).map_err(|e| SharedError::Toml {
+            path: "<sweep>".into(),
+            message: e.to_string(),
+        })?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// Checks the grid; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        let key = |k: &str| format!("sweep.{}.{k}", self.name);
+        if self.name.is_empty()
+            || !self
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(SharedError::config(
+                "sweep.name",
+                format!("{:?}: use letters, digits, '-', '_' or '.'", self.name),
+            ));
+        }
+        for (k, empty) in [
+            ("experiments", self.experiments.is_empty()),
+            ("models", self.models.is_empty()),
+            ("batch_sizes", self.batch_sizes.is_empty()),
+            ("seeds", self.seeds.is_empty()),
+            ("datasets", self.datasets.as_ref().is_some_and(|d| d.is_empty())),
+        ] {
+            if empty {
+                return Err(SharedError::config(key(k), "must not be empty"));
+            }
+        }
+        if self.batch_sizes.contains(&0) {
+            return Err(SharedError::config(
+                key("batch_sizes"),
+                "a batch size must be at least 1",
+            ));
+        }
+        if self.triples == 0 {
+            return Err(SharedError::config(key("triples"), "must be at least 1"));
+        }
+        if !(self.eta.is_finite() && self.eta > 0.0) {
+            return Err(SharedError::config(
+                key("eta"),
+                format!("{} is not a positive learning rate", self.eta),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The (model, data set) pairs of the grid.
+    pub fn model_datasets(&self) -> Vec<(ModelKind, DatasetKind)> {
+        let mut out = Vec::new();
+        for &m in &self.models {
+            match &self.datasets {
+                Some(ds) => out.extend(ds.iter().map(|&d| (m, d))),
+                None => out.push((m, m.default_dataset())),
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,152 @@
+//! What is computed: models, data sets, precisions and the reproduction-log parameters.
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// The models of the paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// Multinomial logistic regression 784x10 without bias (7,840 parameters), as in the paper's analysis.
+    Logreg,
+    /// Multinomial logistic regression 784x10 with bias (7,850 parameters).
+    LogregBias,
+    /// LeNet-5 (61,706 parameters), MNIST.
+    Lenet5,
+    /// VGGmini (5,747,210 parameters), CIFAR-10.
+    Vggmini,
+}
+
+impl ModelKind {
+    /// All models, in table order.
+    pub const ALL: [ModelKind; 4] = [
+        ModelKind::Logreg,
+        ModelKind::LogregBias,
+        ModelKind::Lenet5,
+        ModelKind::Vggmini,
+    ];
+    /// Stable lower-case name used in files, configs and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Logreg => "logreg",
+            ModelKind::LogregBias => "logreg-bias",
+            ModelKind::Lenet5 => "lenet5",
+            ModelKind::Vggmini => "vggmini",
+        }
+    }
+    /// Number of trainable parameters (the dimension of theta).
+    pub fn param_count(self) -> usize {
+        match self {
+            ModelKind::Logreg => 7_840,
+            ModelKind::LogregBias => 7_850,
+            ModelKind::Lenet5 => 61_706,
+            ModelKind::Vggmini => 5_747_210,
+        }
+    }
+    /// The data set the model is trained on in the paper.
+    pub fn default_dataset(self) -> DatasetKind {
+        match self {
+            ModelKind::Vggmini => DatasetKind::Cifar10,
+            _ => DatasetKind::Mnist,
+        }
+    }
+    /// Whether the batch gradient is the mean of independent per-example gradients (no BatchNorm coupling).
+    pub fn per_example_separable(self) -> bool {
+        !matches!(self, ModelKind::Vggmini)
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        ModelKind::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| format!("unknown model {s:?} (expected one of logreg, logreg-bias, lenet5, vggmini)"))
+    }
+}
+
+/// The data sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DatasetKind {
+    /// MNIST, 28x28 grey, 10 classes (IDX files).
+    Mnist,
+    /// CIFAR-10, 3x32x32 colour, 10 classes (binary batches).
+    Cifar10,
+}
+
+impl DatasetKind {
+    /// Stable lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::Mnist => "mnist",
+            DatasetKind::Cifar10 => "cifar10",
+        }
+    }
+    /// Shape of one example, channels first.
+    pub fn example_shape(self) -> [usize; 3] {
+        match self {
+            DatasetKind::Mnist => [1, 28, 28],
+            DatasetKind::Cifar10 => [3, 32, 32],
+        }
+    }
+    /// Number of scalar inputs per example.
+    pub fn example_len(self) -> usize {
+        self.example_shape().iter().product()
+    }
+}
+
+impl fmt::Display for DatasetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DatasetKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mnist" => Ok(DatasetKind::Mnist),
+            "cifar10" | "cifar-10" => Ok(DatasetKind::Cifar10),
+            _ => Err(format!("unknown dataset {s:?} (expected mnist or cifar10)")),
+        }
+    }
+}
+
+/// Floating-point precision of a computation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// 32-bit floats (the default, as in training).
+    #[default]
+    F32,
+    /// 64-bit floats (reference computations).
+    F64,
+}
+
+/// Parameters of a reproduction log: K triples (theta_k, B_k, update) drawn from `seed`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReproSpec {
+    /// Model.
+    pub model: ModelKind,
+    /// Data set.
+    pub dataset: DatasetKind,
+    /// Batch size b.
+    pub batch_size: usize,
+    /// Learning rate eta (0.01 in the paper).
+    pub eta: f64,
+    /// Number of triples K (100 in the paper).
+    pub triples: usize,
+    /// Master seed; theta_k and B_k derive from it through the portable RNG.
+    pub seed: u64,
+    /// Store theta_k and the batch indices in the log too (`--full`).
+    #[serde(default)]
+    pub full: bool,
+}

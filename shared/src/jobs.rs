@@ -1,0 +1,167 @@
+//! Jobs: the unit of work a worker executes, whether run one-shot from the command line, by the single-machine
+//! matrix command or leased from the coordinator. The same [`JobSpec`] gives the same bits on the same profile.
+use crate::experiment::{DatasetKind, ModelKind, ReproSpec};
+use crate::ids::ArtifactId;
+use serde::{Deserialize, Serialize};
+
+/// Batch-shuffle experiment (the paper's Figure 4): one batch, `shuffles` random orders of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShuffleSpec {
+    /// Model.
+    pub model: ModelKind,
+    /// Data set.
+    pub dataset: DatasetKind,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub eta: f64,
+    /// Number of shuffled orders (100 in the paper).
+    pub shuffles: usize,
+    /// Master seed.
+    pub seed: u64,
+}
+
+/// Proof-of-Learning training run (Jia et al. 2021): SGD with checkpoints every `checkpoint_every` steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolSpec {
+    /// Model.
+    pub model: ModelKind,
+    /// Data set.
+    pub dataset: DatasetKind,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub eta: f64,
+    /// Number of SGD steps.
+    pub steps: usize,
+    /// Checkpoint interval s (1 = every step).
+    pub checkpoint_every: usize,
+    /// Master seed (initial weights and batch order).
+    pub seed: u64,
+}
+
+/// Search-based forging of a Proof-of-Learning log (greedy, Thudi et al. 2022 / Kong et al. 2023, or local search).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForgeSpec {
+    /// The log being forged (an artifact written by a `PolTrain` job).
+    pub pol: PolSpec,
+    /// Points sampled from D' = D \ U to build candidates from.
+    pub pool: usize,
+    /// Candidate batches per step (M).
+    pub candidates: usize,
+    /// Steps of the log to forge (shard), `first..first+count`.
+    pub first_step: usize,
+    /// Number of steps in this shard.
+    pub step_count: usize,
+    /// Local-search move budget after greedy (0 = greedy only).
+    pub local_moves: usize,
+    /// Seed for the pool and candidates.
+    pub seed: u64,
+}
+
+/// Optimisation forging (the paper's Algorithm 1): Adam over a synthetic batch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdamSpec {
+    /// Model.
+    pub model: ModelKind,
+    /// Data set.
+    pub dataset: DatasetKind,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Learning rate of the SGD update being matched.
+    pub eta: f64,
+    /// Adam iterations I.
+    pub iterations: usize,
+    /// Run seed (10 runs with different seeds in Figure 2).
+    pub seed: u64,
+    /// Clamp inputs to [0, 1] and keep labels on the simplex.
+    #[serde(default)]
+    pub projected: bool,
+}
+
+/// The exact logistic-regression construction of Proposition 2.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prop2Spec {
+    /// Batch size.
+    pub batch_size: usize,
+    /// Seed for theta, the batch and the random combinations.
+    pub seed: u64,
+}
+
+/// One unit of work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum JobSpec {
+    /// Write a reproduction log on this profile.
+    WriteLog { spec: ReproSpec },
+    /// Recompute a reproduction log (an artifact) on this profile.
+    VerifyLog { spec: ReproSpec, log: ArtifactId },
+    /// Batch-shuffle errors.
+    Shuffle { spec: ShuffleSpec },
+    /// Train and write a Proof-of-Learning log.
+    PolTrain { spec: PolSpec },
+    /// Replay a Proof-of-Learning log; `epsilon` is the pass threshold (L2) when given.
+    PolVerify {
+        spec: PolSpec,
+        log: ArtifactId,
+        epsilon: Option<f64>,
+    },
+    /// Greedy (and optionally local-search) forging of a shard of a PoL log.
+    Forge { spec: ForgeSpec, log: ArtifactId },
+    /// Adam optimisation forging.
+    AdamForge { spec: AdamSpec },
+    /// The Proposition 2 construction.
+    Prop2 { spec: Prop2Spec },
+}
+
+impl JobSpec {
+    /// Short kind name for tables and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobSpec::WriteLog { .. } => "write-log",
+            JobSpec::VerifyLog { .. } => "verify-log",
+            JobSpec::Shuffle { .. } => "shuffle",
+            JobSpec::PolTrain { .. } => "pol-train",
+            JobSpec::PolVerify { .. } => "pol-verify",
+            JobSpec::Forge { .. } => "forge",
+            JobSpec::AdamForge { .. } => "adam-forge",
+            JobSpec::Prop2 { .. } => "prop2",
+        }
+    }
+    /// Artifacts the job needs before it can run.
+    pub fn inputs(&self) -> Vec<&ArtifactId> {
+        match self {
+            JobSpec::VerifyLog { log, .. } | JobSpec::PolVerify { log, .. } | JobSpec::Forge { log, .. } => {
+                vec![log]
+            }
+            _ => vec![],
+        }
+    }
+}
+
+/// An artifact a job produced, content-addressed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArtifactRef {
+    /// sha256 of the bytes.
+    pub id: ArtifactId,
+    /// What it is, e.g. "repro-log" or "pol-log".
+    pub role: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// What a job returns: a typed JSON result (the experiment's report, provenance included) and its artifacts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobOutcome {
+    /// The report, as JSON; its schema depends on the job kind.
+    pub result: serde_json::Value,
+    /// Artifacts written.
+    pub artifacts: Vec<ArtifactRef>,
+    /// Wall-clock seconds of the computation itself.
+    pub compute_seconds: f64,
+}

@@ -1,0 +1,19 @@
+//! forgebench shared: domain types, configuration and pure logic. Never links libtorch.
+//!
+//! Everything both the coordinator and the worker must agree on lives here: ids, device profiles and
+//! fingerprints, experiment and job descriptions, error measures, the portable RNG and the data loaders.
+pub mod config;
+pub mod data;
+pub mod error;
+pub mod experiment;
+pub mod fingerprint;
+pub mod ids;
+pub mod jobs;
+pub mod measures;
+pub mod profile;
+pub mod provenance;
+pub mod results;
+pub mod rng;
+pub mod tables;
+
+pub use error::{Result, SharedError};

@@ -1,0 +1,120 @@
+//! Typed results of the experiments, as workers return them (JSON in [`crate::jobs::JobOutcome::result`]) and as
+//! the coordinator and the reports read them back. Reproduction verification has its own report in the worker's
+//! `repro` module, which carries the same [`MeasureSummary`].
+use crate::jobs::{AdamSpec, ForgeSpec, PolSpec, Prop2Spec, ShuffleSpec};
+use crate::measures::{ErrorMeasures, MeasureSummary};
+use crate::provenance::Provenance;
+use serde::{Deserialize, Serialize};
+
+/// Batch-shuffle errors (Figure 4): distance of each shuffled-order update from the unshuffled one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShuffleReport {
+    /// What was run.
+    pub spec: ShuffleSpec,
+    /// Where.
+    pub provenance: Provenance,
+    /// One entry per shuffle, in order.
+    pub errors: Vec<ErrorMeasures>,
+    /// Summaries.
+    pub summary: MeasureSummary,
+}
+
+/// Replay of a Proof-of-Learning log on one profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PolVerifyReport {
+    /// The training run's parameters.
+    pub spec: PolSpec,
+    /// Who wrote the log.
+    pub writer: Provenance,
+    /// Who replayed it.
+    pub verifier: Provenance,
+    /// Error of each replayed interval (checkpoint i -> i+1), in order.
+    pub per_interval: Vec<ErrorMeasures>,
+    /// The L2 pass threshold used.
+    pub epsilon: Option<f64>,
+    /// How epsilon was obtained ("given", or "calibrated: largest benign L2 x margin").
+    pub epsilon_source: String,
+    /// Intervals whose L2 error exceeds epsilon.
+    pub failed_intervals: Vec<usize>,
+    /// True when no interval failed.
+    pub passed: bool,
+}
+
+/// One forged step of a search attack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForgedStep {
+    /// Step index in the log.
+    pub step: usize,
+    /// Error of the best greedy candidate (exact re-score with a real backward pass).
+    pub greedy: ErrorMeasures,
+    /// Error after local search, if run.
+    pub local: Option<ErrorMeasures>,
+    /// Indices (into the training set) of the batch finally chosen.
+    pub batch: Vec<usize>,
+    /// Candidates scored.
+    pub candidates_scored: usize,
+    /// Local-search moves accepted.
+    pub moves: usize,
+}
+
+/// Search-based forging of a shard of a PoL log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForgeReport {
+    /// What was run.
+    pub spec: ForgeSpec,
+    /// Where.
+    pub provenance: Provenance,
+    /// Per forged step.
+    pub steps: Vec<ForgedStep>,
+    /// Seconds spent on per-example gradients and the Gram matrix.
+    pub setup_seconds: f64,
+    /// Seconds spent scoring candidates.
+    pub search_seconds: f64,
+}
+
+/// Adam optimisation forging (Algorithm 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdamReport {
+    /// What was run.
+    pub spec: AdamSpec,
+    /// Where.
+    pub provenance: Provenance,
+    /// ||eta grad(synthetic) - eta grad(B)||_2 at every iteration (index 0 = before the first step).
+    pub curve_l2: Vec<f64>,
+    /// Final error measures.
+    pub final_error: ErrorMeasures,
+}
+
+/// The Proposition 2 construction for logistic regression.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prop2Report {
+    /// What was run.
+    pub spec: Prop2Spec,
+    /// Where.
+    pub provenance: Provenance,
+    /// Numerical rank r of G and the tolerance used.
+    pub rank: usize,
+    /// The SVD tolerance.
+    pub rank_tolerance: f64,
+    /// Gradient error of the forged batch, computed in f32.
+    pub error_f32: ErrorMeasures,
+    /// Gradient error of the forged batch, computed in f64.
+    pub error_f64: ErrorMeasures,
+    /// Fraction of forged pixels outside [0, 1].
+    pub pixels_outside_unit: f64,
+    /// Largest distance of a forged label row from the probability simplex (0 = on it).
+    pub label_simplex_violation: f64,
+    /// L2 distance between the forged and the real batch inputs (nonzero: it is a different batch).
+    pub batch_distance: f64,
+}
+
+/// A batch of images to draw as a grid (Figure 3): channels-first pixels, nominally in [0, 1].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageBatch {
+    /// Caption.
+    pub title: String,
+    /// [c, h, w].
+    pub shape: [usize; 3],
+    /// n * c * h * w values.
+    pub pixels: Vec<f32>,
+}

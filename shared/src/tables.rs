@@ -1,0 +1,202 @@
+//! Aggregated cross-device tables: the matrix of reproduction errors (rows: the device that wrote the log,
+//! columns: the device that verified it) and the benign-versus-attack table, with Markdown, CSV and JSON output.
+//! Pure data and formatting, shared by the single-machine matrix command, the coordinator and the reports.
+use crate::experiment::{DatasetKind, ModelKind};
+use crate::fingerprint::DeviceFingerprint;
+use crate::measures::{Measure, MeasureSummary};
+use crate::profile::DeviceProfile;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+
+/// A device column/row of a matrix: profile plus what the worker reported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceLabel {
+    /// The profile.
+    pub profile: DeviceProfile,
+    /// The fingerprint of the worker that ran it.
+    pub fingerprint: DeviceFingerprint,
+}
+
+impl DeviceLabel {
+    /// Header text, e.g. "cpu-avx2 (AMD EPYC; cpu, aten avx2, 1 thread)".
+    pub fn header(&self) -> String {
+        let ord = match &self.profile.device {
+            crate::profile::Device::CudaOrdinal(o) => Some(*o),
+            crate::profile::Device::CudaUuid(u) => {
+                self.fingerprint.gpus.iter().find(|g| &g.uuid == u).map(|g| g.ordinal)
+            }
+            crate::profile::Device::Cpu => None,
+        };
+        format!(
+            "{} ({}; {})",
+            self.profile.name,
+            self.fingerprint.hardware_label(ord),
+            self.profile.label()
+        )
+    }
+}
+
+/// One cell: the summary of every per-triple measure of one (writer, verifier) pair.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    /// Per-measure summaries over the K triples.
+    pub summary: MeasureSummary,
+}
+
+/// Which experiment a matrix belongs to, e.g. reproduction of LeNet/MNIST at b = 100.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MatrixKey {
+    /// "reproduction", "pol", ...
+    pub experiment: String,
+    /// Model.
+    pub model: ModelKind,
+    /// Data set.
+    pub dataset: DatasetKind,
+    /// Batch size.
+    pub batch_size: usize,
+}
+
+impl MatrixKey {
+    /// "reproduction lenet5/mnist b=100".
+    pub fn title(&self) -> String {
+        format!(
+            "{} {}/{} b={}",
+            self.experiment, self.model, self.dataset, self.batch_size
+        )
+    }
+}
+
+/// A D x D cross-device matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrossDeviceMatrix {
+    /// What was measured.
+    pub key: MatrixKey,
+    /// Devices, in row and column order.
+    pub devices: Vec<DeviceLabel>,
+    /// `cells[writer][verifier]`; `None` while not (yet) computed.
+    pub cells: Vec<Vec<Option<Cell>>>,
+}
+
+fn pick(s: &MeasureSummary, m: Measure) -> &crate::measures::Summary {
+    match m {
+        Measure::L2 => &s.l2,
+        Measure::L2Sq => &s.l2_sq,
+        Measure::L2SqPerDim => &s.l2_sq_per_dim,
+    }
+}
+
+fn measure_name(m: Measure) -> &'static str {
+    match m {
+        Measure::L2 => "L2",
+        Measure::L2Sq => "L2^2",
+        Measure::L2SqPerDim => "L2^2/dim",
+    }
+}
+
+impl CrossDeviceMatrix {
+    /// The largest benign error (max over cells of the max measure), the figure attacks are compared with.
+    pub fn largest(&self, m: Measure) -> Option<f64> {
+        self.cells
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|c| pick(&c.summary, m).max)
+            .reduce(f64::max)
+    }
+
+    /// Markdown table: each cell "mean / max" of the measure.
+    pub fn to_markdown(&self, m: Measure) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "**{}** ({} mean / max over triples; rows: log writer, columns: verifier)\n",
+            self.key.title(),
+            measure_name(m)
+        );
+        s.push_str("| writer \\ verifier |");
+        for d in &self.devices {
+            let _ = write!(s, " {} |", d.profile.name);
+        }
+        s.push_str("\n|---|");
+        s.push_str(&"---|".repeat(self.devices.len()));
+        s.push('\n');
+        for (i, row) in self.cells.iter().enumerate() {
+            let _ = write!(s, "| {} |", self.devices[i].profile.name);
+            for c in row {
+                match c {
+                    Some(c) => {
+                        let v = pick(&c.summary, m);
+                        let _ = write!(s, " {:.3e} / {:.3e} |", v.mean, v.max);
+                    }
+                    None => s.push_str(" – |"),
+                }
+            }
+            s.push('\n');
+        }
+        s.push('\n');
+        for d in &self.devices {
+            let _ = writeln!(s, "- {}", d.header());
+        }
+        s
+    }
+
+    /// CSV with one line per (writer, verifier) pair and every measure's mean and max.
+    pub fn to_csv(&self) -> String {
+        let mut s = String::from(
+            "experiment,model,dataset,batch_size,writer,verifier,n,l2_mean,l2_max,l2sq_mean,l2sq_max,l2sqdim_mean,l2sqdim_max,linf_max,rel_mean,rel_max\n",
+        );
+        for (i, row) in self.cells.iter().enumerate() {
+            for (j, c) in row.iter().enumerate() {
+                let Some(c) = c else { continue };
+                let x = &c.summary;
+                let _ = writeln!(
+                    s,
+                    "{},{},{},{},{},{},{},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e}",
+                    self.key.experiment,
+                    self.key.model,
+                    self.key.dataset,
+                    self.key.batch_size,
+                    self.devices[i].profile.name,
+                    self.devices[j].profile.name,
+                    x.l2.n,
+                    x.l2.mean,
+                    x.l2.max,
+                    x.l2_sq.mean,
+                    x.l2_sq.max,
+                    x.l2_sq_per_dim.mean,
+                    x.l2_sq_per_dim.max,
+                    x.linf.max,
+                    x.rel.mean,
+                    x.rel.max
+                );
+            }
+        }
+        s
+    }
+}
+
+/// One attack's error beside the benign reference, for the paper-style Table 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttackRow {
+    /// "greedy", "local-search", "adam", "adam-projected", "prop2".
+    pub attack: String,
+    /// Model.
+    pub model: ModelKind,
+    /// Data set.
+    pub dataset: DatasetKind,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Attack error in L2 (what the comparison uses).
+    pub error_l2: f64,
+    /// Parameters of the attack in words, e.g. "n=1000, M=10000".
+    pub parameters: String,
+    /// Largest benign L2 error for the same model, data set and b, if measured.
+    pub benign_l2: Option<f64>,
+}
+
+impl AttackRow {
+    /// error / largest benign error: how many times above benign noise the attack stays.
+    pub fn ratio(&self) -> Option<f64> {
+        self.benign_l2.filter(|b| *b > 0.0).map(|b| self.error_l2 / b)
+    }
+}

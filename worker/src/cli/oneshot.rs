@@ -1,0 +1,123 @@
+//! One-shot subcommands: each computes one thing in this process and writes JSON (and artifacts).
+use super::ProcessArgs;
+use crate::error::{Result, WorkerError};
+use crate::jobs;
+use crate::{datasets, repro, tensors, update};
+use clap::Args;
+use forgebench_shared::experiment::{DatasetKind, ModelKind, Precision, ReproSpec};
+use forgebench_shared::ids::ArtifactId;
+use forgebench_shared::jobs::JobSpec;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Parameters of reproduction triples.
+#[derive(Debug, Clone, Args)]
+pub struct ReproArgs {
+    /// Model: logreg, logreg-bias, lenet5, vggmini.
+    #[arg(long)]
+    pub model: ModelKind,
+    /// Data set (default: the model's own).
+    #[arg(long)]
+    pub dataset: Option<DatasetKind>,
+    /// Batch size b.
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Learning rate eta.
+    #[arg(long, default_value_t = 0.01)]
+    pub eta: f64,
+    /// Number of triples K.
+    #[arg(long, default_value_t = 100)]
+    pub triples: usize,
+    /// Master seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Also store theta_k and the batch indices.
+    #[arg(long)]
+    pub full: bool,
+}
+
+impl ReproArgs {
+    /// The spec these arguments describe.
+    pub fn spec(&self) -> ReproSpec {
+        ReproSpec {
+            model: self.model,
+            dataset: self.dataset.unwrap_or(self.model.default_dataset()),
+            batch_size: self.batch_size,
+            eta: self.eta,
+            triples: self.triples,
+            seed: self.seed,
+            full: self.full,
+        }
+    }
+}
+
+/// Writes `value` as pretty JSON to `out`, or to stdout when `out` is None.
+pub fn emit<T: serde::Serialize>(value: &T, out: Option<&Path>) -> Result<()> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| WorkerError::Invalid(e.to_string()))?;
+    match out {
+        Some(p) => std::fs::write(p, text + "\n").map_err(|e| WorkerError::io(p, e)),
+        None => {
+            println!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// `update`: triple `k` of a reproduction spec; writes theta_next as raw little-endian values to `out`.
+pub fn update(pa: &ProcessArgs, ra: &ReproArgs, k: usize, precision: Precision, out: &Path) -> Result<()> {
+    let ctx = pa.context(std::env::temp_dir())?;
+    let spec = ra.spec();
+    let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+    let device = ctx.device()?;
+    let theta = tensors::from_f32(&repro::theta_k(&spec, k), device).to_kind(tensors::kind(precision));
+    let batch = update::Batch::gather(&ds, &repro::batch_k(&spec, k, ds.n), device, precision)?;
+    let u = update::sgd_update(spec.model, &theta, &batch, spec.eta)?;
+    let bytes: Vec<u8> = match precision {
+        Precision::F32 => tensors::to_f32(&u.theta_next)?.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        Precision::F64 => tensors::to_f64(&u.theta_next)?.iter().flat_map(|x| x.to_le_bytes()).collect(),
+    };
+    std::fs::write(out, bytes).map_err(|e| WorkerError::io(out, e))?;
+    let step = tensors::to_f64(&u.step)?;
+    let summary = serde_json::json!({
+        "profile": ctx.profile.name, "model": spec.model, "k": k, "dim": spec.model.param_count(),
+        "step_l2": forgebench_shared::measures::norm2(&step), "out": out,
+    });
+    emit(&summary, None)
+}
+
+/// `write-log`: writes a reproduction log to `out`.
+pub fn write_log(pa: &ProcessArgs, ra: &ReproArgs, out: &Path) -> Result<()> {
+    let ctx = pa.context(out.parent().unwrap_or(Path::new(".")).to_path_buf())?;
+    let spec = ra.spec();
+    let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+    let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
+    let m = repro::write_log(&spec, &ds, ctx.device()?, prov, out, |_| {})?;
+    emit(&m, None)
+}
+
+/// `verify`: recomputes a log here and reports the errors.
+pub fn verify(pa: &ProcessArgs, log: &Path, threshold: Option<f64>, out: Option<&Path>) -> Result<()> {
+    let ctx = pa.context(std::env::temp_dir())?;
+    let log = repro::read_log(log)?;
+    let ds = datasets::train(log.manifest.spec.dataset, &ctx.data_dir)?;
+    let prov = ctx.provenance(vec![("seed".into(), log.manifest.spec.seed)]);
+    let report = repro::verify_log(&log, &ds, ctx.device()?, prov, threshold, |_| {})?;
+    emit(&report, out)
+}
+
+/// `run-job`: executes a JSON job spec; `inputs` are `sha256=path` pairs; writes the outcome JSON.
+pub fn run_job(pa: &ProcessArgs, spec_json: &str, inputs: &[String], work_dir: PathBuf, out: Option<&Path>) -> Result<()> {
+    let spec: JobSpec =
+        serde_json::from_str(spec_json).map_err(|e| WorkerError::Invalid(format!("--spec: {e}")))?;
+    let mut map = HashMap::new();
+    for pair in inputs {
+        let (id, path) = pair
+            .split_once('=')
+            .ok_or_else(|| WorkerError::Invalid(format!("--input {pair:?}: expected <sha256>=<path>")))?;
+        map.insert(ArtifactId(id.to_owned()), PathBuf::from(path));
+    }
+    let ctx = pa.context(work_dir)?;
+    let res = jobs::execute(&ctx, &spec, &map)?;
+    let files: Vec<_> = res.files.iter().map(|(r, p)| serde_json::json!({"id": r.id, "role": r.role, "path": p})).collect();
+    emit(&serde_json::json!({"outcome": res.outcome, "files": files}), out)
+}

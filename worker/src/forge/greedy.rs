@@ -1,0 +1,107 @@
+//! Greedy search forging (Thudi et al. 2022; Kong et al. 2023): draw a pool of n points from D' = D \ U, draw M
+//! random candidate batches of size b from it, and keep the candidates that best reproduce the logged step. Scores
+//! come from the Gram products (L2) or from summed per-example gradient rows (Linf, which does not expand); the
+//! few best are re-scored exactly by the caller.
+use super::gram::Gram;
+use super::pergrad;
+use super::StepTarget;
+use crate::error::{Result, WorkerError};
+use crate::update::Batch;
+use forgebench_shared::data::Dataset;
+use forgebench_shared::experiment::{ModelKind, Precision};
+use forgebench_shared::rng::PortableRng;
+use std::collections::HashSet;
+use std::time::Instant;
+use tch::{Device, Kind, Tensor};
+
+/// A step's pool: n training indices outside U, their per-example gradients and the Gram products.
+pub struct Pool {
+    /// Training-set indices of the pool points (pool position -> data index).
+    pub indices: Vec<usize>,
+    /// Per-example gradients `[n, P]` in theta's kind.
+    pub g: Tensor,
+    /// Gram products for batch size b.
+    pub gram: Gram,
+}
+
+impl Pool {
+    /// Draws `n` points of `ds` outside `exclude` and computes their gradients at theta_i.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        model: ModelKind,
+        target: &StepTarget,
+        ds: &Dataset,
+        exclude: &HashSet<usize>,
+        n: usize,
+        b: usize,
+        rng: &mut PortableRng,
+        device: Device,
+    ) -> Result<Pool> {
+        let allowed: Vec<usize> = (0..ds.n).filter(|i| !exclude.contains(i)).collect();
+        if n > allowed.len() {
+            return Err(WorkerError::Invalid(format!(
+                "pool of {n} requested but only {} examples lie outside the excluded set",
+                allowed.len()
+            )));
+        }
+        let indices: Vec<usize> = rng.sample_indices(allowed.len(), n).into_iter().map(|p| allowed[p]).collect();
+        let precision = if target.theta.kind() == Kind::Double { Precision::F64 } else { Precision::F32 };
+        let batch = Batch::gather(ds, &indices, device, precision)?;
+        let g = pergrad::per_example(model, &target.theta, &batch.x, &batch.y)?;
+        let gram = Gram::new(&g, &target.step_f64()?, target.eta, b)?;
+        Ok(Pool { indices, g, gram })
+    }
+
+    /// Data indices of a batch of pool positions.
+    pub fn data_indices(&self, s: &[usize]) -> Vec<usize> {
+        s.iter().map(|&p| self.indices[p]).collect()
+    }
+}
+
+/// The best candidates of a greedy search, best first.
+#[derive(Debug, Clone)]
+pub struct Greedy {
+    /// Pool positions of the kept candidates.
+    pub best: Vec<Vec<usize>>,
+    /// Their predicted scores (squared L2, or Linf), ascending.
+    pub scores: Vec<f64>,
+    /// Candidates scored.
+    pub scored: usize,
+}
+
+/// Scores up to `m` random candidates of `b` positions out of `n` (stopping early at `deadline`), keeping the
+/// `keep` lowest scores.
+pub fn search(
+    n: usize,
+    b: usize,
+    m: usize,
+    keep: usize,
+    rng: &mut PortableRng,
+    deadline: Option<Instant>,
+    mut score: impl FnMut(&[usize]) -> Result<f64>,
+) -> Result<Greedy> {
+    let mut out = Greedy { best: Vec::new(), scores: Vec::new(), scored: 0 };
+    for i in 0..m {
+        if i % 32 == 0 && i > 0 && deadline.is_some_and(|d| Instant::now() >= d) {
+            break;
+        }
+        let cand = rng.sample_indices(n, b);
+        let s = score(&cand)?;
+        out.scored += 1;
+        let pos = out.scores.partition_point(|&x| x <= s);
+        if pos < keep {
+            out.scores.insert(pos, s);
+            out.best.insert(pos, cand);
+            out.scores.truncate(keep);
+            out.best.truncate(keep);
+        }
+    }
+    Ok(out)
+}
+
+/// Linf score of a batch from gradient rows: max_p |d_p - c sum_{j in S} G_jp| (f64).
+pub fn linf_score(g64: &Tensor, d64: &Tensor, c: f64, s: &[usize]) -> Result<f64> {
+    let idx = Tensor::from_slice(&s.iter().map(|&j| j as i64).collect::<Vec<_>>()).to_device(g64.device());
+    let sum = g64.f_index_select(0, &idx)?.f_sum_dim_intlist(0, false, None::<Kind>)?;
+    Ok(d64.f_sub(&sum.f_mul_scalar(c)?)?.f_abs()?.f_max()?.f_double_value(&[])?)
+}

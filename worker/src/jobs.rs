@@ -1,0 +1,120 @@
+//! Executes one [`JobSpec`] on this worker's profile. The one-shot CLI subcommands, the single-machine matrix
+//! command and the cluster's pull loop all come through here, so the same spec gives the same bits everywhere.
+use crate::error::{Result, WorkerError};
+use crate::{datasets, profile, repro};
+use forgebench_shared::fingerprint::DeviceFingerprint;
+use forgebench_shared::ids::ArtifactId;
+use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
+use forgebench_shared::profile::DeviceProfile;
+use forgebench_shared::provenance::{code_version, Provenance};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// What a job runs with.
+#[derive(Debug, Clone)]
+pub struct JobContext {
+    /// The worker's profile (already applied to the process).
+    pub profile: DeviceProfile,
+    /// The worker's fingerprint.
+    pub fingerprint: DeviceFingerprint,
+    /// Data root: holds `mnist/` and `cifar10/` (or the official files directly).
+    pub data_dir: PathBuf,
+    /// Where the job writes its artifacts.
+    pub work_dir: PathBuf,
+}
+
+impl JobContext {
+    /// Provenance of a result computed here with the given seeds.
+    pub fn provenance(&self, seeds: Vec<(String, u64)>) -> Provenance {
+        Provenance {
+            code_version: code_version(),
+            profile: self.profile.clone(),
+            fingerprint: self.fingerprint.clone(),
+            seeds,
+        }
+    }
+    /// The tch device of the profile.
+    pub fn device(&self) -> Result<tch::Device> {
+        profile::tch_device(&self.profile, &self.fingerprint)
+    }
+}
+
+/// A job's outcome plus the files of the artifacts it wrote.
+pub struct ExecOutput {
+    /// Result and artifact references.
+    pub outcome: JobOutcome,
+    /// `(reference, file)` for every artifact, in `outcome.artifacts` order.
+    pub files: Vec<(ArtifactRef, PathBuf)>,
+}
+
+/// sha256 of a file, streamed.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| WorkerError::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| WorkerError::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// References a written artifact file by its content hash.
+pub fn artifact(path: &Path, role: &str) -> Result<(ArtifactRef, PathBuf)> {
+    let size = std::fs::metadata(path).map_err(|e| WorkerError::io(path, e))?.len();
+    let id = ArtifactId(sha256_file(path)?);
+    Ok((ArtifactRef { id, role: role.to_owned(), size }, path.to_path_buf()))
+}
+
+fn input<'a>(inputs: &'a HashMap<ArtifactId, PathBuf>, id: &ArtifactId) -> Result<&'a PathBuf> {
+    inputs.get(id).ok_or_else(|| WorkerError::Invalid(format!("input artifact {id} was not provided")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
+    serde_json::to_value(v).map_err(|e| WorkerError::Invalid(format!("result not serialisable: {e}")))
+}
+
+/// Runs `spec`; `inputs` maps every artifact the job needs ([`JobSpec::inputs`]) to a local file.
+pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, PathBuf>) -> Result<ExecOutput> {
+    let started = Instant::now();
+    std::fs::create_dir_all(&ctx.work_dir).map_err(|e| WorkerError::io(&ctx.work_dir, e))?;
+    let device = ctx.device()?;
+    let (result, files) = match spec {
+        JobSpec::WriteLog { spec } => {
+            let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+            let name = format!(
+                "repro-{}-{}-b{}-k{}-s{}-{}.safetensors",
+                spec.model, spec.dataset, spec.batch_size, spec.triples, spec.seed, ctx.profile.name
+            );
+            let path = ctx.work_dir.join(name);
+            let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
+            let manifest = repro::write_log(spec, &ds, device, prov, &path, |_| {})?;
+            (to_json(&manifest)?, vec![artifact(&path, "repro-log")?])
+        }
+        JobSpec::VerifyLog { spec, log } => {
+            let path = input(inputs, log)?;
+            let log = repro::read_log(path)?;
+            if &log.manifest.spec != spec {
+                return Err(WorkerError::artifact(path, "the log's spec differs from the job's"));
+            }
+            let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+            let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
+            (to_json(&repro::verify_log(&log, &ds, device, prov, None, |_| {})?)?, vec![])
+        }
+        other => {
+            return Err(WorkerError::Invalid(format!("job kind {} is not supported by this worker", other.kind())))
+        }
+    };
+    let outcome = JobOutcome {
+        result,
+        artifacts: files.iter().map(|(r, _)| r.clone()).collect(),
+        compute_seconds: started.elapsed().as_secs_f64(),
+    };
+    Ok(ExecOutput { outcome, files })
+}

@@ -1,0 +1,17 @@
+//! forgebench worker: every numeric computation (tch over libtorch, cudarc for device discovery).
+//!
+//! A worker process is pinned to one device profile: settings libtorch reads at load time come from the
+//! environment its spawner set, and [`profile::apply`] refuses to run when they do not match.
+pub mod cli;
+pub mod datasets;
+pub mod error;
+pub mod fingerprint;
+pub mod jobs;
+pub mod models;
+pub mod profile;
+pub mod repro;
+pub mod shim;
+pub mod tensors;
+pub mod update;
+
+pub use error::{Result, WorkerError};

@@ -1,0 +1,131 @@
+//! `forgebench-worker`: the process that computes. One process per device profile; spawners set the profile's
+//! environment before libtorch loads.
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use forgebench_shared::experiment::Precision;
+use forgebench_shared::profile::{default_cpu_profiles, DeviceProfile};
+use forgebench_worker::cli::{matrix, oneshot, ProcessArgs};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "forgebench-worker", version, about = "forgebench worker: computes SGD updates, logs and attacks")]
+struct Cli {
+    #[command(flatten)]
+    process: ProcessArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print this process's device fingerprint as JSON.
+    Fingerprint,
+    /// Compute triple k of a reproduction spec and write theta_next (raw little-endian) to --out.
+    Update {
+        #[command(flatten)]
+        repro: oneshot::ReproArgs,
+        /// Which triple.
+        #[arg(long, default_value_t = 0)]
+        k: usize,
+        /// f32 or f64.
+        #[arg(long, default_value = "f32", value_parser = parse_precision)]
+        precision: Precision,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a reproduction log (safetensors + JSON manifest).
+    WriteLog {
+        #[command(flatten)]
+        repro: oneshot::ReproArgs,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Verify a reproduction log on this profile.
+    Verify {
+        #[arg(long)]
+        log: PathBuf,
+        /// Flag triples whose L2 error exceeds this.
+        #[arg(long)]
+        threshold: Option<f64>,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run a job spec (JSON) and write its outcome; used by spawners.
+    RunJob {
+        #[arg(long)]
+        spec: String,
+        /// An input artifact as <sha256>=<path>; repeatable.
+        #[arg(long)]
+        input: Vec<String>,
+        #[arg(long, default_value = ".")]
+        work_dir: PathBuf,
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Single-machine cross-device matrix: a process per CPU profile writes a log, every profile verifies every log.
+    Matrix {
+        #[command(flatten)]
+        repro: oneshot::ReproArgs,
+        /// Profile names among the built-in CPU profiles (default: all of them).
+        #[arg(long, value_delimiter = ',')]
+        profiles: Vec<String>,
+        /// Processes at a time.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        #[arg(long, default_value = "runs/matrix")]
+        out: PathBuf,
+    },
+}
+
+fn parse_precision(s: &str) -> Result<Precision, String> {
+    match s {
+        "f32" => Ok(Precision::F32),
+        "f64" => Ok(Precision::F64),
+        _ => Err(format!("unknown precision {s:?} (f32 or f64)")),
+    }
+}
+
+fn pick_profiles(names: &[String]) -> anyhow::Result<Vec<DeviceProfile>> {
+    let all = default_cpu_profiles();
+    if names.is_empty() {
+        return Ok(all);
+    }
+    names
+        .iter()
+        .map(|n| {
+            all.iter().find(|p| &p.name == n).cloned().with_context(|| {
+                let known: Vec<_> = all.iter().map(|p| p.name.as_str()).collect();
+                format!("unknown profile {n:?} (built-in: {})", known.join(", "))
+            })
+        })
+        .collect()
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let pa = &cli.process;
+    match cli.command {
+        Command::Fingerprint => {
+            let ctx = pa.context(std::env::temp_dir())?;
+            oneshot::emit(&ctx.fingerprint, None)?;
+        }
+        Command::Update { repro, k, precision, out } => oneshot::update(pa, &repro, k, precision, &out)?,
+        Command::WriteLog { repro, out } => oneshot::write_log(pa, &repro, &out)?,
+        Command::Verify { log, threshold, out } => oneshot::verify(pa, &log, threshold, out.as_deref())?,
+        Command::RunJob { spec, input, work_dir, out } => oneshot::run_job(pa, &spec, &input, work_dir, out.as_deref())?,
+        Command::Matrix { repro, profiles, jobs, out } => {
+            let profiles = pick_profiles(&profiles)?;
+            let m = matrix::run(&repro, &profiles, pa.data_dir.as_deref(), &out, jobs)?;
+            println!("{}", m.to_markdown(forgebench_shared::measures::Measure::L2));
+            eprintln!("matrix: tables written to {}", out.display());
+        }
+    }
+    Ok(())
+}
+
+fn main() {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("forgebench-worker: {e:#}");
+        std::process::exit(1);
+    }
+}

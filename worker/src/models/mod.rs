@@ -1,0 +1,56 @@
+//! The paper's models as pure functions of one flat parameter vector.
+//!
+//! theta is a single 1-D tensor; each layer's weight and bias are views into it, in the order PyTorch's
+//! `model.parameters()` lists them (per layer: weight, then bias; BatchNorm: weight (gamma), then bias (beta)).
+//! Autograd on theta therefore yields the flat gradient directly, with no copy, and the literature's
+//! concatenated-parameter distance is a distance between these vectors. BatchNorm running statistics are buffers,
+//! not parameters: they are left out of theta, and BatchNorm always normalises with batch statistics, as in training.
+mod init;
+mod layers;
+mod lenet;
+mod logreg;
+mod vggmini;
+
+pub use init::draw_theta;
+pub use layers::{ParamKind, ParamSpec};
+
+use forgebench_shared::experiment::ModelKind;
+use tch::Tensor;
+
+/// The parameter layout of a model, in flattening order.
+pub fn layout(model: ModelKind) -> Vec<ParamSpec> {
+    match model {
+        ModelKind::Logreg => logreg::layout(false),
+        ModelKind::LogregBias => logreg::layout(true),
+        ModelKind::Lenet5 => lenet::layout(),
+        ModelKind::Vggmini => vggmini::layout(),
+    }
+}
+
+/// Logits of `x` (shape `[b, c, h, w]`) under the parameters `theta` (1-D, `param_count` long).
+pub fn forward(model: ModelKind, theta: &Tensor, x: &Tensor) -> Tensor {
+    let specs = layout(model);
+    let params = layers::views(theta, &specs);
+    match model {
+        ModelKind::Logreg | ModelKind::LogregBias => logreg::forward(&params, x),
+        ModelKind::Lenet5 => lenet::forward(&params, x),
+        ModelKind::Vggmini => vggmini::forward(&params, x),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_counts() {
+        for m in ModelKind::ALL {
+            let n: usize = layout(m).iter().map(|p| p.numel()).sum();
+            assert_eq!(n, m.param_count(), "{m}: layout has {n} parameters, expected {}", m.param_count());
+        }
+        assert_eq!(ModelKind::Logreg.param_count(), 7_840);
+        assert_eq!(ModelKind::LogregBias.param_count(), 7_850);
+        assert_eq!(ModelKind::Lenet5.param_count(), 61_706);
+        assert_eq!(ModelKind::Vggmini.param_count(), 5_747_210);
+    }
+}

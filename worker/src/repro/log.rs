@@ -1,0 +1,155 @@
+//! Writing and reading reproduction logs: safetensors tensors plus a JSON manifest (embedded in the safetensors
+//! metadata under `forgebench.manifest`, and written beside the file for people), so a PyTorch user opens the
+//! tensors with the `safetensors` package and any tool reads the manifest.
+use crate::error::{Result, WorkerError};
+use crate::tensors;
+use crate::update::{sgd_update, Batch};
+use forgebench_shared::data::Dataset;
+use forgebench_shared::experiment::{Precision, ReproSpec};
+use forgebench_shared::provenance::Provenance;
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Format tag of the manifest.
+pub const LOG_FORMAT: &str = "forgebench-repro-log/1";
+const META_KEY: &str = "forgebench.manifest";
+
+/// Everything about a log except its tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogManifest {
+    /// [`LOG_FORMAT`].
+    pub format: String,
+    /// The triples' parameters (model, data set, b, eta, K, seed, full).
+    pub spec: ReproSpec,
+    /// sha256 of the training set the batches index into.
+    pub dataset_sha256: String,
+    /// Number of training examples (the batch indices' range).
+    pub dataset_len: usize,
+    /// Dimension of theta.
+    pub dim: usize,
+    /// Where and how the log was computed.
+    pub provenance: Provenance,
+}
+
+/// A log in memory.
+pub struct ReproLog {
+    /// The manifest.
+    pub manifest: LogManifest,
+    /// `theta_next`: K rows of `dim` values, row-major.
+    pub theta_next: Vec<f32>,
+    /// theta_k, when the log is full.
+    pub theta: Option<Vec<f32>>,
+    /// Batch indices (K rows of b), when the log is full.
+    pub indices: Option<Vec<i64>>,
+}
+
+fn f32_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+/// Computes the K triples of `spec` on `device` and writes the log to `path` (and `path` + `.json`).
+pub fn write_log(
+    spec: &ReproSpec,
+    ds: &Dataset,
+    device: tch::Device,
+    provenance: Provenance,
+    path: &Path,
+    mut progress: impl FnMut(usize),
+) -> Result<LogManifest> {
+    let dim = spec.model.param_count();
+    let (k_total, b) = (spec.triples, spec.batch_size);
+    if b == 0 || b > ds.n || k_total == 0 {
+        return Err(WorkerError::Invalid(format!("log needs 1 <= b <= {} and K >= 1, got b={b}, K={k_total}", ds.n)));
+    }
+    let mut next = Vec::with_capacity(k_total * dim * 4);
+    let mut thetas = Vec::new();
+    let mut idx_bytes = Vec::new();
+    for k in 0..k_total {
+        let theta = super::theta_k(spec, k);
+        let idx = super::batch_k(spec, k, ds.n);
+        let batch = Batch::gather(ds, &idx, device, Precision::F32)?;
+        let u = sgd_update(spec.model, &tensors::from_f32(&theta, device), &batch, spec.eta)?;
+        next.extend(f32_bytes(&tensors::to_f32(&u.theta_next)?));
+        if spec.full {
+            thetas.extend(f32_bytes(&theta));
+            idx_bytes.extend(idx.iter().flat_map(|&i| (i as i64).to_le_bytes()));
+        }
+        progress(k + 1);
+    }
+    let manifest = LogManifest {
+        format: LOG_FORMAT.into(),
+        spec: spec.clone(),
+        dataset_sha256: ds.sha256.clone(),
+        dataset_len: ds.n,
+        dim,
+        provenance,
+    };
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| WorkerError::Invalid(e.to_string()))?;
+    fn view<'a>(dtype: Dtype, shape: Vec<usize>, data: &'a [u8], path: &Path) -> Result<TensorView<'a>> {
+        TensorView::new(dtype, shape, data).map_err(|e| WorkerError::artifact(path, e.to_string()))
+    }
+    let mut views = vec![("theta_next".to_owned(), view(Dtype::F32, vec![k_total, dim], &next, path)?)];
+    if spec.full {
+        views.push(("theta".to_owned(), view(Dtype::F32, vec![k_total, dim], &thetas, path)?));
+        views.push(("batch_indices".to_owned(), view(Dtype::I64, vec![k_total, b], &idx_bytes, path)?));
+    }
+    let meta = HashMap::from([(META_KEY.to_owned(), json.clone())]);
+    // Written to a temporary name and renamed, so a crash never leaves a truncated log under the real name.
+    let tmp = path.with_extension("partial");
+    safetensors::serialize_to_file(views, Some(meta), &tmp).map_err(|e| WorkerError::artifact(&tmp, e.to_string()))?;
+    std::fs::rename(&tmp, path).map_err(|e| WorkerError::io(path, e))?;
+    let side = path.with_extension("json");
+    std::fs::write(&side, json).map_err(|e| WorkerError::io(&side, e))?;
+    Ok(manifest)
+}
+
+fn read_f32(st: &SafeTensors, name: &str, shape: &[usize], path: &Path) -> Result<Vec<f32>> {
+    let t = st.tensor(name).map_err(|e| WorkerError::artifact(path, format!("tensor {name}: {e}")))?;
+    if t.dtype() != Dtype::F32 || t.shape() != shape {
+        return Err(WorkerError::artifact(
+            path,
+            format!("tensor {name} is {:?} {:?}, expected F32 {shape:?}", t.dtype(), t.shape()),
+        ));
+    }
+    Ok(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+}
+
+/// Reads and checks a log: format tag, tensor dtypes and shapes against the manifest.
+pub fn read_log(path: &Path) -> Result<ReproLog> {
+    let bytes = std::fs::read(path).map_err(|e| WorkerError::io(path, e))?;
+    let (_, meta) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| WorkerError::artifact(path, format!("not a safetensors file: {e}")))?;
+    let json = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(META_KEY))
+        .ok_or_else(|| WorkerError::artifact(path, format!("no {META_KEY} in the safetensors metadata")))?;
+    let manifest: LogManifest =
+        serde_json::from_str(json).map_err(|e| WorkerError::artifact(path, format!("manifest: {e}")))?;
+    if manifest.format != LOG_FORMAT {
+        return Err(WorkerError::artifact(path, format!("format {:?}, expected {LOG_FORMAT:?}", manifest.format)));
+    }
+    if manifest.dim != manifest.spec.model.param_count() {
+        return Err(WorkerError::artifact(path, format!("dim {} does not fit model {}", manifest.dim, manifest.spec.model)));
+    }
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| WorkerError::artifact(path, e.to_string()))?;
+    let (k, dim, b) = (manifest.spec.triples, manifest.dim, manifest.spec.batch_size);
+    let theta_next = read_f32(&st, "theta_next", &[k, dim], path)?;
+    let (theta, indices) = if st.names().iter().any(|n| *n == "theta") {
+        let t = read_f32(&st, "theta", &[k, dim], path)?;
+        let ix = st.tensor("batch_indices").map_err(|e| WorkerError::artifact(path, format!("batch_indices: {e}")))?;
+        if ix.dtype() != Dtype::I64 || ix.shape() != [k, b] {
+            return Err(WorkerError::artifact(path, format!("batch_indices is {:?} {:?}, expected I64 [{k}, {b}]", ix.dtype(), ix.shape())));
+        }
+        let ix: Vec<i64> = ix.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+        if let Some(bad) = ix.iter().find(|&&i| i < 0 || i as usize >= manifest.dataset_len) {
+            return Err(WorkerError::artifact(path, format!("batch index {bad} outside 0..{}", manifest.dataset_len)));
+        }
+        (Some(t), Some(ix))
+    } else {
+        (None, None)
+    };
+    Ok(ReproLog { manifest, theta_next, theta, indices })
+}
