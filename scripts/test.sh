@@ -4,5 +4,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup-libtorch.sh
+scripts/check-deps.sh
 cargo build --workspace --bins
 cargo test --workspace "$@"

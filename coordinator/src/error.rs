@@ -10,7 +10,7 @@ pub enum CoordError {
     Shared(#[from] forgebench_shared::SharedError),
     /// The protocol edge (conversions, connecting, transfers).
     #[error(transparent)]
-    Proto(#[from] forgebench::ProtoError),
+    Proto(#[from] forgebench_proto::ProtoError),
     /// The SQLite ledger.
     #[error("ledger: {0}")]
     Sql(#[from] rusqlite::Error),
@@ -56,6 +56,9 @@ pub enum CoordError {
     /// A child process or local task failed.
     #[error("{0}")]
     Process(String),
+    /// Drawing a report figure or table failed (names the file).
+    #[error("report: {0}")]
+    Report(String),
 }
 
 /// Result alias of the coordinator crate.
@@ -81,15 +84,19 @@ impl From<CoordError> for Status {
         let code = match &e {
             CoordError::Shared(_) | CoordError::Invalid(_) | CoordError::Json { .. } => Code::InvalidArgument,
             CoordError::Proto(p) => match p {
-                forgebench::ProtoError::Corrupt { .. } => Code::DataLoss,
-                forgebench::ProtoError::Io { .. } => Code::Internal,
+                forgebench_proto::ProtoError::Corrupt { .. } => Code::DataLoss,
+                forgebench_proto::ProtoError::Io { .. } => Code::Internal,
                 _ => Code::InvalidArgument,
             },
             CoordError::NotFound(_) => Code::NotFound,
             CoordError::Precondition(_) => Code::FailedPrecondition,
             CoordError::DataLoss(_) => Code::DataLoss,
             CoordError::Remote { status, .. } => status.code(),
-            CoordError::Sql(_) | CoordError::Io { .. } | CoordError::Transport(_) | CoordError::Process(_) => {
+            CoordError::Sql(_)
+            | CoordError::Io { .. }
+            | CoordError::Transport(_)
+            | CoordError::Process(_)
+            | CoordError::Report(_) => {
                 tracing::error!(error = %e, "internal error");
                 Code::Internal
             }

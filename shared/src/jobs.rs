@@ -60,6 +60,42 @@ pub struct ForgeSpec {
     pub local_moves: usize,
     /// Seed for the pool and candidates.
     pub seed: u64,
+    /// The error the search minimises (L2 by default; Linf scores without the Gram expansion).
+    #[serde(default)]
+    pub norm: SearchNorm,
+    /// Which steps are forged and which samples the forged log must not contain.
+    #[serde(default)]
+    pub scenario: ForgeScenario,
+}
+
+/// The norm a search attack minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchNorm {
+    /// ||.||_2 (Gram-scored).
+    #[default]
+    L2,
+    /// ||.||_inf (scored from summed gradient rows).
+    Linf,
+}
+
+/// What a forged log must hide.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ForgeScenario {
+    /// Forge every step of the shard with a batch disjoint from its original one (the per-step forging error).
+    #[default]
+    EveryStep,
+    /// Unlearning: every step whose batch holds a sample of U gets a batch from D \ U.
+    Unlearn {
+        /// Training-set indices of U.
+        samples: Vec<usize>,
+    },
+    /// Refuting membership of one sample x: the steps that used it get batches without it.
+    Membership {
+        /// Training-set index of x.
+        sample: usize,
+    },
 }
 
 /// Optimisation forging (the paper's Algorithm 1): Adam over a synthetic batch.
@@ -91,6 +127,13 @@ pub struct Prop2Spec {
     pub batch_size: usize,
     /// Seed for theta, the batch and the random combinations.
     pub seed: u64,
+    /// Learning rate of the verified update (the error is ||eta (G' - G)||).
+    #[serde(default = "default_eta")]
+    pub eta: f64,
+}
+
+fn default_eta() -> f64 {
+    0.01
 }
 
 /// One unit of work.

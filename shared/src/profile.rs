@@ -312,6 +312,34 @@ pub fn parse_profile_toml(text: &str) -> Result<DeviceProfile> {
     Ok(p)
 }
 
+/// The built-in CPU profiles that differ numerically on x86-64 (one thread each, so they also run side by side):
+/// AVX-512 kernels, AVX2 kernels, and the portable default kernels with oneDNN off.
+pub fn default_cpu_profiles() -> Vec<DeviceProfile> {
+    let mk = |name: &str, cap: &str, onednn: Option<bool>| {
+        let mut p = DeviceProfile::cpu(name);
+        p.cpu.aten_cpu_capability = Some(cap.to_owned());
+        p.cpu.threads = Some(1);
+        p.cpu.onednn = onednn;
+        p
+    };
+    vec![
+        mk("cpu-avx512", "avx512", None),
+        mk("cpu-avx2", "avx2", None),
+        mk("cpu-default", "default", Some(false)),
+    ]
+}
+
+/// A CPU profile named `name` that matches the current process environment, for ad-hoc runs without a profile.
+pub fn ambient_profile(name: &str, lookup: impl Fn(&str) -> Option<String>) -> DeviceProfile {
+    let mut p = DeviceProfile::cpu(name);
+    p.cpu.aten_cpu_capability = lookup("ATEN_CPU_CAPABILITY");
+    p.cpu.dnnl_max_cpu_isa = lookup("DNNL_MAX_CPU_ISA");
+    p.cpu.mkl_cbwr = lookup("MKL_CBWR");
+    p.cpu.mkl_enable_instructions = lookup("MKL_ENABLE_INSTRUCTIONS");
+    p.cpu.threads = lookup("OMP_NUM_THREADS").and_then(|t| t.parse().ok());
+    p
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,32 +377,4 @@ mod tests {
         assert!(matches!("cuda:GPU-abc".parse::<Device>().unwrap(), Device::CudaUuid(_)));
         assert!("gpu0".parse::<Device>().is_err());
     }
-}
-
-/// The built-in CPU profiles that differ numerically on x86-64 (one thread each, so they also run side by side):
-/// AVX-512 kernels, AVX2 kernels, and the portable default kernels with oneDNN off.
-pub fn default_cpu_profiles() -> Vec<DeviceProfile> {
-    let mk = |name: &str, cap: &str, onednn: Option<bool>| {
-        let mut p = DeviceProfile::cpu(name);
-        p.cpu.aten_cpu_capability = Some(cap.to_owned());
-        p.cpu.threads = Some(1);
-        p.cpu.onednn = onednn;
-        p
-    };
-    vec![
-        mk("cpu-avx512", "avx512", None),
-        mk("cpu-avx2", "avx2", None),
-        mk("cpu-default", "default", Some(false)),
-    ]
-}
-
-/// A CPU profile named `name` that matches the current process environment, for ad-hoc runs without a profile.
-pub fn ambient_profile(name: &str, lookup: impl Fn(&str) -> Option<String>) -> DeviceProfile {
-    let mut p = DeviceProfile::cpu(name);
-    p.cpu.aten_cpu_capability = lookup("ATEN_CPU_CAPABILITY");
-    p.cpu.dnnl_max_cpu_isa = lookup("DNNL_MAX_CPU_ISA");
-    p.cpu.mkl_cbwr = lookup("MKL_CBWR");
-    p.cpu.mkl_enable_instructions = lookup("MKL_ENABLE_INSTRUCTIONS");
-    p.cpu.threads = lookup("OMP_NUM_THREADS").and_then(|t| t.parse().ok());
-    p
 }

@@ -107,6 +107,33 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
             let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
             (to_json(&repro::verify_log(&log, &ds, device, prov, None, |_| {})?)?, vec![])
         }
+        JobSpec::Shuffle { spec } => {
+            let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+            let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
+            (to_json(&crate::shuffle::run(spec, &ds, device, prov)?)?, vec![])
+        }
+        JobSpec::PolTrain { spec } => {
+            let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+            let name = format!(
+                "pol-{}-{}-b{}-n{}-every{}-s{}-{}.safetensors",
+                spec.model, spec.dataset, spec.batch_size, spec.steps, spec.checkpoint_every, spec.seed, ctx.profile.name
+            );
+            let path = ctx.work_dir.join(name);
+            let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
+            let manifest = crate::pol::train(spec, &ds, device, prov, &path)?;
+            (to_json(&manifest)?, vec![artifact(&path, "pol-log")?])
+        }
+        JobSpec::PolVerify { spec, log, epsilon } => {
+            let path = input(inputs, log)?;
+            let log = crate::pol::read(path)?;
+            if &log.manifest.spec != spec {
+                return Err(WorkerError::artifact(path, "the PoL log's spec differs from the job's"));
+            }
+            let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+            let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
+            let eps = epsilon.map_or_else(crate::pol::Epsilon::exact, crate::pol::Epsilon::given);
+            (to_json(&crate::pol::verify(&log, &ds, device, prov, eps)?)?, vec![])
+        }
         other => {
             return Err(WorkerError::Invalid(format!("job kind {} is not supported by this worker", other.kind())))
         }

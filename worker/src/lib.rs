@@ -6,11 +6,14 @@ pub mod cli;
 pub mod datasets;
 pub mod error;
 pub mod fingerprint;
+pub mod forge;
 pub mod jobs;
 pub mod models;
+pub mod pol;
 pub mod profile;
 pub mod repro;
 pub mod shim;
+pub mod shuffle;
 pub mod tensors;
 pub mod update;
 

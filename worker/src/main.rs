@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use forgebench_shared::experiment::Precision;
 use forgebench_shared::profile::{default_cpu_profiles, DeviceProfile};
-use forgebench_worker::cli::{matrix, oneshot, ProcessArgs};
+use forgebench_worker::cli::{benign_cmd, matrix, oneshot, ProcessArgs};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -75,6 +75,8 @@ enum Command {
         #[arg(long, default_value = "runs/matrix")]
         out: PathBuf,
     },
+    #[command(flatten)]
+    Benign(benign_cmd::BenignCommand),
 }
 
 fn parse_precision(s: &str) -> Result<Precision, String> {
@@ -118,6 +120,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", m.to_markdown(forgebench_shared::measures::Measure::L2));
             eprintln!("matrix: tables written to {}", out.display());
         }
+        Command::Benign(cmd) => cmd.run(pa)?,
     }
     Ok(())
 }

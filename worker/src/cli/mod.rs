@@ -1,4 +1,7 @@
 //! The worker's command line: one-shot experiment subcommands, the single-machine matrix, and process set-up.
+pub mod bench;
+pub mod benign;
+pub mod benign_cmd;
 pub mod matrix;
 pub mod oneshot;
 pub mod spawn;

@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::models;
 use forgebench_shared::experiment::ModelKind;
-use tch::{Kind, Reduction, Tensor};
+use tch::{Kind, Tensor};
 
 /// `[n, 61706]` per-example gradients of LeNet-5 at `theta`, in the layout order of `models::layout`.
 pub fn grads(theta: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
@@ -30,7 +30,8 @@ pub fn grads(theta: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         let z4 = a3.linear(&p[6], Some(&p[7]));
         let a4 = z4.relu();
         let z5 = a4.linear(&p[8], Some(&p[9]));
-        let loss = z5.log_softmax(-1, None::<Kind>).nll_loss(y, None::<Tensor>, Reduction::Sum, -100);
+        // The mean loss times n is the sum, whose gradient holds each example's own gradient.
+        let loss = z5.log_softmax(-1, None::<Kind>).nll_loss(y) * n as f64;
         let inputs = [x.shallow_clone(), h1.detach(), h2.detach(), a3.detach(), a4.detach()];
         ([z1, z2, z3, z4, z5], inputs, loss)
     });

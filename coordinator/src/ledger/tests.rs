@@ -1,0 +1,120 @@
+//! Ledger tests: leasing order and dependencies, retries, lease expiry, resubmission and reopening from disk.
+use super::*;
+use crate::plan::{expand, sweep_identity};
+use forgebench_shared::config::SweepConfig;
+use forgebench_shared::fingerprint::DeviceFingerprint;
+use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
+use forgebench_shared::profile::{default_cpu_profiles, DeviceProfile};
+
+fn fingerprint() -> DeviceFingerprint {
+    DeviceFingerprint {
+        hostname: "h".into(),
+        cpu_model: "cpu".into(),
+        cpu_flags: vec![],
+        libtorch_version: "2.13".into(),
+        libtorch_config: String::new(),
+        cuda_driver: "none".into(),
+        gpus: vec![],
+        code_version: "t".into(),
+        threads: 1,
+    }
+}
+
+fn submit(l: &Ledger, profiles: &[DeviceProfile], max_attempts: u32) -> forgebench_shared::ids::SweepId {
+    let text = "name = \"t\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\"]\nbatch_sizes = [10]\nseeds = [0]\n\
+                triples = 2\ndevices = \"all\"\n";
+    let cfg = SweepConfig::from_toml_str(text).expect("valid");
+    let (id, fp) = sweep_identity(&cfg, profiles);
+    let jobs = expand(&id, &cfg, profiles);
+    assert!(!l.insert_sweep(&id, "t", &fp, text, profiles, &jobs, max_attempts).expect("insert"));
+    assert!(l.insert_sweep(&id, "t", &fp, text, profiles, &jobs, max_attempts).expect("again"), "idempotent");
+    id
+}
+
+fn outcome(l: &Ledger, tag: &str) -> JobOutcome {
+    let id = format!("{:0>64}", tag);
+    l.add_artifact(&id, 3, "repro-log").expect("index");
+    JobOutcome {
+        result: serde_json::json!({ "tag": tag }),
+        artifacts: vec![ArtifactRef { id: id.as_str().into(), role: "repro-log".into(), size: 3 }],
+        compute_seconds: 0.5,
+    }
+}
+
+#[test]
+fn verify_waits_for_its_log_and_names_it() {
+    let l = Ledger::in_memory().expect("ledger");
+    let p = vec![DeviceProfile::cpu("a")];
+    let sweep = submit(&l, &p, 3);
+    let w = l.register_worker("wa", &p[0], &fingerprint()).expect("register");
+    let first = l.lease_next(&w, "a", 10_000).expect("lease").expect("a job");
+    assert!(matches!(first.spec, JobSpec::WriteLog { .. }));
+    assert!(l.lease_next(&w, "a", 10_000).expect("lease").is_none(), "verify waits for the log");
+    assert!(l.lease_next(&w, "b", 10_000).expect("lease").is_none(), "no job for another profile");
+    let out = outcome(&l, "1");
+    assert_eq!(l.report(&w, &first.job_id, 1, Ok(&out)).expect("report"), JobState::Done);
+    let second = l.lease_next(&w, "a", 10_000).expect("lease").expect("the verify job");
+    match &second.spec {
+        JobSpec::VerifyLog { log, .. } => assert_eq!(log, &out.artifacts[0].id),
+        other => panic!("expected verify-log, got {other:?}"),
+    }
+    assert_eq!(second.inputs, out.artifacts);
+    l.report(&w, &second.job_id, 1, Ok(&outcome(&l, "2"))).expect("report");
+    assert!(l.sweep_status(&sweep).expect("status").complete());
+}
+
+#[test]
+fn retries_then_fails_with_error_and_dependents() {
+    let l = Ledger::in_memory().expect("ledger");
+    let p = vec![DeviceProfile::cpu("a")];
+    let sweep = submit(&l, &p, 2);
+    let w = l.register_worker("wa", &p[0], &fingerprint()).expect("register");
+    for attempt in 1..=2 {
+        let j = l.lease_next(&w, "a", 10_000).expect("lease").expect("job");
+        assert_eq!(j.attempt, attempt);
+        let state = l.report(&w, &j.job_id, attempt, Err("boom")).expect("report");
+        assert_eq!(state, if attempt == 1 { JobState::Pending } else { JobState::Failed });
+    }
+    let s = l.sweep_status(&sweep).expect("status");
+    assert_eq!(s.counts, [0, 0, 0, 2], "the write failed and its verify with it");
+    assert!(s.failures[0].contains("boom"), "{:?}", s.failures);
+    assert_eq!(l.resubmit(&sweep, true, 2).expect("resubmit"), 2);
+    let j = l.lease_next(&w, "a", 10_000).expect("lease").expect("requeued");
+    assert_eq!(j.attempt, 3, "attempts keep counting across resubmission");
+}
+
+#[test]
+fn expired_lease_requeues_and_stale_report_is_refused() {
+    let l = Ledger::in_memory().expect("ledger");
+    let p = vec![DeviceProfile::cpu("a")];
+    submit(&l, &p, 3);
+    let w1 = l.register_worker("w1", &p[0], &fingerprint()).expect("register");
+    let w2 = l.register_worker("w2", &p[0], &fingerprint()).expect("register");
+    let j = l.lease_next(&w1, "a", -1).expect("lease").expect("job");
+    assert_eq!(l.expire_leases().expect("expire"), 1);
+    assert!(!l.extend_lease(&w1, &j.job_id, 1, 1000).expect("extend"), "the lease is gone");
+    let again = l.lease_next(&w2, "a", 10_000).expect("lease").expect("requeued");
+    assert_eq!((again.job_id.clone(), again.attempt), (j.job_id.clone(), 2));
+    let err = l.report(&w1, &j.job_id, 1, Ok(&outcome(&l, "1"))).unwrap_err();
+    assert!(matches!(err, crate::error::CoordError::Precondition(_)), "{err}");
+}
+
+#[test]
+fn reopened_ledger_keeps_done_jobs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("l.sqlite");
+    let p = default_cpu_profiles();
+    let (sweep, done) = {
+        let l = Ledger::open(&path).expect("open");
+        let sweep = submit(&l, &p, 3);
+        let w = l.register_worker("w", &p[0], &fingerprint()).expect("register");
+        let j = l.lease_next(&w, &p[0].name, 10_000).expect("lease").expect("job");
+        l.report(&w, &j.job_id, 1, Ok(&outcome(&l, "1"))).expect("report");
+        (sweep, j.job_id)
+    };
+    let l = Ledger::open(&path).expect("reopen");
+    let jobs = l.sweep_jobs(&sweep).expect("jobs");
+    let row = jobs.iter().find(|j| j.id == done).expect("still there");
+    assert_eq!((row.state, row.attempts), (JobState::Done, 1));
+    assert_eq!(l.workers().expect("workers").len(), 1);
+}

@@ -1,0 +1,77 @@
+//! Serving the coordinator: both services behind the token interceptor, message limits, optional TLS, the lease
+//! reaper, and a clean shutdown.
+use crate::error::{CoordError, Result};
+use crate::service::Coordinator;
+use forgebench_proto::auth::TokenCheck;
+use forgebench_proto::v1::control_service_server::ControlServiceServer;
+use forgebench_proto::v1::worker_service_server::WorkerServiceServer;
+use forgebench_shared::config::TlsConfig;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+/// A running coordinator server.
+pub struct Running {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl Running {
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting calls, lets in-flight ones finish and waits.
+    pub async fn shutdown(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        self.task.await.map_err(|e| CoordError::Process(format!("server task: {e}")))?
+    }
+}
+
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    // An error means the sender is gone, which is a stop too.
+    let _ = rx.wait_for(|s| *s).await;
+}
+
+/// Loads a TLS identity from the configured PEM files.
+pub fn tls_config(tls: &TlsConfig) -> Result<ServerTlsConfig> {
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| CoordError::io(p, e));
+    Ok(ServerTlsConfig::new().identity(Identity::from_pem(read(&tls.cert)?, read(&tls.key)?)))
+}
+
+/// Serves `coord` on `listener` with `token` until [`Running::shutdown`].
+pub async fn start(
+    coord: Coordinator,
+    listener: TcpListener,
+    token: &str,
+    tls: Option<&TlsConfig>,
+    max_message_bytes: usize,
+) -> Result<Running> {
+    let addr = listener.local_addr().map_err(|e| CoordError::io("listener", e))?;
+    let check = TokenCheck::new(token)?;
+    let worker = WorkerServiceServer::new(coord.clone())
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes);
+    let control = ControlServiceServer::new(coord.clone())
+        .max_decoding_message_size(max_message_bytes)
+        .max_encoding_message_size(max_message_bytes);
+    let mut builder = Server::builder();
+    if let Some(t) = tls {
+        builder = builder.tls_config(tls_config(t)?)?;
+    }
+    let router = builder
+        .add_service(InterceptedService::new(worker, check.clone()))
+        .add_service(InterceptedService::new(control, check));
+    let (stop, rx) = watch::channel(false);
+    tokio::spawn(coord.clone().reap_leases(stopped(rx.clone())));
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let task = tokio::spawn(async move {
+        router.serve_with_incoming_shutdown(incoming, stopped(rx)).await.map_err(CoordError::from)
+    });
+    tracing::info!(%addr, tls = tls.is_some(), "coordinator listening");
+    Ok(Running { addr, stop, task })
+}

@@ -1,0 +1,128 @@
+//! The coordinator's gRPC services over one cloneable handle: the state (ledger, settings, a wake-up signal for
+//! long-polling workers) sits behind an `Arc`, and each handler validates, delegates and maps errors to a status.
+mod control;
+mod worker;
+
+use crate::error::Result;
+use crate::ledger::Ledger;
+use crate::plan::{expand, sweep_identity};
+use forgebench_shared::config::{ClusterConfig, SweepConfig};
+use forgebench_shared::ids::SweepId;
+use forgebench_shared::profile::DeviceProfile;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// What the services need from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long a lease lasts without a heartbeat.
+    pub lease: Duration,
+    /// How often workers send heartbeats.
+    pub heartbeat: Duration,
+    /// Attempts per job.
+    pub max_attempts: u32,
+    /// Where artifact bytes are stored, by sha256.
+    pub artifacts_dir: PathBuf,
+    /// The profiles sweeps expand over (besides those of registered workers).
+    pub profiles: Vec<DeviceProfile>,
+    /// Longest long-poll of a lease request.
+    pub max_wait: Duration,
+}
+
+impl Settings {
+    /// Settings of a validated cluster config; artifacts live beside the ledger.
+    pub fn from_config(c: &ClusterConfig) -> Settings {
+        let co = &c.coordinator;
+        let dir = co.ledger.parent().map(|p| p.to_path_buf()).unwrap_or_default();
+        Settings {
+            lease: Duration::from_secs_f64(co.lease_seconds),
+            heartbeat: Duration::from_secs_f64(co.heartbeat_seconds),
+            max_attempts: co.max_attempts,
+            artifacts_dir: dir.join("artifacts"),
+            profiles: c.profiles.clone(),
+            max_wait: Duration::from_secs(10),
+        }
+    }
+}
+
+struct Inner {
+    ledger: Ledger,
+    settings: Settings,
+    /// Signalled whenever a job may have become ready (submission, completion, requeue).
+    changed: Notify,
+}
+
+/// The coordinator: cheap to clone, one per server.
+#[derive(Clone)]
+pub struct Coordinator {
+    inner: Arc<Inner>,
+}
+
+impl Coordinator {
+    /// A coordinator over `ledger`.
+    pub fn new(ledger: Ledger, settings: Settings) -> Coordinator {
+        Coordinator { inner: Arc::new(Inner { ledger, settings, changed: Notify::new() }) }
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.inner.ledger
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    fn wake(&self) {
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Every profile a sweep may cover: the configured ones, then those of workers that joined with another.
+    pub fn known_profiles(&self) -> Result<Vec<DeviceProfile>> {
+        let mut out = self.inner.settings.profiles.clone();
+        for w in self.inner.ledger.workers()? {
+            if !out.iter().any(|p| p.name == w.profile.name) {
+                out.push(w.profile);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Expands and records a sweep (idempotent); returns its id, job count and whether it already existed.
+    pub fn submit(&self, cfg: &SweepConfig) -> Result<(SweepId, usize, bool)> {
+        cfg.validate()?;
+        let workers = self.inner.ledger.workers()?;
+        let gpu_names = |p: &DeviceProfile| -> Vec<String> {
+            workers.iter().filter(|w| w.profile.name == p.name).flat_map(|w| w.fingerprint.gpus.iter().map(|g| g.name.clone())).collect()
+        };
+        let profiles = cfg.devices.select(&self.known_profiles()?, gpu_names)?;
+        let (id, fp) = sweep_identity(cfg, &profiles);
+        let jobs = expand(&id, cfg, &profiles);
+        let text = toml::to_string(cfg).map_err(|e| crate::error::CoordError::Invalid(format!("sweep to TOML: {e}")))?;
+        let existed =
+            self.inner.ledger.insert_sweep(&id, &cfg.name, &fp, &text, &profiles, &jobs, self.inner.settings.max_attempts)?;
+        tracing::info!(sweep = %id, jobs = jobs.len(), existed, "sweep submitted");
+        self.wake();
+        Ok((id, jobs.len(), existed))
+    }
+
+    /// Expires overdue leases every so often until `shutdown` resolves, waking waiting workers when jobs return.
+    pub async fn reap_leases(self, shutdown: impl std::future::Future<Output = ()>) {
+        let period = (self.inner.settings.lease / 4).clamp(Duration::from_millis(50), Duration::from_secs(2));
+        let mut tick = tokio::time::interval(period);
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => return,
+                _ = tick.tick() => match self.inner.ledger.expire_leases() {
+                    Ok(0) => {}
+                    Ok(_) => self.wake(),
+                    Err(e) => tracing::error!(error = %e, "expiring leases"),
+                },
+            }
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! Subcommands of the benign-error experiments besides reproduction logs: the batch-shuffle experiment, Proof-of-
+//! Learning training and verification, and conversions between the literature's error measures (Table 2).
+use super::oneshot::emit;
+use super::ProcessArgs;
+use crate::error::{Result, WorkerError};
+use crate::{datasets, pol, shuffle};
+use clap::Args;
+use forgebench_shared::experiment::{DatasetKind, ModelKind};
+use forgebench_shared::jobs::{PolSpec, ShuffleSpec};
+use forgebench_shared::measures::{convert, Measure};
+use forgebench_shared::tables::CrossDeviceMatrix;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Parameters of the shuffle experiment.
+#[derive(Debug, Clone, Args)]
+pub struct ShuffleArgs {
+    /// Model: logreg, logreg-bias, lenet5, vggmini.
+    #[arg(long)]
+    pub model: ModelKind,
+    /// Data set (default: the model's own).
+    #[arg(long)]
+    pub dataset: Option<DatasetKind>,
+    /// Batch size b.
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Learning rate eta.
+    #[arg(long, default_value_t = 0.01)]
+    pub eta: f64,
+    /// Number of shuffled orders.
+    #[arg(long, default_value_t = 100)]
+    pub shuffles: usize,
+    /// Master seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl ShuffleArgs {
+    /// The spec these arguments describe.
+    pub fn spec(&self) -> ShuffleSpec {
+        ShuffleSpec {
+            model: self.model,
+            dataset: self.dataset.unwrap_or(self.model.default_dataset()),
+            batch_size: self.batch_size,
+            eta: self.eta,
+            shuffles: self.shuffles,
+            seed: self.seed,
+        }
+    }
+}
+
+/// Parameters of a Proof-of-Learning training run.
+#[derive(Debug, Clone, Args)]
+pub struct PolArgs {
+    /// Model: logreg, logreg-bias, lenet5, vggmini.
+    #[arg(long)]
+    pub model: ModelKind,
+    /// Data set (default: the model's own).
+    #[arg(long)]
+    pub dataset: Option<DatasetKind>,
+    /// Batch size b.
+    #[arg(long, default_value_t = 100)]
+    pub batch_size: usize,
+    /// Learning rate eta.
+    #[arg(long, default_value_t = 0.01)]
+    pub eta: f64,
+    /// Number of SGD steps.
+    #[arg(long, default_value_t = 100)]
+    pub steps: usize,
+    /// Checkpoint interval s (1 = every step).
+    #[arg(long, default_value_t = 1)]
+    pub checkpoint_every: usize,
+    /// Master seed (initial weights and batch order).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+}
+
+impl PolArgs {
+    /// The spec these arguments describe.
+    pub fn spec(&self) -> PolSpec {
+        PolSpec {
+            model: self.model,
+            dataset: self.dataset.unwrap_or(self.model.default_dataset()),
+            batch_size: self.batch_size,
+            eta: self.eta,
+            steps: self.steps,
+            checkpoint_every: self.checkpoint_every,
+            seed: self.seed,
+        }
+    }
+}
+
+/// `shuffle`: runs the experiment here and writes the report to `out` (stdout when None).
+pub fn shuffle(pa: &ProcessArgs, sa: &ShuffleArgs, out: Option<&Path>) -> Result<()> {
+    let ctx = pa.context(std::env::temp_dir())?;
+    let spec = sa.spec();
+    let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+    let report = shuffle::run(&spec, &ds, ctx.device()?, ctx.provenance(vec![("seed".into(), spec.seed)]))?;
+    eprintln!(
+        "shuffle {}/{} b={}: {} orders, L2 mean {:.3e} median {:.3e} max {:.3e}",
+        spec.model, spec.dataset, spec.batch_size, report.errors.len(), report.summary.l2.mean,
+        report.summary.l2.median, report.summary.l2.max
+    );
+    emit(&report, out)
+}
+
+/// `pol-train`: trains and writes a PoL log to `out`; with `export`, also the public PoL code's layout there.
+pub fn pol_train(pa: &ProcessArgs, args: &PolArgs, out: &Path, export: Option<&Path>) -> Result<()> {
+    let ctx = pa.context(out.parent().unwrap_or(Path::new(".")).to_path_buf())?;
+    let spec = args.spec();
+    let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+    let manifest = pol::train(&spec, &ds, ctx.device()?, ctx.provenance(vec![("seed".into(), spec.seed)]), out)?;
+    if let Some(dir) = export {
+        pol::export_public(&pol::read(out)?, dir)?;
+    }
+    emit(&manifest, None)
+}
+
+/// `pol-verify`: replays a PoL log here; epsilon given, calibrated from a matrix JSON, or exact (0).
+/// Writes the report, then fails when an interval exceeds epsilon.
+pub fn pol_verify(
+    pa: &ProcessArgs,
+    log: &Path,
+    epsilon: Option<f64>,
+    calibrate: Option<&Path>,
+    margin: f64,
+    out: Option<&Path>,
+) -> Result<()> {
+    let ctx = pa.context(std::env::temp_dir())?;
+    let log = pol::read(log)?;
+    let eps = match (epsilon, calibrate) {
+        (Some(e), _) => pol::Epsilon::given(e),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| WorkerError::io(path, e))?;
+            let matrix: CrossDeviceMatrix = serde_json::from_str(&text)
+                .map_err(|e| WorkerError::artifact(path, format!("not a cross-device matrix JSON: {e}")))?;
+            pol::calibrate(&matrix, &log.manifest.spec, margin)?
+        }
+        (None, None) => pol::Epsilon::exact(),
+    };
+    let ds = datasets::train(log.manifest.spec.dataset, &ctx.data_dir)?;
+    let prov = ctx.provenance(vec![("seed".into(), log.manifest.spec.seed)]);
+    let report = pol::verify(&log, &ds, ctx.device()?, prov, eps)?;
+    emit(&report, out)?;
+    let worst = report.per_interval.iter().map(|e| e.l2).fold(0.0, f64::max);
+    eprintln!(
+        "pol-verify: {} intervals, largest L2 {worst:.3e}, epsilon {:.3e} ({})",
+        report.per_interval.len(),
+        report.epsilon.unwrap_or(0.0),
+        report.epsilon_source
+    );
+    if report.passed {
+        Ok(())
+    } else {
+        Err(WorkerError::Invalid(format!("PoL verification failed at intervals {:?}", report.failed_intervals)))
+    }
+}
+
+/// `convert`: one conversion as a number, or (with `table`) the value in every measure for every model (Table 2).
+pub fn convert_cmd(value: f64, from: Measure, to: Measure, model: ModelKind, table: bool) -> String {
+    if !table {
+        return format!("{:e}", convert(value, from, to, model.param_count()));
+    }
+    let mut s = format!("{value:e} in {from:?}, for every model\n\n| model | dim | L2 | L2^2 | L2^2/dim |\n|---|---|---|---|---|\n");
+    for m in ModelKind::ALL {
+        let d = m.param_count();
+        let c = |to| convert(value, from, to, d);
+        let _ = writeln!(
+            s,
+            "| {m} | {d} | {:.4e} | {:.4e} | {:.4e} |",
+            c(Measure::L2),
+            c(Measure::L2Sq),
+            c(Measure::L2SqPerDim)
+        );
+    }
+    s
+}

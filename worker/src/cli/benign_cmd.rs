@@ -1,0 +1,95 @@
+//! The subcommands of [`super::benign`] and `bench-loop`, as one clap enum that `main.rs` flattens into its own.
+use super::benign::{self, PolArgs, ShuffleArgs};
+use super::oneshot::{emit, ReproArgs};
+use super::{bench, ProcessArgs};
+use crate::error::Result;
+use clap::Subcommand;
+use forgebench_shared::experiment::ModelKind;
+use forgebench_shared::measures::Measure;
+use std::path::PathBuf;
+
+/// Benign-error experiments, PoL logs, measure conversion and the loop benchmark.
+#[derive(Debug, Subcommand)]
+pub enum BenignCommand {
+    /// Batch-shuffle errors (Figure 4): one batch, its update in many orders, distances from the original order.
+    Shuffle {
+        #[command(flatten)]
+        args: ShuffleArgs,
+        /// Report JSON (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Train with SGD and write a Proof-of-Learning log (safetensors + JSON manifest).
+    PolTrain {
+        #[command(flatten)]
+        args: PolArgs,
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write the public PoL code's layout (indices.npy, model_step_* checkpoints) into this folder.
+        #[arg(long)]
+        export_dir: Option<PathBuf>,
+    },
+    /// Replay a Proof-of-Learning log here; exits non-zero when an interval exceeds epsilon.
+    PolVerify {
+        #[arg(long)]
+        log: PathBuf,
+        /// L2 pass threshold per interval (default without --calibrate: exact replay, epsilon 0).
+        #[arg(long, conflicts_with = "calibrate")]
+        epsilon: Option<f64>,
+        /// Calibrate epsilon from a reproduction matrix JSON (matrix.json of `matrix`): largest benign L2 x margin.
+        #[arg(long)]
+        calibrate: Option<PathBuf>,
+        /// Margin over the largest benign L2 when calibrating.
+        #[arg(long, default_value_t = crate::pol::DEFAULT_MARGIN, requires = "calibrate")]
+        margin: f64,
+        /// Report JSON (default: stdout).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Convert an error figure between L2, L2^2 and L2^2/dim for a model's dimension (Table 2).
+    Convert {
+        #[arg(long)]
+        value: f64,
+        /// l2, l2sq or l2sq/dim.
+        #[arg(long)]
+        from: Measure,
+        /// l2, l2sq or l2sq/dim (ignored with --table).
+        #[arg(long, default_value = "l2")]
+        to: Measure,
+        #[arg(long, default_value = "vggmini")]
+        model: ModelKind,
+        /// Print the value in every measure for every model instead.
+        #[arg(long)]
+        table: bool,
+    },
+    /// Time the reproduction-log loop (no file written); prints steps per second as JSON.
+    BenchLoop {
+        #[command(flatten)]
+        repro: ReproArgs,
+        /// Untimed iterations first.
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+    },
+}
+
+impl BenignCommand {
+    /// Runs the subcommand in this process.
+    pub fn run(self, pa: &ProcessArgs) -> Result<()> {
+        match self {
+            BenignCommand::Shuffle { args, out } => benign::shuffle(pa, &args, out.as_deref()),
+            BenignCommand::PolTrain { args, out, export_dir } => benign::pol_train(pa, &args, &out, export_dir.as_deref()),
+            BenignCommand::PolVerify { log, epsilon, calibrate, margin, out } => {
+                benign::pol_verify(pa, &log, epsilon, calibrate.as_deref(), margin, out.as_deref())
+            }
+            BenignCommand::Convert { value, from, to, model, table } => {
+                println!("{}", benign::convert_cmd(value, from, to, model, table));
+                Ok(())
+            }
+            BenignCommand::BenchLoop { repro, warmup } => {
+                let v = bench::bench_loop(pa, &repro, warmup)?;
+                println!("{v}");
+                Ok(())
+            }
+        }
+    }
+}
