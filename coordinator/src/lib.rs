@@ -3,12 +3,12 @@
 //! The coordinator owns a [`ledger::Ledger`] (SQLite) and serves two gRPC services (`proto/cluster.proto`):
 //! workers register, lease jobs bound to their profile, upload artifacts and report results; clients submit
 //! sweeps, watch them and fetch the aggregated cross-device tables.
+pub mod aggregate;
 pub mod error;
 pub mod ledger;
 pub mod plan;
-
-pub use error::{CoordError, Result};
-pub mod aggregate;
 pub mod server;
 pub mod service;
+
+pub use error::{CoordError, Result};
 pub mod report;

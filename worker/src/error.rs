@@ -19,6 +19,9 @@ pub enum WorkerError {
     /// The requested device cannot be used here.
     #[error("device: {0}")]
     Device(String),
+    /// The cluster protocol (connecting, artifact transfer, a refused call).
+    #[error(transparent)]
+    Protocol(#[from] forgebench_proto::ProtoError),
     /// A caller error, with its explanation.
     #[error("{0}")]
     Invalid(String),

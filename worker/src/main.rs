@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Print this process's device fingerprint as JSON.
     Fingerprint,
+    /// Join a cluster: pull jobs from a coordinator and run them on this profile.
+    Serve(forgebench_worker::serve::ServeArgs),
     /// Compute triple k of a reproduction spec and write theta_next (raw little-endian) to --out.
     Update {
         #[command(flatten)]
@@ -106,6 +108,7 @@ fn pick_profiles(names: &[String]) -> anyhow::Result<Vec<DeviceProfile>> {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let pa = &cli.process;
     match cli.command {
+        Command::Serve(args) => forgebench_worker::serve::run(pa, &args)?,
         Command::Fingerprint => {
             let ctx = pa.context(std::env::temp_dir())?;
             oneshot::emit(&ctx.fingerprint, None)?;

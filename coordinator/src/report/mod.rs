@@ -33,6 +33,7 @@ pub mod published;
 mod results;
 mod runs;
 mod tables;
+mod texttable;
 
 pub use provenance::ProvenanceBlock;
 pub use results::{load_results, write_results, Named, Results};

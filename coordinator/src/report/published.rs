@@ -6,6 +6,7 @@
 //! only on what is stated (and never shown as if it were for a specific b).
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::measures::{convert, Measure};
+use super::texttable::TextTable;
 use serde::Serialize;
 
 /// Which side of the comparison a published value belongs to.
@@ -106,27 +107,23 @@ pub fn for_attack(attack: &str, model: ModelKind, dataset: DatasetKind, b: usize
         .collect()
 }
 
-/// Markdown table of every published value, marked as published.
-pub fn markdown() -> String {
-    let mut s = String::from(
-        "**Published reference values** (not measured here; converted to L2)\n\n\
-         | side | what | model | dataset | b | as published | L2 | source |\n|---|---|---|---|---|---|---|---|\n",
-    );
+/// Every published value as a table (callers title it as published).
+pub fn table() -> TextTable {
+    let mut t = TextTable::new(&["side", "what", "model", "dataset", "b", "as published", "L2", "source"]);
+    let or_not = |o: Option<String>| o.unwrap_or_else(|| "not stated".into());
     for p in &PUBLISHED {
-        s.push_str(&format!(
-            "| {:?} | {} | {} | {} | {} | {:e} {} | {} | {} |\n",
-            p.side,
-            p.what,
-            p.model.map_or("not stated".into(), |m| m.to_string()),
-            p.dataset.map_or("not stated".into(), |d| d.to_string()),
-            p.batch_size.map_or("not stated".into(), |b| b.to_string()),
-            p.value,
-            measure_name(p.measure),
+        t.push(vec![
+            format!("{:?}", p.side).to_lowercase(),
+            p.what.into(),
+            or_not(p.model.map(|m| m.to_string())),
+            or_not(p.dataset.map(|d| d.to_string())),
+            or_not(p.batch_size.map(|b| b.to_string())),
+            format!("{:e} {}", p.value, measure_name(p.measure)),
             p.l2().map_or("–".into(), |v| format!("{v:.4e}")),
-            p.source
-        ));
+            p.source.into(),
+        ]);
     }
-    s
+    t
 }
 
 /// How a measure is written in tables.

@@ -1,6 +1,6 @@
 //! The subcommands of [`super::benign`] and `bench-loop`, as one clap enum that `main.rs` flattens into its own.
 use super::benign::{self, PolArgs, ShuffleArgs};
-use super::oneshot::{emit, ReproArgs};
+use super::oneshot::ReproArgs;
 use super::{bench, ProcessArgs};
 use crate::error::Result;
 use clap::Subcommand;

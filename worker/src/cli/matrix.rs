@@ -13,8 +13,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Runs `f` over `items` on at most `jobs` threads (each job is a child process, so threads only wait).
-fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> Result<R> + Sync) -> Result<Vec<R>> {
+fn parallel<T: Sync, R: Send>(
+    what: &str,
+    items: &[T],
+    jobs: usize,
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
     let next = Mutex::new(0usize);
+    let bar = Mutex::new(crate::progress::Progress::new(format!("matrix {what}"), items.len()));
+    let finished = Mutex::new(0usize);
     let results: Mutex<Vec<Option<Result<R>>>> = Mutex::new((0..items.len()).map(|_| None).collect());
     std::thread::scope(|s| {
         for _ in 0..jobs.max(1) {
@@ -30,6 +37,9 @@ fn parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> Result
                 }
                 let r = f(&items[i]);
                 results.lock().expect("results poisoned")[i] = Some(r);
+                let mut done = finished.lock().expect("counter poisoned");
+                *done += 1;
+                bar.lock().expect("progress poisoned").update(*done);
             });
         }
     });
@@ -41,7 +51,7 @@ pub fn run(ra: &ReproArgs, profiles: &[DeviceProfile], data_dir: Option<&Path>, 
     let spec = ra.spec();
     let logs_dir = out.join("logs");
     std::fs::create_dir_all(&logs_dir).map_err(|e| WorkerError::io(&logs_dir, e))?;
-    let written = parallel(profiles, jobs, |p| {
+    let written = parallel("logs", profiles, jobs, |p| {
         let job = JobSpec::WriteLog { spec: spec.clone() };
         let v = spawn::run_job(p, &job, &[], data_dir, &logs_dir, &out.join(format!("write-{}.json", p.name)))?;
         let file = &v["files"][0];
@@ -51,7 +61,7 @@ pub fn run(ra: &ReproArgs, profiles: &[DeviceProfile], data_dir: Option<&Path>, 
     })?;
     eprintln!("matrix: {} logs written, verifying {} pairs", written.len(), written.len() * profiles.len());
     let pairs: Vec<(usize, usize)> = (0..profiles.len()).flat_map(|w| (0..profiles.len()).map(move |v| (w, v))).collect();
-    let reports = parallel(&pairs, jobs, |&(w, v)| {
+    let reports = parallel("verifications", &pairs, jobs, |&(w, v)| {
         let (id, path) = &written[w];
         let job = JobSpec::VerifyLog { spec: spec.clone(), log: id.as_str().into() };
         let name = format!("verify-{}-by-{}.json", profiles[w].name, profiles[v].name);

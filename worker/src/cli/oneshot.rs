@@ -91,7 +91,8 @@ pub fn write_log(pa: &ProcessArgs, ra: &ReproArgs, out: &Path) -> Result<()> {
     let spec = ra.spec();
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
     let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
-    let m = repro::write_log(&spec, &ds, ctx.device()?, prov, out, |_| {})?;
+    let mut bar = crate::progress::Progress::new(format!("write-log {}", spec.model), spec.triples);
+    let m = repro::write_log(&spec, &ds, ctx.device()?, prov, out, |k| bar.update(k))?;
     emit(&m, None)
 }
 
@@ -101,7 +102,8 @@ pub fn verify(pa: &ProcessArgs, log: &Path, threshold: Option<f64>, out: Option<
     let log = repro::read_log(log)?;
     let ds = datasets::train(log.manifest.spec.dataset, &ctx.data_dir)?;
     let prov = ctx.provenance(vec![("seed".into(), log.manifest.spec.seed)]);
-    let report = repro::verify_log(&log, &ds, ctx.device()?, prov, threshold, |_| {})?;
+    let mut bar = crate::progress::Progress::new("verify", log.manifest.spec.triples);
+    let report = repro::verify_log(&log, &ds, ctx.device()?, prov, threshold, |k| bar.update(k))?;
     emit(&report, out)
 }
 

@@ -5,17 +5,18 @@
 //!
 //! Every error is measured like a benign one: the L2 (and friends) distance, in f64, between the logged theta_{i+1}
 //! and theta_i - eta * grad L(forged batch; theta_i) recomputed with a real backward pass.
-//ADAM pub mod adam;
-//DET pub mod detect;
+pub mod adam;
+pub mod detect;
 pub mod gram;
 pub mod greedy;
-//GRID pub mod grid;
+pub mod grid;
 pub mod local;
 pub mod naive;
 pub mod pergrad;
 mod pergrad_lenet;
-//P1 pub mod prop1;
-//P2 pub mod prop2;
+pub mod prop1;
+pub mod prop2;
+pub mod simplex;
 pub mod step;
 
 use crate::error::Result;

@@ -1,0 +1,179 @@
+//! Benign against attack errors on one log L2 axis, one strip per model: the largest benign error of each data set
+//! and b (circles), each attack's error (triangles) and published figures (hollow diamonds, marked "published").
+//! The published same-GPU diagonal, whose model the sources do not state, is a dashed line across every strip.
+use super::{decades, font, DrawResult, Figure};
+use crate::report::published::{Side, PUBLISHED};
+use crate::report::tables::Table1Row;
+use forgebench_shared::experiment::ModelKind;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+const W: i32 = 1040;
+const LEFT: i32 = 120;
+const RIGHT: i32 = 40;
+const TOP: i32 = 96;
+const STRIP: i32 = 130;
+const BENIGN: RGBColor = RGBColor(0, 114, 178);
+const ATTACK: RGBColor = RGBColor(213, 94, 0);
+
+#[derive(Clone, Copy, PartialEq)]
+enum Mark {
+    Benign,
+    Attack,
+    Published,
+}
+
+/// One marker: kind, L2 value, label.
+struct Point(Mark, f64, String);
+
+/// The benign-versus-attack figure.
+pub(crate) struct Strips {
+    models: Vec<(ModelKind, Vec<Point>, Vec<String>)>,
+    range: (i32, i32),
+    diagonal: Option<f64>,
+}
+
+impl Strips {
+    /// Collects the points of Table 1, per model in table order.
+    pub fn new(rows: &[Table1Row]) -> Self {
+        let mut models: Vec<(ModelKind, Vec<Point>, Vec<String>)> = Vec::new();
+        let many_datasets = |m: ModelKind| {
+            let mut ds: Vec<_> = rows.iter().filter(|r| r.model == m).map(|r| r.dataset).collect();
+            ds.dedup();
+            ds.len() > 1
+        };
+        for r in rows {
+            if !models.iter().any(|m| m.0 == r.model) {
+                models.push((r.model, Vec::new(), Vec::new()));
+            }
+            let Some(entry) = models.iter_mut().find(|m| m.0 == r.model) else { continue };
+            let setting = if many_datasets(r.model) {
+                format!("{} b={}", r.dataset, r.batch_size)
+            } else {
+                format!("b={}", r.batch_size)
+            };
+            let benign_label = format!("benign {setting}");
+            match r.benign_l2 {
+                Some(v) if v > 0.0 => {
+                    if !entry.1.iter().any(|p| p.0 == Mark::Benign && p.2 == benign_label) {
+                        entry.1.push(Point(Mark::Benign, v, benign_label));
+                    }
+                }
+                Some(_) => entry.2.push(format!("{setting}: benign 0 (bitwise equal everywhere)")),
+                None => {}
+            }
+            if let (Some(a), Some(v)) = (&r.attack, r.attack_l2) {
+                if v > 0.0 {
+                    entry.1.push(Point(Mark::Attack, v, format!("{a} {setting}")));
+                } else {
+                    entry.2.push(format!("{a} {setting}: error 0"));
+                }
+            }
+            if let (Some(a), Some(v)) = (&r.attack, r.published_l2) {
+                let label = format!("published {a}");
+                if !entry.1.iter().any(|p| p.0 == Mark::Published && p.2 == label) {
+                    entry.1.push(Point(Mark::Published, v, label));
+                }
+            }
+        }
+        let diagonal = PUBLISHED.iter().find(|p| p.side == Side::Benign).and_then(|p| p.l2());
+        let values = models.iter().flat_map(|m| m.1.iter().map(|p| p.1)).chain(diagonal);
+        Strips {
+            range: decades(values).unwrap_or((-9, 0)),
+            models,
+            diagonal,
+        }
+    }
+
+    /// Caption.
+    pub fn title(&self) -> String {
+        "Benign reproduction error against attack error (L2, log scale), one strip per model".into()
+    }
+
+    fn x(&self, v: f64) -> i32 {
+        let (lo, hi) = self.range;
+        let t = (v.log10() - lo as f64) / (hi - lo) as f64;
+        LEFT + (t * (W - LEFT - RIGHT) as f64).round() as i32
+    }
+}
+
+fn marker<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, m: Mark, x: i32, y: i32) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
+    match m {
+        Mark::Benign => area.draw(&Circle::new((x, y), 7, BENIGN.filled()))?,
+        Mark::Attack => area.draw(&Polygon::new(vec![(x, y - 8), (x - 8, y + 6), (x + 8, y + 6)], ATTACK.filled()))?,
+        Mark::Published => {
+            let d = vec![(x, y - 8), (x + 8, y), (x, y + 8), (x - 8, y), (x, y - 8)];
+            area.draw(&PathElement::new(d, BLACK.stroke_width(2)))?
+        }
+    }
+    Ok(())
+}
+
+impl Figure for Strips {
+    fn size(&self) -> (u32, u32) {
+        (W as u32, (TOP + STRIP * self.models.len().max(1) as i32 + 60) as u32)
+    }
+
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        area.fill(&WHITE)?;
+        area.draw(&Text::new(self.title(), (12, 10), font(15)))?;
+        let legend = [(Mark::Benign, "largest benign error"), (Mark::Attack, "attack error"), (Mark::Published, "published (not measured here)")];
+        for (k, (m, text)) in legend.iter().enumerate() {
+            let x = 24 + k as i32 * 260;
+            marker(area, *m, x, 44)?;
+            area.draw(&Text::new(*text, (x + 14, 44), font(12).pos(Pos::new(HPos::Left, VPos::Center))))?;
+        }
+        let bottom = TOP + STRIP * self.models.len().max(1) as i32;
+        let (lo, hi) = self.range;
+        for e in lo..=hi {
+            let x = self.x(10f64.powi(e));
+            area.draw(&PathElement::new(vec![(x, TOP), (x, bottom)], RGBColor(200, 200, 200).stroke_width(1)))?;
+            area.draw(&Text::new(format!("1e{e}"), (x, bottom + 8), font(11).pos(Pos::new(HPos::Center, VPos::Top))))?;
+        }
+        area.draw(&Text::new("L2 error", (LEFT + (W - LEFT - RIGHT) / 2, bottom + 30), font(13).pos(Pos::new(HPos::Center, VPos::Top))))?;
+        if let Some(v) = self.diagonal {
+            let x = self.x(v);
+            area.draw(&plotters::element::DashedPathElement::new(vec![(x, TOP - 8), (x, bottom)], 6, 4, BLACK.stroke_width(1)))?;
+            area.draw(&Text::new(
+                format!("published same-GPU diagonal {v:.1e} (RTX 4090, cuDNN auto-tuning; model not stated)"),
+                (x + 4, TOP - 14),
+                font(11).pos(Pos::new(HPos::Left, VPos::Center)),
+            ))?;
+        }
+        for (i, (model, points, notes)) in self.models.iter().enumerate() {
+            let y0 = TOP + STRIP * i as i32;
+            let yc = y0 + STRIP / 2;
+            if i % 2 == 0 {
+                area.draw(&Rectangle::new([(0, y0), (W, y0 + STRIP)], RGBColor(244, 244, 244).filled()))?;
+            }
+            area.draw(&Text::new(model.to_string(), (12, yc), font(14).pos(Pos::new(HPos::Left, VPos::Center))))?;
+            area.draw(&PathElement::new(vec![(LEFT, yc), (W - RIGHT, yc)], RGBColor(150, 150, 150).stroke_width(1)))?;
+            for (k, note) in notes.iter().enumerate() {
+                area.draw(&Text::new(note.clone(), (LEFT + 4, y0 + 6 + 13 * k as i32), font(10)))?;
+            }
+            let (mut above, mut below) = (0, 0);
+            for p in points {
+                let x = self.x(p.1);
+                marker(area, p.0, x, yc)?;
+                // Benign labels go below the line, the others above; successive labels step away to limit overlap.
+                let (y, vpos) = if p.0 == Mark::Benign {
+                    below += 1;
+                    (yc + 10 + 13 * ((below - 1) % 3), VPos::Top)
+                } else {
+                    above += 1;
+                    (yc - 10 - 13 * ((above - 1) % 3), VPos::Bottom)
+                };
+                let text = format!("{} {:.1e}", p.2, p.1);
+                area.draw(&Text::new(text, (x, y), font(10).pos(Pos::new(HPos::Center, vpos))))?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,154 @@
+//! Summary tables of the single runs: Adam forging (Figure 2), shuffle errors (Figure 4), Proof-of-Learning replays
+//! and the Proposition 2 construction, each with its provenance block; written to `tables/runs.md`.
+use super::provenance::ProvenanceBlock;
+use super::published::{Side, PUBLISHED};
+use super::results::Results;
+use super::tables::sci;
+use super::texttable::TextTable;
+use super::write_file;
+use crate::error::Result;
+use forgebench_shared::experiment::ModelKind;
+use std::path::{Path, PathBuf};
+
+/// One titled table with its provenance.
+pub(crate) struct Section {
+    /// Heading.
+    pub title: String,
+    /// The table.
+    pub table: TextTable,
+    /// Where its numbers come from.
+    pub provenance: ProvenanceBlock,
+}
+
+/// The sections present in `results` (a kind without results has none).
+pub(crate) fn sections(r: &Results) -> Vec<Section> {
+    let mut out = Vec::new();
+    let prov = || ProvenanceBlock::new(r.sweep.as_ref());
+    if !r.adam.is_empty() {
+        let mut t = TextTable::new(&[
+            "run", "model", "dataset", "b", "projected", "iterations", "seed", "L2 at start", "final L2", "profile",
+        ]);
+        let mut p = prov();
+        for a in &r.adam {
+            let s = &a.value.spec;
+            p.add(&a.name, &a.value.provenance);
+            t.push(vec![
+                a.name.clone(),
+                s.model.to_string(),
+                s.dataset.to_string(),
+                s.batch_size.to_string(),
+                s.projected.to_string(),
+                s.iterations.to_string(),
+                s.seed.to_string(),
+                sci(a.value.curve_l2.first().copied()),
+                sci(Some(a.value.final_error.l2)),
+                a.value.provenance.profile.name.clone(),
+            ]);
+        }
+        out.push(Section { title: "Adam optimisation forging (Algorithm 1)".into(), table: t, provenance: p });
+    }
+    if !r.shuffle.is_empty() {
+        let mut t = TextTable::new(&[
+            "run", "model", "dataset", "b", "shuffles", "seed", "L2 mean", "L2 median", "L2 max", "zero", "profile",
+        ]);
+        let mut p = prov();
+        for x in &r.shuffle {
+            let s = &x.value.spec;
+            let l2 = &x.value.summary.l2;
+            p.add(&x.name, &x.value.provenance);
+            let zeros = x.value.errors.iter().filter(|e| e.l2 == 0.0).count();
+            t.push(vec![
+                x.name.clone(),
+                s.model.to_string(),
+                s.dataset.to_string(),
+                s.batch_size.to_string(),
+                s.shuffles.to_string(),
+                s.seed.to_string(),
+                sci(Some(l2.mean)),
+                sci(Some(l2.median)),
+                sci(Some(l2.max)),
+                format!("{zeros} of {}", x.value.errors.len()),
+                x.value.provenance.profile.name.clone(),
+            ]);
+        }
+        out.push(Section { title: "Batch-order shuffles (Figure 4)".into(), table: t, provenance: p });
+    }
+    if !r.pol.is_empty() {
+        out.push(pol_section(r, prov()));
+    }
+    if !r.prop2.is_empty() {
+        out.push(prop2_section(r, prov()));
+    }
+    out
+}
+
+fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
+    let mut t = TextTable::new(&[
+        "run", "model", "dataset", "b", "steps", "writer", "verifier", "epsilon (L2)", "epsilon source", "max interval L2",
+        "failed intervals", "passed",
+    ]);
+    for x in &r.pol {
+        let v = &x.value;
+        p.add(&format!("{} (writer)", x.name), &v.writer);
+        p.add(&format!("{} (verifier)", x.name), &v.verifier);
+        let max = v.per_interval.iter().map(|e| e.l2).reduce(f64::max);
+        t.push(vec![
+            x.name.clone(),
+            v.spec.model.to_string(),
+            v.spec.dataset.to_string(),
+            v.spec.batch_size.to_string(),
+            v.spec.steps.to_string(),
+            v.writer.profile.name.clone(),
+            v.verifier.profile.name.clone(),
+            sci(v.epsilon),
+            v.epsilon_source.clone(),
+            sci(max),
+            format!("{:?}", v.failed_intervals),
+            v.passed.to_string(),
+        ]);
+    }
+    Section { title: "Proof-of-Learning replays".into(), table: t, provenance: p }
+}
+
+fn prop2_section(r: &Results, mut p: ProvenanceBlock) -> Section {
+    let mut t = TextTable::new(&[
+        "run", "b", "seed", "rank", "rank tolerance", "error L2 (f32)", "error L2 (f64)", "pixels outside [0,1]",
+        "label simplex violation", "distance to real batch", "published error L2",
+    ]);
+    let published = PUBLISHED
+        .iter()
+        .find(|x| x.side == Side::Attack && x.attack == Some("prop2") && x.model == Some(ModelKind::Logreg));
+    for x in &r.prop2 {
+        let v = &x.value;
+        p.add(&x.name, &v.provenance);
+        t.push(vec![
+            x.name.clone(),
+            v.spec.batch_size.to_string(),
+            v.spec.seed.to_string(),
+            v.rank.to_string(),
+            format!("{:e}", v.rank_tolerance),
+            sci(Some(v.error_f32.l2)),
+            sci(Some(v.error_f64.l2)),
+            format!("{:.4}", v.pixels_outside_unit),
+            sci(Some(v.label_simplex_violation)),
+            sci(Some(v.batch_distance)),
+            published.and_then(|x| x.l2()).map_or("–".into(), |v| format!("{v:.1e} (published, b not stated)")),
+        ]);
+    }
+    Section { title: "Proposition 2 construction (logistic regression)".into(), table: t, provenance: p }
+}
+
+/// Writes `tables/runs.md`.
+pub(crate) fn write_runs(r: &Results, dir: &Path) -> Result<PathBuf> {
+    let mut md = String::from("## Single runs\n\n");
+    let secs = sections(r);
+    if secs.is_empty() {
+        md.push_str("No Adam, shuffle, Proof-of-Learning or Proposition 2 result in the results folder.\n");
+    }
+    for s in secs {
+        md.push_str(&format!("### {}\n\n{}\n{}\n", s.title, s.table.markdown(), s.provenance.markdown()));
+    }
+    let path = dir.join("runs.md");
+    write_file(&path, md.as_bytes())?;
+    Ok(path)
+}

@@ -1,0 +1,287 @@
+//! Table 1 (per model, dataset and b: the largest benign error, each attack's error and their ratio) and Table 3
+//! (every cross-device matrix), in Markdown, CSV and JSON, each with its provenance block.
+//!
+//! The benign figure of a setting is the largest L2 over every cell of every matrix of that model, dataset and b
+//! in the results folder; only where no such matrix exists is the attack row's own `benign_l2` used (the
+//! `benign_source` column says which). CSV and JSON carry full precision (shortest round-trip form).
+use super::provenance::ProvenanceBlock;
+use super::published::{self, Side, PUBLISHED};
+use super::results::{write_json, Results};
+use super::texttable::TextTable;
+use super::write_file;
+use crate::error::Result;
+use forgebench_shared::experiment::{DatasetKind, ModelKind};
+use forgebench_shared::measures::Measure;
+use serde::{Deserialize, Serialize};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// One line of Table 1.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Table1Row {
+    /// Model.
+    pub model: ModelKind,
+    /// Data set.
+    pub dataset: DatasetKind,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Largest benign L2 error of the setting, if any was measured.
+    pub benign_l2: Option<f64>,
+    /// Where the benign figure comes from ("matrices: a, b" or "attack row").
+    pub benign_source: String,
+    /// The attack, or `None` on a line with benign results only.
+    pub attack: Option<String>,
+    /// The attack's parameters in words.
+    pub parameters: Option<String>,
+    /// The attack's L2 error.
+    pub attack_l2: Option<f64>,
+    /// attack_l2 / benign_l2 (absent when either is missing or the benign error is 0).
+    pub ratio: Option<f64>,
+    /// A published figure for the same attack and setting, converted to L2.
+    pub published_l2: Option<f64>,
+    /// Its source, with what it does not state.
+    pub published_source: Option<String>,
+}
+
+type Setting = (ModelKind, DatasetKind, usize);
+
+fn order(s: &Setting) -> (usize, &'static str, usize) {
+    let m = ModelKind::ALL.iter().position(|x| *x == s.0).unwrap_or(usize::MAX);
+    (m, s.1.name(), s.2)
+}
+
+/// The settings of `results` (from matrices and attack rows), in the paper's model order.
+pub(crate) fn settings(results: &Results) -> Vec<Setting> {
+    let mut v: Vec<Setting> = results
+        .matrices
+        .iter()
+        .map(|m| (m.value.key.model, m.value.key.dataset, m.value.key.batch_size))
+        .chain(results.attack_rows().map(|r| (r.model, r.dataset, r.batch_size)))
+        .collect();
+    v.sort_by_key(order);
+    v.dedup();
+    v
+}
+
+/// The largest benign L2 of a setting over the folder's matrices, with the names of those matrices.
+pub(crate) fn benign_of(results: &Results, s: &Setting) -> Option<(f64, Vec<String>)> {
+    let ms: Vec<_> = results
+        .matrices
+        .iter()
+        .filter(|m| (m.value.key.model, m.value.key.dataset, m.value.key.batch_size) == *s)
+        .collect();
+    let max = ms.iter().filter_map(|m| m.value.largest(Measure::L2)).reduce(f64::max)?;
+    Some((max, ms.iter().map(|m| m.name.clone()).collect()))
+}
+
+/// Builds Table 1 from a results folder.
+pub fn table1(results: &Results) -> Vec<Table1Row> {
+    let mut rows = Vec::new();
+    for s in settings(results) {
+        let benign = benign_of(results, &s);
+        let base = |benign_l2: Option<f64>, benign_source: String| Table1Row {
+            model: s.0,
+            dataset: s.1,
+            batch_size: s.2,
+            benign_l2,
+            benign_source,
+            attack: None,
+            parameters: None,
+            attack_l2: None,
+            ratio: None,
+            published_l2: None,
+            published_source: None,
+        };
+        let attacks: Vec<_> = results
+            .attack_rows()
+            .filter(|r| (r.model, r.dataset, r.batch_size) == s)
+            .collect();
+        if attacks.is_empty() {
+            let (v, src) = benign.clone().map_or((None, String::new()), |(v, n)| (Some(v), matrices_source(&n)));
+            rows.push(base(v, src));
+        }
+        for a in attacks {
+            let (benign_l2, src) = match &benign {
+                Some((v, names)) => (Some(*v), matrices_source(names)),
+                None => (a.benign_l2, a.benign_l2.map_or(String::new(), |_| "attack row".into())),
+            };
+            let publ = published::for_attack(&a.attack, s.0, s.1, s.2).into_iter().next();
+            rows.push(Table1Row {
+                attack: Some(a.attack.clone()),
+                parameters: Some(a.parameters.clone()),
+                attack_l2: Some(a.error_l2),
+                ratio: benign_l2.filter(|b| *b > 0.0).map(|b| a.error_l2 / b),
+                published_l2: publ.and_then(|p| p.l2()),
+                published_source: publ.map(|p| format!("published: {} (b {})", p.source, stated(p.batch_size))),
+                ..base(benign_l2, src)
+            });
+        }
+    }
+    rows
+}
+
+fn stated(b: Option<usize>) -> String {
+    b.map_or("not stated".into(), |b| b.to_string())
+}
+
+fn matrices_source(names: &[String]) -> String {
+    format!("matrices: {}", names.join(" "))
+}
+
+/// Writes table1.{md,csv,json}.
+pub(crate) fn write_table1(rows: &[Table1Row], results: &Results, dir: &Path) -> Result<Vec<PathBuf>> {
+    let prov = table1_provenance(results);
+    let md = dir.join("table1.md");
+    write_file(&md, table1_markdown(rows, &prov).as_bytes())?;
+    let csv = dir.join("table1.csv");
+    write_file(&csv, table1_csv(rows).as_bytes())?;
+    let json = dir.join("table1.json");
+    let published: Vec<_> = PUBLISHED.iter().filter(|p| p.side == Side::Attack).collect();
+    write_json(
+        &json,
+        &serde_json::json!({ "rows": rows, "published": published, "provenance": prov }),
+    )?;
+    Ok(vec![md, csv, json])
+}
+
+/// Table 1's provenance: the devices of its matrices, the sweep, and what attack rows do not record.
+pub(crate) fn table1_provenance(results: &Results) -> ProvenanceBlock {
+    let mut p = ProvenanceBlock::new(results.sweep.as_ref());
+    for m in &results.matrices {
+        m.value.devices.iter().for_each(|d| p.add_device(d));
+    }
+    if !results.attacks.is_empty() {
+        p.notes.push(
+            "attack rows record no device of their own; the Adam, shuffle, PoL and Proposition 2 runs' \
+             provenance is under tables/runs.md"
+                .into(),
+        );
+    }
+    p
+}
+
+/// `{:.3e}` or a dash.
+pub(crate) fn sci(v: Option<f64>) -> String {
+    v.map_or("–".into(), |x| format!("{x:.3e}"))
+}
+
+/// Table 1's cells, formatted for reading (published values marked).
+pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
+    let mut t = TextTable::new(&[
+        "model",
+        "dataset",
+        "b",
+        "largest benign L2",
+        "attack",
+        "parameters",
+        "attack L2",
+        "attack / benign",
+        "published attack L2",
+    ]);
+    for r in rows {
+        t.push(vec![
+            r.model.to_string(),
+            r.dataset.to_string(),
+            r.batch_size.to_string(),
+            sci(r.benign_l2),
+            r.attack.clone().unwrap_or_else(|| "(benign only)".into()),
+            r.parameters.clone().unwrap_or_default(),
+            sci(r.attack_l2),
+            r.ratio.map_or("–".into(), |x| format!("{x:.3e}x")),
+            r.published_l2.map_or("–".into(), |x| format!("{x:.4e} (published)")),
+        ]);
+    }
+    t
+}
+
+/// Table 1 as Markdown, published values marked, provenance below.
+pub(crate) fn table1_markdown(rows: &[Table1Row], prov: &ProvenanceBlock) -> String {
+    format!(
+        "## Table 1: largest benign reproduction error and attack errors (L2)\n\n{}\n\
+         **Published reference values** (not measured here; converted to L2)\n\n{}\n{}",
+        table1_text(rows).markdown(),
+        published::table().markdown(),
+        prov.markdown()
+    )
+}
+
+/// Quotes a CSV field when it needs it.
+pub(crate) fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+fn num(v: Option<f64>) -> String {
+    v.map_or(String::new(), |x| format!("{x:e}"))
+}
+
+/// Table 1 as CSV (empty field = not available).
+pub(crate) fn table1_csv(rows: &[Table1Row]) -> String {
+    let mut s = String::from(
+        "model,dataset,batch_size,benign_l2,benign_source,attack,parameters,attack_l2,ratio,published_l2,published_source\n",
+    );
+    for r in rows {
+        let _ = writeln!(
+            s,
+            "{},{},{},{},{},{},{},{},{},{},{}",
+            r.model,
+            r.dataset,
+            r.batch_size,
+            num(r.benign_l2),
+            csv_field(&r.benign_source),
+            csv_field(r.attack.as_deref().unwrap_or("")),
+            csv_field(r.parameters.as_deref().unwrap_or("")),
+            num(r.attack_l2),
+            num(r.ratio),
+            num(r.published_l2),
+            csv_field(r.published_source.as_deref().unwrap_or(""))
+        );
+    }
+    s
+}
+
+/// The provenance of one matrix.
+pub(crate) fn matrix_provenance(results: &Results, m: &forgebench_shared::tables::CrossDeviceMatrix) -> ProvenanceBlock {
+    let mut p = ProvenanceBlock::new(results.sweep.as_ref());
+    m.devices.iter().for_each(|d| p.add_device(d));
+    p
+}
+
+/// Writes table3.{md,csv,json}: every matrix with its provenance.
+pub(crate) fn write_table3(results: &Results, dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut md = String::from("## Table 3: cross-device reproduction matrices (L2)\n\n");
+    let mut csv = String::new();
+    let mut json = Vec::new();
+    for m in &results.matrices {
+        let prov = matrix_provenance(results, &m.value);
+        let _ = write!(md, "### {}\n\n{}\n{}\n", m.name, m.value.to_markdown(Measure::L2), prov.markdown());
+        for (i, line) in m.value.to_csv().lines().enumerate() {
+            match (i, csv.is_empty()) {
+                (0, true) => csv.push_str(&format!("matrix,{line}\n")),
+                (0, false) => {}
+                _ => csv.push_str(&format!("{},{line}\n", csv_field(&m.name))),
+            }
+        }
+        json.push(serde_json::json!({
+            "name": m.name,
+            "largest_l2": m.value.largest(Measure::L2),
+            "matrix": m.value,
+            "provenance": prov,
+        }));
+    }
+    if results.matrices.is_empty() {
+        md.push_str("No cross-device matrix in the results folder.\n");
+    }
+    let benign: Vec<_> = PUBLISHED.iter().filter(|p| p.side == Side::Benign).collect();
+    for p in &benign {
+        let _ = writeln!(md, "\nPublished (not measured here): {} = {:e} {} — {}", p.what, p.value, published::measure_name(p.measure), p.source);
+    }
+    let paths = [dir.join("table3.md"), dir.join("table3.csv"), dir.join("table3.json")];
+    write_file(&paths[0], md.as_bytes())?;
+    write_file(&paths[1], csv.as_bytes())?;
+    write_json(&paths[2], &serde_json::json!({ "matrices": json, "published": benign }))?;
+    Ok(paths.to_vec())
+}

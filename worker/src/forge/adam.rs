@@ -1,0 +1,114 @@
+//! Optimisation forging, the paper's Algorithm 1: Adam (alpha 0.5, betas (0.9, 0.999), eps 1e-8) over a synthetic
+//! batch (inputs x' and soft labels y', unconstrained) minimising ||eta grad L(x', y'; theta) - eta grad L(B; theta)||_2
+//! by double backpropagation; the error is recorded at every iteration. The projected variant clamps x' to [0, 1]
+//! and projects y' onto the simplex after every step, which keeps the batch in the data domain.
+use super::simplex;
+use crate::error::Result;
+use crate::tensors;
+use crate::update::{gradient, loss_soft, Batch};
+use forgebench_shared::experiment::ModelKind;
+use forgebench_shared::measures::{measures, ErrorMeasures};
+use forgebench_shared::rng::PortableRng;
+use tch::{Kind, Tensor};
+
+/// Adam's step size alpha.
+pub const ALPHA: f64 = 0.5;
+/// Adam's first-moment decay.
+pub const BETA1: f64 = 0.9;
+/// Adam's second-moment decay.
+pub const BETA2: f64 = 0.999;
+/// Adam's epsilon.
+pub const EPS: f64 = 1e-8;
+
+/// The forged batch and its error history.
+pub struct AdamOutcome {
+    /// ||eta (g' - g_B)||_2 before each step, then after the last (length I + 1).
+    pub curve_l2: Vec<f64>,
+    /// Final measures of theta - eta g' against theta - eta g_B.
+    pub final_error: ErrorMeasures,
+    /// Synthetic inputs, like the real batch's.
+    pub x: Tensor,
+    /// Synthetic soft labels `[b, 10]`.
+    pub y: Tensor,
+}
+
+struct Moments {
+    m: Tensor,
+    v: Tensor,
+}
+
+impl Moments {
+    fn new(p: &Tensor) -> Moments {
+        Moments { m: p.zeros_like(), v: p.zeros_like() }
+    }
+    /// One Adam step on `p` with gradient `g` at iteration `t` (1-based).
+    fn step(&mut self, p: &Tensor, g: &Tensor, t: i32) -> Tensor {
+        self.m = &self.m * BETA1 + g * (1.0 - BETA1);
+        self.v = &self.v * BETA2 + g.square() * (1.0 - BETA2);
+        let mhat = &self.m / (1.0 - BETA1.powi(t));
+        let vhat = &self.v / (1.0 - BETA2.powi(t));
+        p - mhat / (vhat.sqrt() + EPS) * ALPHA
+    }
+}
+
+/// Runs Algorithm 1 for `iterations` at `theta` against the real batch `real`; `seed` draws the start batch.
+pub fn forge(
+    model: ModelKind,
+    theta: &Tensor,
+    real: &Batch,
+    eta: f64,
+    iterations: usize,
+    projected: bool,
+    seed: u64,
+) -> Result<AdamOutcome> {
+    let (kind, device) = (theta.kind(), theta.device());
+    let target = gradient(model, theta, real)?.f_mul_scalar(eta)?.f_detach()?;
+    let shape = real.x.size();
+    let b = shape[0];
+    let numel: i64 = shape.iter().product();
+    let mut rng = PortableRng::derived(seed, "adam-start", 0);
+    let mut x = Tensor::from_slice(&rng.uniform_f32(numel as usize, 0.0, 1.0)).view(shape.as_slice());
+    let mut y = Tensor::from_slice(&rng.uniform_f32(b as usize * 10, 0.0, 1.0)).view([b, 10]);
+    x = x.to_kind(kind).to_device(device);
+    y = y.to_kind(kind).to_device(device);
+    y = &y / y.sum_dim_intlist(-1, true, kind);
+    let (mut mx, mut my) = (Moments::new(&x), Moments::new(&y));
+    let th = theta.f_detach()?.f_set_requires_grad(true)?;
+    let mut curve = Vec::with_capacity(iterations + 1);
+    for t in 1..=iterations {
+        let (gx, gy, obj) = tch::with_grad(|| -> Result<(Tensor, Tensor, f64)> {
+            let xv = x.f_detach()?.f_set_requires_grad(true)?;
+            let yv = y.f_detach()?.f_set_requires_grad(true)?;
+            let l = loss_soft(model, &th, &xv, &yv)?;
+            let g = Tensor::f_run_backward(&[&l], &[&th], true, true)?.remove(0);
+            let obj = (g * eta - &target).f_square()?.f_sum(Kind::Double)?.f_sqrt()?;
+            let mut grads = Tensor::f_run_backward(&[&obj], &[&xv, &yv], false, false)?;
+            let gy = grads.remove(1);
+            Ok((grads.remove(0), gy, obj.f_double_value(&[])?))
+        })?;
+        curve.push(obj);
+        let _guard = tch::no_grad_guard();
+        x = mx.step(&x, &gx, t as i32);
+        y = my.step(&y, &gy, t as i32);
+        if projected {
+            x = x.clamp(0.0, 1.0);
+            y = simplex::project(&y);
+        }
+    }
+    let final_error = error(model, theta, &x, &y, eta, &target)?;
+    curve.push(final_error.l2);
+    Ok(AdamOutcome { curve_l2: curve, final_error, x, y })
+}
+
+/// Measures theta - eta g(x', y') against theta - eta g_B (= theta - target), in f64 over the model's precision.
+pub fn error(model: ModelKind, theta: &Tensor, x: &Tensor, y: &Tensor, eta: f64, target: &Tensor) -> Result<ErrorMeasures> {
+    let th = theta.f_detach()?.f_set_requires_grad(true)?;
+    let g = tch::with_grad(|| -> Result<Tensor> {
+        let l = loss_soft(model, &th, x, y)?;
+        Ok(Tensor::f_run_backward(&[&l], &[&th], false, false)?.remove(0))
+    })?;
+    let _guard = tch::no_grad_guard();
+    let forged = tensors::to_f64(&theta.f_sub(&g.f_mul_scalar(eta)?)?)?;
+    let real = tensors::to_f64(&theta.f_sub(target)?)?;
+    Ok(measures(&forged, &real, Some(&tensors::to_f64(target)?)))
+}

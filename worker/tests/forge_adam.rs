@@ -1,0 +1,38 @@
+//! Optimisation forging (Algorithm 1): the error falls from its start, and the projected variant stays in the data
+//! domain.
+mod forge_common;
+
+use forge_common::mnist;
+use forgebench_shared::experiment::{ModelKind, Precision};
+use forgebench_worker::forge::{adam, simplex};
+use forgebench_worker::models::draw_theta;
+use forgebench_worker::update::Batch;
+use tch::{Device, Tensor};
+
+#[test]
+fn adam_lowers_the_error_and_projection_stays_in_domain() {
+    let ds = mnist();
+    let real = Batch::gather(&ds, &(0..8).collect::<Vec<_>>(), Device::Cpu, Precision::F32).unwrap();
+    let theta = Tensor::from_slice(&draw_theta(ModelKind::Lenet5, 3, 0));
+    for projected in [false, true] {
+        let out = adam::forge(ModelKind::Lenet5, &theta, &real, 0.01, 30, projected, 1).unwrap();
+        assert_eq!(out.curve_l2.len(), 31, "one error per iteration plus the final one");
+        let (first, last) = (out.curve_l2[0], out.final_error.l2);
+        assert!(last < 0.5 * first, "projected={projected}: error {first:e} -> {last:e}, not halved in 30 steps");
+        if projected {
+            let (lo, hi) = (out.x.min().double_value(&[]), out.x.max().double_value(&[]));
+            assert!(lo >= 0.0 && hi <= 1.0, "projected inputs leave [0, 1]: [{lo}, {hi}]");
+            let v = simplex::violation(&out.y);
+            assert!(v < 1e-6, "projected labels off the simplex by {v:e}");
+        }
+    }
+}
+
+#[test]
+fn simplex_projection_is_exact_on_known_cases() {
+    let q = Tensor::from_slice(&[0.2f64, 0.3, 0.5, 2.0, 0.0, 0.0, -1.0, 0.5, 0.5]).view([3, 3]);
+    let p = simplex::project(&q);
+    let want = Tensor::from_slice(&[0.2f64, 0.3, 0.5, 1.0, 0.0, 0.0, 0.0, 0.5, 0.5]).view([3, 3]);
+    let diff = (&p - &want).abs().max().double_value(&[]);
+    assert!(diff < 1e-15, "projection {p:?} differs from {want:?} by {diff:e}");
+}
