@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_stream::{Stream, StreamExt};
 
-/// Bytes per chunk: well under the default 4 MiB message limit.
-pub const CHUNK_BYTES: usize = 1 << 20;
+/// Bytes per chunk: well under the smallest message limit a config may set (1 MiB).
+pub const CHUNK_BYTES: usize = 256 << 10;
 
 /// Checks that `id` is a lower-case sha256 in hex, so it is also safe as a file name.
 pub fn check_id(id: &str) -> Result<(), ProtoError> {

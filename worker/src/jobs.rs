@@ -134,8 +134,25 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
             let eps = epsilon.map_or_else(crate::pol::Epsilon::exact, crate::pol::Epsilon::given);
             (to_json(&crate::pol::verify(&log, &ds, device, prov, eps)?)?, vec![])
         }
-        other => {
-            return Err(WorkerError::Invalid(format!("job kind {} is not supported by this worker", other.kind())))
+        JobSpec::Forge { spec, log } => {
+            let path = input(inputs, log)?;
+            let ds = datasets::train(spec.pol.dataset, &ctx.data_dir)?;
+            let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
+            let name = format!("forged-{}-from{}-n{}-s{}.safetensors", spec.pol.model, spec.first_step, spec.step_count, spec.seed);
+            let out = ctx.work_dir.join(name);
+            let report = crate::forge::run::forge(spec, path, &ds, device, prov, &out)?;
+            (to_json(&report)?, vec![artifact(&out, "forged-pol-log")?])
+        }
+        JobSpec::AdamForge { spec } => {
+            let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+            let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
+            (to_json(&crate::forge::run::adam_forge(spec, &ds, device, prov, None)?.0)?, vec![])
+        }
+        JobSpec::Prop2 { spec } => {
+            let ds = datasets::train(forgebench_shared::experiment::DatasetKind::Mnist, &ctx.data_dir)?;
+            let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
+            let (report, grids) = crate::forge::run::prop2(spec, &ds, prov, Some(&ctx.work_dir))?;
+            (to_json(&report)?, grids.iter().map(|f| artifact(f, "image-grid")).collect::<Result<Vec<_>>>()?)
         }
     };
     let outcome = JobOutcome {

@@ -122,3 +122,32 @@ fn log_from_other_data_is_refused() {
     let err = verify_log(&read_log(&path).unwrap(), &test_split, tch::Device::Cpu, provenance("v"), None, |_| {}).err().unwrap();
     assert!(err.to_string().contains("sha256"), "{err}");
 }
+
+#[test]
+fn weights_and_batches_are_bit_identical_across_profiles() {
+    // The portable RNG, not torch's, draws theta_k and B_k: full logs written in two profiles store the same bits.
+    let read = |p: &DeviceProfile| {
+        let path = tmp(&format!("rng-{}.safetensors", p.name));
+        let l = path.to_str().unwrap();
+        run(p, &["write-log", "--model", "lenet5", "--batch-size", "20", "--triples", "2", "--full", "--out", l]);
+        let log = read_log(&path).unwrap();
+        (log.theta.unwrap(), log.indices.unwrap(), log.theta_next)
+    };
+    let (ta, ia, na) = read(&cpu("cpu-avx512", "avx512"));
+    let (tb, ib, nb) = read(&cpu("cpu-default", "default"));
+    assert!(ta.iter().zip(&tb).all(|(a, b)| a.to_bits() == b.to_bits()), "theta_k differs across profiles");
+    assert_eq!(ia, ib, "batch indices differ across profiles");
+    assert!(na.iter().zip(&nb).any(|(a, b)| a.to_bits() != b.to_bits()), "updates identical: profiles had no effect");
+}
+
+#[test]
+fn truncated_log_is_a_clear_error() {
+    let ds = data::load(DatasetKind::Mnist, &data::bundled_dir(), Split::Train).unwrap();
+    let path = tmp("truncate.safetensors");
+    write_log(&spec(ModelKind::Logreg, 8, 2, false), &ds, tch::Device::Cpu, provenance("w"), &path, |_| {}).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = tmp("truncated.safetensors");
+    std::fs::write(&cut, &bytes[..bytes.len() - 100]).unwrap();
+    let err = read_log(&cut).err().expect("a truncated log was accepted").to_string();
+    assert!(err.contains("truncated.safetensors"), "error does not name the file: {err}");
+}

@@ -158,10 +158,10 @@ impl ClusterConfig {
         if c.max_attempts == 0 {
             return Err(SharedError::config("coordinator.max_attempts", "must be at least 1"));
         }
-        if c.max_message_bytes < 64 << 10 {
+        if c.max_message_bytes < 1 << 20 {
             return Err(SharedError::config(
                 "coordinator.max_message_bytes",
-                "must be at least 65536",
+                "must be at least 1048576 (artifact chunks are 256 KiB)",
             ));
         }
         let mut names = std::collections::HashSet::new();

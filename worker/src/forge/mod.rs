@@ -11,11 +11,13 @@ pub mod gram;
 pub mod greedy;
 pub mod grid;
 pub mod local;
+pub mod log;
 pub mod naive;
 pub mod pergrad;
 mod pergrad_lenet;
 pub mod prop1;
 pub mod prop2;
+pub mod run;
 pub mod simplex;
 pub mod step;
 
