@@ -97,7 +97,10 @@ mod tests {
         let mut r = PortableRng::derived(42, "theta", 0);
         let got: Vec<u64> = (0..3).map(|_| r.next_u64()).collect();
         assert_eq!(got, [13118415236011880068, 11238034681539231449, 14122156756543890006]);
-        assert_eq!(PortableRng::derived(42, "batch", 1).sample_indices(60_000, 4), [36244, 18675, 55638, 31823]);
+        assert_eq!(
+            PortableRng::derived(42, "batch", 1).sample_indices(60_000, 4),
+            [36244, 18675, 55638, 31823]
+        );
         assert_ne!(derive_seed(42, "theta", 0), derive_seed(42, "theta", 1));
         assert_ne!(derive_seed(42, "theta", 0), derive_seed(42, "batch", 0));
     }
@@ -113,4 +116,3 @@ mod tests {
         assert!(u.iter().all(|x| (-0.5..0.5).contains(x)));
     }
 }
-

@@ -33,10 +33,16 @@ pub type Result<T> = std::result::Result<T, WorkerError>;
 impl WorkerError {
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        WorkerError::Io { path: path.into(), source }
+        WorkerError::Io {
+            path: path.into(),
+            source,
+        }
     }
     /// An artifact problem.
     pub fn artifact(path: impl Into<PathBuf>, problem: impl Into<String>) -> Self {
-        WorkerError::Artifact { path: path.into(), problem: problem.into() }
+        WorkerError::Artifact {
+            path: path.into(),
+            problem: problem.into(),
+        }
     }
 }

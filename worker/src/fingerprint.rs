@@ -42,7 +42,9 @@ fn cpu_info() -> (String, Vec<String>) {
             .and_then(|l| l.split_once(':'))
             .map(|(_, v)| v.trim().to_owned())
     };
-    let model = field("model name").or_else(|| field("Model")).unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+    let model = field("model name")
+        .or_else(|| field("Model"))
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
     let flags = field("flags")
         .or_else(|| field("Features"))
         .unwrap_or_default()
@@ -70,7 +72,9 @@ fn query_gpus() -> Result<(String, Vec<GpuInfo>), String> {
     result::init().map_err(|e| format!("cuInit: {e:?}"))?;
     let mut version = 0i32;
     // SAFETY: the driver is initialised and the out-pointer is valid.
-    unsafe { sys::cuDriverGetVersion(&mut version) }.result().map_err(|e| format!("{e:?}"))?;
+    unsafe { sys::cuDriverGetVersion(&mut version) }
+        .result()
+        .map_err(|e| format!("{e:?}"))?;
     let count = result::device::get_count().map_err(|e| format!("{e:?}"))?;
     let mut gpus = Vec::new();
     for ordinal in 0..count {
@@ -95,5 +99,12 @@ fn query_gpus() -> Result<(String, Vec<GpuInfo>), String> {
 /// "GPU-xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", as nvidia-smi and CUDA_VISIBLE_DEVICES spell it.
 pub fn format_uuid(b: &[u8; 16]) -> String {
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("GPU-{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "GPU-{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

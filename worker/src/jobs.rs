@@ -69,11 +69,20 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 pub fn artifact(path: &Path, role: &str) -> Result<(ArtifactRef, PathBuf)> {
     let size = std::fs::metadata(path).map_err(|e| WorkerError::io(path, e))?.len();
     let id = ArtifactId(sha256_file(path)?);
-    Ok((ArtifactRef { id, role: role.to_owned(), size }, path.to_path_buf()))
+    Ok((
+        ArtifactRef {
+            id,
+            role: role.to_owned(),
+            size,
+        },
+        path.to_path_buf(),
+    ))
 }
 
 fn input<'a>(inputs: &'a HashMap<ArtifactId, PathBuf>, id: &ArtifactId) -> Result<&'a PathBuf> {
-    inputs.get(id).ok_or_else(|| WorkerError::Invalid(format!("input artifact {id} was not provided")))
+    inputs
+        .get(id)
+        .ok_or_else(|| WorkerError::Invalid(format!("input artifact {id} was not provided")))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
@@ -105,7 +114,10 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
             }
             let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
             let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
-            (to_json(&repro::verify_log(&log, &ds, device, prov, None, |_| {})?)?, vec![])
+            (
+                to_json(&repro::verify_log(&log, &ds, device, prov, None, |_| {})?)?,
+                vec![],
+            )
         }
         JobSpec::Shuffle { spec } => {
             let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
@@ -116,7 +128,13 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
             let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
             let name = format!(
                 "pol-{}-{}-b{}-n{}-every{}-s{}-{}.safetensors",
-                spec.model, spec.dataset, spec.batch_size, spec.steps, spec.checkpoint_every, spec.seed, ctx.profile.name
+                spec.model,
+                spec.dataset,
+                spec.batch_size,
+                spec.steps,
+                spec.checkpoint_every,
+                spec.seed,
+                ctx.profile.name
             );
             let path = ctx.work_dir.join(name);
             let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
@@ -138,7 +156,10 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
             let path = input(inputs, log)?;
             let ds = datasets::train(spec.pol.dataset, &ctx.data_dir)?;
             let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
-            let name = format!("forged-{}-from{}-n{}-s{}.safetensors", spec.pol.model, spec.first_step, spec.step_count, spec.seed);
+            let name = format!(
+                "forged-{}-from{}-n{}-s{}.safetensors",
+                spec.pol.model, spec.first_step, spec.step_count, spec.seed
+            );
             let out = ctx.work_dir.join(name);
             let report = crate::forge::run::forge(spec, path, &ds, device, prov, &out)?;
             (to_json(&report)?, vec![artifact(&out, "forged-pol-log")?])
@@ -146,13 +167,22 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
         JobSpec::AdamForge { spec } => {
             let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
             let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
-            (to_json(&crate::forge::run::adam_forge(spec, &ds, device, prov, None)?.0)?, vec![])
+            (
+                to_json(&crate::forge::run::adam_forge(spec, &ds, device, prov, None)?.0)?,
+                vec![],
+            )
         }
         JobSpec::Prop2 { spec } => {
             let ds = datasets::train(forgebench_shared::experiment::DatasetKind::Mnist, &ctx.data_dir)?;
             let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
             let (report, grids) = crate::forge::run::prop2(spec, &ds, prov, Some(&ctx.work_dir))?;
-            (to_json(&report)?, grids.iter().map(|f| artifact(f, "image-grid")).collect::<Result<Vec<_>>>()?)
+            (
+                to_json(&report)?,
+                grids
+                    .iter()
+                    .map(|f| artifact(f, "image-grid"))
+                    .collect::<Result<Vec<_>>>()?,
+            )
         }
     };
     let outcome = JobOutcome {

@@ -8,7 +8,11 @@ use forgebench_worker::cli::{benign_cmd, matrix, oneshot, ProcessArgs};
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(name = "forgebench-worker", version, about = "forgebench worker: computes SGD updates, logs and attacks")]
+#[command(
+    name = "forgebench-worker",
+    version,
+    about = "forgebench worker: computes SGD updates, logs and attacks"
+)]
 struct Cli {
     #[command(flatten)]
     process: ProcessArgs,
@@ -79,6 +83,8 @@ enum Command {
     },
     #[command(flatten)]
     Benign(benign_cmd::BenignCommand),
+    #[command(flatten)]
+    Forge(forgebench_worker::cli::forge_cmd::ForgeCommand),
 }
 
 fn parse_precision(s: &str) -> Result<Precision, String> {
@@ -113,23 +119,42 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let ctx = pa.context(std::env::temp_dir())?;
             oneshot::emit(&ctx.fingerprint, None)?;
         }
-        Command::Update { repro, k, precision, out } => oneshot::update(pa, &repro, k, precision, &out)?,
+        Command::Update {
+            repro,
+            k,
+            precision,
+            out,
+        } => oneshot::update(pa, &repro, k, precision, &out)?,
         Command::WriteLog { repro, out } => oneshot::write_log(pa, &repro, &out)?,
         Command::Verify { log, threshold, out } => oneshot::verify(pa, &log, threshold, out.as_deref())?,
-        Command::RunJob { spec, input, work_dir, out } => oneshot::run_job(pa, &spec, &input, work_dir, out.as_deref())?,
-        Command::Matrix { repro, profiles, jobs, out } => {
+        Command::RunJob {
+            spec,
+            input,
+            work_dir,
+            out,
+        } => oneshot::run_job(pa, &spec, &input, work_dir, out.as_deref())?,
+        Command::Matrix {
+            repro,
+            profiles,
+            jobs,
+            out,
+        } => {
             let profiles = pick_profiles(&profiles)?;
             let m = matrix::run(&repro, &profiles, pa.data_dir.as_deref(), &out, jobs)?;
             println!("{}", m.to_markdown(forgebench_shared::measures::Measure::L2));
             eprintln!("matrix: tables written to {}", out.display());
         }
         Command::Benign(cmd) => cmd.run(pa)?,
+        Command::Forge(cmd) => cmd.run(pa)?,
     }
     Ok(())
 }
 
 fn main() {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     if let Err(e) = run(Cli::parse()) {
         eprintln!("forgebench-worker: {e:#}");
         std::process::exit(1);

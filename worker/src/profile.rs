@@ -38,9 +38,17 @@ pub fn tch_device(profile: &DeviceProfile, fp: &DeviceFingerprint) -> Result<tch
     let ordinal = match &profile.device {
         Device::Cpu => return Ok(tch::Device::Cpu),
         Device::CudaOrdinal(o) => *o,
-        Device::CudaUuid(u) => fp.gpus.iter().find(|g| &g.uuid == u).map(|g| g.ordinal).ok_or_else(|| {
-            WorkerError::Device(format!("profile {}: no GPU with UUID {u} (driver: {})", profile.name, fp.cuda_driver))
-        })?,
+        Device::CudaUuid(u) => fp
+            .gpus
+            .iter()
+            .find(|g| &g.uuid == u)
+            .map(|g| g.ordinal)
+            .ok_or_else(|| {
+                WorkerError::Device(format!(
+                    "profile {}: no GPU with UUID {u} (driver: {})",
+                    profile.name, fp.cuda_driver
+                ))
+            })?,
     };
     if !tch::Cuda::is_available() {
         return Err(WorkerError::Device(format!(

@@ -13,7 +13,13 @@ pub struct Progress {
 impl Progress {
     /// A reporter for `total` units of `what`.
     pub fn new(what: impl Into<String>, total: usize) -> Self {
-        Progress { what: what.into(), total, started: Instant::now(), last: None, every: Duration::from_secs(2) }
+        Progress {
+            what: what.into(),
+            total,
+            started: Instant::now(),
+            last: None,
+            every: Duration::from_secs(2),
+        }
     }
 
     /// Records that `done` units are finished.
@@ -25,7 +31,14 @@ impl Progress {
         }
         self.last = Some(now);
         let elapsed = now.duration_since(self.started).as_secs_f64();
-        let left = if done > 0 { elapsed / done as f64 * (self.total - done.min(self.total)) as f64 } else { 0.0 };
-        eprintln!("{}: {done}/{}, {elapsed:.1} s, about {left:.0} s left", self.what, self.total);
+        let left = if done > 0 {
+            elapsed / done as f64 * (self.total - done.min(self.total)) as f64
+        } else {
+            0.0
+        };
+        eprintln!(
+            "{}: {done}/{}, {elapsed:.1} s, about {left:.0} s left",
+            self.what, self.total
+        );
     }
 }

@@ -48,17 +48,32 @@ pub fn run(spec: &ShuffleSpec, ds: &Dataset, device: tch::Device, provenance: Pr
     }
     let theta = tensors::from_f32(&draw_theta(spec.model, spec.seed, 0), device);
     let idx = batch_indices(spec, ds.n);
-    let base = sgd_update(spec.model, &theta, &Batch::gather(ds, &idx, device, Precision::F32)?, spec.eta)?;
+    let base = sgd_update(
+        spec.model,
+        &theta,
+        &Batch::gather(ds, &idx, device, Precision::F32)?,
+        spec.eta,
+    )?;
     let base_next = tensors::to_f32(&base.theta_next)?;
     let base_step = tensors::to_f32(&base.step)?;
     let step_norm = forgebench_shared::measures::norm2(&base_step);
     let mut errors = Vec::with_capacity(spec.shuffles);
     for i in 0..spec.shuffles {
         let order = shuffled(spec, &idx, i);
-        let u = sgd_update(spec.model, &theta, &Batch::gather(ds, &order, device, Precision::F32)?, spec.eta)?;
+        let u = sgd_update(
+            spec.model,
+            &theta,
+            &Batch::gather(ds, &order, device, Precision::F32)?,
+            spec.eta,
+        )?;
         let mut e = measures(&tensors::to_f32(&u.theta_next)?, &base_next, None);
         e.rel = if step_norm > 0.0 { e.l2 / step_norm } else { 0.0 };
         errors.push(e);
     }
-    Ok(ShuffleReport { spec: spec.clone(), provenance, summary: MeasureSummary::of(&errors), errors })
+    Ok(ShuffleReport {
+        spec: spec.clone(),
+        provenance,
+        summary: MeasureSummary::of(&errors),
+        errors,
+    })
 }

@@ -18,12 +18,20 @@ pub fn from_f32(v: &[f32], device: tch::Device) -> Tensor {
 
 /// The values of any float tensor as f32 (flattened, on the CPU).
 pub fn to_f32(t: &Tensor) -> Result<Vec<f32>> {
-    let flat = t.f_to_kind(Kind::Float)?.f_to_device(tch::Device::Cpu)?.f_contiguous()?.f_view(-1)?;
+    let flat = t
+        .f_to_kind(Kind::Float)?
+        .f_to_device(tch::Device::Cpu)?
+        .f_contiguous()?
+        .f_view(-1)?;
     Ok(Vec::<f32>::try_from(&flat)?)
 }
 
 /// The values of any float tensor as f64 (flattened, on the CPU).
 pub fn to_f64(t: &Tensor) -> Result<Vec<f64>> {
-    let flat = t.f_to_kind(Kind::Double)?.f_to_device(tch::Device::Cpu)?.f_contiguous()?.f_view(-1)?;
+    let flat = t
+        .f_to_kind(Kind::Double)?
+        .f_to_device(tch::Device::Cpu)?
+        .f_contiguous()?
+        .f_view(-1)?;
     Ok(Vec::<f64>::try_from(&flat)?)
 }

@@ -38,13 +38,18 @@ pub struct Update {
 
 /// Mean cross-entropy of `model` at `theta` on hard labels.
 pub fn loss(model: ModelKind, theta: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-    Ok(models::forward(model, theta, x).f_log_softmax(-1, None::<Kind>)?.f_nll_loss(y, None::<Tensor>, tch::Reduction::Mean, -100)?)
+    Ok(models::forward(model, theta, x)
+        .f_log_softmax(-1, None::<Kind>)?
+        .f_nll_loss(y, None::<Tensor>, tch::Reduction::Mean, -100)?)
 }
 
 /// Mean cross-entropy on soft labels `q` (rows of class weights): -mean_i sum_k q_ik log p_ik.
 pub fn loss_soft(model: ModelKind, theta: &Tensor, x: &Tensor, q: &Tensor) -> Result<Tensor> {
     let logp = models::forward(model, theta, x).f_log_softmax(-1, None::<Kind>)?;
-    Ok((logp * q).f_sum_dim_intlist(-1, false, None::<Kind>)?.f_mean(None::<Kind>)?.f_neg()?)
+    Ok((logp * q)
+        .f_sum_dim_intlist(-1, false, None::<Kind>)?
+        .f_mean(None::<Kind>)?
+        .f_neg()?)
 }
 
 /// grad of the mean cross-entropy with respect to theta (a flat vector like theta).

@@ -9,12 +9,23 @@ use forgebench_worker::{datasets, repro, tensors};
 
 fn spec(model: ModelKind) -> ReproSpec {
     let dataset = model.default_dataset();
-    ReproSpec { model, dataset, batch_size: 100, eta: 0.01, triples: 1, seed: 1, full: false }
+    ReproSpec {
+        model,
+        dataset,
+        batch_size: 100,
+        eta: 0.01,
+        triples: 1,
+        seed: 1,
+        full: false,
+    }
 }
 
 #[test]
 fn cuda_is_linked_and_visible() {
-    assert!(tch::Cuda::is_available(), "libtorch sees no CUDA device: was the worker linked with --features cuda?");
+    assert!(
+        tch::Cuda::is_available(),
+        "libtorch sees no CUDA device: was the worker linked with --features cuda?"
+    );
     let fp = forgebench_worker::fingerprint::collect();
     assert!(!fp.gpus.is_empty(), "cudarc reports no GPU: {}", fp.cuda_driver);
     assert!(fp.gpus.iter().all(|g| g.uuid.starts_with("GPU-")), "{:?}", fp.gpus);

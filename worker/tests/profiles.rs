@@ -21,7 +21,16 @@ fn update(p: &DeviceProfile, model: &str, tag: &str) -> Vec<f32> {
     let out = std::env::temp_dir().join(format!("fb-prof-{}-{model}-{}-{tag}.bin", std::process::id(), p.name));
     let status = command_with(worker(), p)
         .unwrap()
-        .args(["update", "--model", model, "--batch-size", "100", "--seed", "7", "--out"])
+        .args([
+            "update",
+            "--model",
+            model,
+            "--batch-size",
+            "100",
+            "--seed",
+            "7",
+            "--out",
+        ])
         .arg(&out)
         .stdout(std::process::Stdio::null())
         .status()
@@ -29,11 +38,18 @@ fn update(p: &DeviceProfile, model: &str, tag: &str) -> Vec<f32> {
     assert!(status.success(), "update in profile {} failed", p.name);
     let bytes = std::fs::read(&out).unwrap();
     let _ = std::fs::remove_file(&out);
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+        .collect()
 }
 
 fn l2(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>().sqrt()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - *y as f64).powi(2))
+        .sum::<f64>()
+        .sqrt()
 }
 
 #[test]
@@ -43,10 +59,19 @@ fn lenet_update_is_repeatable_per_profile_and_differs_across_profiles() {
     let (a1, a2) = (update(&a, "lenet5", "1"), update(&a, "lenet5", "2"));
     let (b1, b2) = (update(&b, "lenet5", "1"), update(&b, "lenet5", "2"));
     assert_eq!(a1.len(), 61_706);
-    assert!(a1.iter().zip(&a2).all(|(x, y)| x.to_bits() == y.to_bits()), "profile default is not bitwise repeatable");
-    assert!(b1.iter().zip(&b2).all(|(x, y)| x.to_bits() == y.to_bits()), "profile avx2 is not bitwise repeatable");
+    assert!(
+        a1.iter().zip(&a2).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "profile default is not bitwise repeatable"
+    );
+    assert!(
+        b1.iter().zip(&b2).all(|(x, y)| x.to_bits() == y.to_bits()),
+        "profile avx2 is not bitwise repeatable"
+    );
     let gap = l2(&a1, &b1);
-    assert!(gap > 1e-10 && gap < 1e-5, "L2 gap between default and avx2 kernels is {gap:e}, expected in (1e-10, 1e-5)");
+    assert!(
+        gap > 1e-10 && gap < 1e-5,
+        "L2 gap between default and avx2 kernels is {gap:e}, expected in (1e-10, 1e-5)"
+    );
 }
 
 #[test]
@@ -55,8 +80,14 @@ fn onednn_switch_changes_lenet_but_not_logreg() {
     let off = profile("onednn-off", "avx512", Some(false));
     let gap_lenet = l2(&update(&on, "lenet5", "x"), &update(&off, "lenet5", "x"));
     let gap_logreg = l2(&update(&on, "logreg", "x"), &update(&off, "logreg", "x"));
-    assert!(gap_lenet > 0.0, "oneDNN on/off gave identical LeNet updates (gap {gap_lenet:e})");
-    assert_eq!(gap_logreg, 0.0, "oneDNN on/off changed the logistic-regression update (gap {gap_logreg:e})");
+    assert!(
+        gap_lenet > 0.0,
+        "oneDNN on/off gave identical LeNet updates (gap {gap_lenet:e})"
+    );
+    assert_eq!(
+        gap_logreg, 0.0,
+        "oneDNN on/off changed the logistic-regression update (gap {gap_logreg:e})"
+    );
 }
 
 #[test]
@@ -70,7 +101,13 @@ fn mismatched_environment_is_refused() {
         .arg(&out)
         .output()
         .unwrap();
-    assert!(!res.status.success(), "a worker whose environment contradicts its profile ran anyway");
+    assert!(
+        !res.status.success(),
+        "a worker whose environment contradicts its profile ran anyway"
+    );
     let err = String::from_utf8_lossy(&res.stderr);
-    assert!(err.contains("ATEN_CPU_CAPABILITY") && err.contains("cpu-avx2"), "unhelpful refusal: {err}");
+    assert!(
+        err.contains("ATEN_CPU_CAPABILITY") && err.contains("cpu-avx2"),
+        "unhelpful refusal: {err}"
+    );
 }

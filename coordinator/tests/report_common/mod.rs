@@ -107,6 +107,9 @@ pub fn full_results() -> Results {
     r.prop2.push(Named::new("fixture-prop2", prop2(prov(5))));
     r.grids.extend(grids());
     r.sweep = Some(serde_json::json!({ "name": "fixture-sweep", "seeds": [0, 1], "models": ["lenet5", "logreg"] }));
+    // A results folder is read in file-name order; keep the fixtures in that order so round trips compare equal.
+    r.attacks.sort_by(|a, b| a.name.cmp(&b.name));
+    r.grids.sort_by(|a, b| a.name.cmp(&b.name));
     r
 }
 

@@ -95,11 +95,21 @@ pub fn shuffle(pa: &ProcessArgs, sa: &ShuffleArgs, out: Option<&Path>) -> Result
     let ctx = pa.context(std::env::temp_dir())?;
     let spec = sa.spec();
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
-    let report = shuffle::run(&spec, &ds, ctx.device()?, ctx.provenance(vec![("seed".into(), spec.seed)]))?;
+    let report = shuffle::run(
+        &spec,
+        &ds,
+        ctx.device()?,
+        ctx.provenance(vec![("seed".into(), spec.seed)]),
+    )?;
     eprintln!(
         "shuffle {}/{} b={}: {} orders, L2 mean {:.3e} median {:.3e} max {:.3e}",
-        spec.model, spec.dataset, spec.batch_size, report.errors.len(), report.summary.l2.mean,
-        report.summary.l2.median, report.summary.l2.max
+        spec.model,
+        spec.dataset,
+        spec.batch_size,
+        report.errors.len(),
+        report.summary.l2.mean,
+        report.summary.l2.median,
+        report.summary.l2.max
     );
     emit(&report, out)
 }
@@ -109,7 +119,13 @@ pub fn pol_train(pa: &ProcessArgs, args: &PolArgs, out: &Path, export: Option<&P
     let ctx = pa.context(out.parent().unwrap_or(Path::new(".")).to_path_buf())?;
     let spec = args.spec();
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
-    let manifest = pol::train(&spec, &ds, ctx.device()?, ctx.provenance(vec![("seed".into(), spec.seed)]), out)?;
+    let manifest = pol::train(
+        &spec,
+        &ds,
+        ctx.device()?,
+        ctx.provenance(vec![("seed".into(), spec.seed)]),
+        out,
+    )?;
     if let Some(dir) = export {
         pol::export_public(&pol::read(out)?, dir)?;
     }
@@ -152,7 +168,10 @@ pub fn pol_verify(
     if report.passed {
         Ok(())
     } else {
-        Err(WorkerError::Invalid(format!("PoL verification failed at intervals {:?}", report.failed_intervals)))
+        Err(WorkerError::Invalid(format!(
+            "PoL verification failed at intervals {:?}",
+            report.failed_intervals
+        )))
     }
 }
 
@@ -161,7 +180,9 @@ pub fn convert_cmd(value: f64, from: Measure, to: Measure, model: ModelKind, tab
     if !table {
         return format!("{:e}", convert(value, from, to, model.param_count()));
     }
-    let mut s = format!("{value:e} in {from:?}, for every model\n\n| model | dim | L2 | L2^2 | L2^2/dim |\n|---|---|---|---|---|\n");
+    let mut s = format!(
+        "{value:e} in {from:?}, for every model\n\n| model | dim | L2 | L2^2 | L2^2/dim |\n|---|---|---|---|---|\n"
+    );
     for m in ModelKind::ALL {
         let d = m.param_count();
         let c = |to| convert(value, from, to, d);

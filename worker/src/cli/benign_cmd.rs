@@ -77,11 +77,23 @@ impl BenignCommand {
     pub fn run(self, pa: &ProcessArgs) -> Result<()> {
         match self {
             BenignCommand::Shuffle { args, out } => benign::shuffle(pa, &args, out.as_deref()),
-            BenignCommand::PolTrain { args, out, export_dir } => benign::pol_train(pa, &args, &out, export_dir.as_deref()),
-            BenignCommand::PolVerify { log, epsilon, calibrate, margin, out } => {
-                benign::pol_verify(pa, &log, epsilon, calibrate.as_deref(), margin, out.as_deref())
+            BenignCommand::PolTrain { args, out, export_dir } => {
+                benign::pol_train(pa, &args, &out, export_dir.as_deref())
             }
-            BenignCommand::Convert { value, from, to, model, table } => {
+            BenignCommand::PolVerify {
+                log,
+                epsilon,
+                calibrate,
+                margin,
+                out,
+            } => benign::pol_verify(pa, &log, epsilon, calibrate.as_deref(), margin, out.as_deref()),
+            BenignCommand::Convert {
+                value,
+                from,
+                to,
+                model,
+                table,
+            } => {
                 println!("{}", benign::convert_cmd(value, from, to, model, table));
                 Ok(())
             }

@@ -43,29 +43,67 @@ fn parallel<T: Sync, R: Send>(
             });
         }
     });
-    results.into_inner().expect("results poisoned").into_iter().map(|r| r.expect("every item ran")).collect()
+    results
+        .into_inner()
+        .expect("results poisoned")
+        .into_iter()
+        .map(|r| r.expect("every item ran"))
+        .collect()
 }
 
 /// Computes the matrix for `ra` over `profiles`, writing logs, reports and tables under `out`.
-pub fn run(ra: &ReproArgs, profiles: &[DeviceProfile], data_dir: Option<&Path>, out: &Path, jobs: usize) -> Result<CrossDeviceMatrix> {
+pub fn run(
+    ra: &ReproArgs,
+    profiles: &[DeviceProfile],
+    data_dir: Option<&Path>,
+    out: &Path,
+    jobs: usize,
+) -> Result<CrossDeviceMatrix> {
     let spec = ra.spec();
     let logs_dir = out.join("logs");
     std::fs::create_dir_all(&logs_dir).map_err(|e| WorkerError::io(&logs_dir, e))?;
     let written = parallel("logs", profiles, jobs, |p| {
         let job = JobSpec::WriteLog { spec: spec.clone() };
-        let v = spawn::run_job(p, &job, &[], data_dir, &logs_dir, &out.join(format!("write-{}.json", p.name)))?;
+        let v = spawn::run_job(
+            p,
+            &job,
+            &[],
+            data_dir,
+            &logs_dir,
+            &out.join(format!("write-{}.json", p.name)),
+        )?;
         let file = &v["files"][0];
-        let id = file["id"].as_str().ok_or_else(|| WorkerError::Invalid("write-log returned no artifact".into()))?;
-        let path = file["path"].as_str().ok_or_else(|| WorkerError::Invalid("write-log returned no path".into()))?;
+        let id = file["id"]
+            .as_str()
+            .ok_or_else(|| WorkerError::Invalid("write-log returned no artifact".into()))?;
+        let path = file["path"]
+            .as_str()
+            .ok_or_else(|| WorkerError::Invalid("write-log returned no path".into()))?;
         Ok((id.to_owned(), PathBuf::from(path)))
     })?;
-    eprintln!("matrix: {} logs written, verifying {} pairs", written.len(), written.len() * profiles.len());
-    let pairs: Vec<(usize, usize)> = (0..profiles.len()).flat_map(|w| (0..profiles.len()).map(move |v| (w, v))).collect();
+    eprintln!(
+        "matrix: {} logs written, verifying {} pairs",
+        written.len(),
+        written.len() * profiles.len()
+    );
+    let pairs: Vec<(usize, usize)> = (0..profiles.len())
+        .flat_map(|w| (0..profiles.len()).map(move |v| (w, v)))
+        .collect();
     let reports = parallel("verifications", &pairs, jobs, |&(w, v)| {
         let (id, path) = &written[w];
-        let job = JobSpec::VerifyLog { spec: spec.clone(), log: id.as_str().into() };
+        let job = JobSpec::VerifyLog {
+            spec: spec.clone(),
+            log: id.as_str().into(),
+        };
         let name = format!("verify-{}-by-{}.json", profiles[w].name, profiles[v].name);
-        let out_json = spawn::run_job(&profiles[v], &job, &[(id.clone(), path.clone())], data_dir, &logs_dir, &out.join(name))?;
+        let out_json = spawn::run_job(
+            &profiles[v],
+            &job,
+            &[(id.clone(), path.clone())],
+            data_dir,
+            &logs_dir,
+            &out.join(name),
+        )?;
         serde_json::from_value::<VerifyReport>(out_json["outcome"]["result"].clone())
             .map_err(|e| WorkerError::Invalid(format!("verify report: {e}")))
     })?;
@@ -73,14 +111,22 @@ pub fn run(ra: &ReproArgs, profiles: &[DeviceProfile], data_dir: Option<&Path>, 
     let devices: Vec<DeviceLabel> = (0..d)
         .map(|v| {
             let r = &reports[v];
-            DeviceLabel { profile: r.verifier.profile.clone(), fingerprint: r.verifier.fingerprint.clone() }
+            DeviceLabel {
+                profile: r.verifier.profile.clone(),
+                fingerprint: r.verifier.fingerprint.clone(),
+            }
         })
         .collect();
     let mut cells = vec![vec![None; d]; d];
     for (&(w, v), r) in pairs.iter().zip(&reports) {
         cells[w][v] = Some(Cell { summary: r.summary });
     }
-    let key = MatrixKey { experiment: "reproduction".into(), model: spec.model, dataset: spec.dataset, batch_size: spec.batch_size };
+    let key = MatrixKey {
+        experiment: "reproduction".into(),
+        model: spec.model,
+        dataset: spec.dataset,
+        batch_size: spec.batch_size,
+    };
     let matrix = CrossDeviceMatrix { key, devices, cells };
     let write = |name: &str, text: String| {
         let p = out.join(name);
@@ -88,6 +134,9 @@ pub fn run(ra: &ReproArgs, profiles: &[DeviceProfile], data_dir: Option<&Path>, 
     };
     write("matrix.md", matrix.to_markdown(Measure::L2))?;
     write("matrix.csv", matrix.to_csv())?;
-    write("matrix.json", serde_json::to_string_pretty(&matrix).map_err(|e| WorkerError::Invalid(e.to_string()))?)?;
+    write(
+        "matrix.json",
+        serde_json::to_string_pretty(&matrix).map_err(|e| WorkerError::Invalid(e.to_string()))?,
+    )?;
     Ok(matrix)
 }

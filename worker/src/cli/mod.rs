@@ -2,6 +2,7 @@
 pub mod bench;
 pub mod benign;
 pub mod benign_cmd;
+pub mod forge_cmd;
 pub mod matrix;
 pub mod oneshot;
 pub mod spawn;
@@ -29,8 +30,8 @@ impl ProcessArgs {
     pub fn context(&self, work_dir: PathBuf) -> Result<JobContext> {
         let profile = match &self.profile_json {
             Some(j) => {
-                let p: DeviceProfile = serde_json::from_str(j)
-                    .map_err(|e| WorkerError::Invalid(format!("--profile-json: {e}")))?;
+                let p: DeviceProfile =
+                    serde_json::from_str(j).map_err(|e| WorkerError::Invalid(format!("--profile-json: {e}")))?;
                 crate::profile::apply(&p)?;
                 p
             }
@@ -40,7 +41,15 @@ impl ProcessArgs {
                 p
             }
         };
-        let data_dir = self.data_dir.clone().unwrap_or_else(forgebench_shared::data::default_dir);
-        Ok(JobContext { profile, fingerprint: crate::fingerprint::collect(), data_dir, work_dir })
+        let data_dir = self
+            .data_dir
+            .clone()
+            .unwrap_or_else(forgebench_shared::data::default_dir);
+        Ok(JobContext {
+            profile,
+            fingerprint: crate::fingerprint::collect(),
+            data_dir,
+            work_dir,
+        })
     }
 }

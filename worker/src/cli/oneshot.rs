@@ -73,8 +73,14 @@ pub fn update(pa: &ProcessArgs, ra: &ReproArgs, k: usize, precision: Precision, 
     let batch = update::Batch::gather(&ds, &repro::batch_k(&spec, k, ds.n), device, precision)?;
     let u = update::sgd_update(spec.model, &theta, &batch, spec.eta)?;
     let bytes: Vec<u8> = match precision {
-        Precision::F32 => tensors::to_f32(&u.theta_next)?.iter().flat_map(|x| x.to_le_bytes()).collect(),
-        Precision::F64 => tensors::to_f64(&u.theta_next)?.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        Precision::F32 => tensors::to_f32(&u.theta_next)?
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
+        Precision::F64 => tensors::to_f64(&u.theta_next)?
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect(),
     };
     std::fs::write(out, bytes).map_err(|e| WorkerError::io(out, e))?;
     let step = tensors::to_f64(&u.step)?;
@@ -108,9 +114,14 @@ pub fn verify(pa: &ProcessArgs, log: &Path, threshold: Option<f64>, out: Option<
 }
 
 /// `run-job`: executes a JSON job spec; `inputs` are `sha256=path` pairs; writes the outcome JSON.
-pub fn run_job(pa: &ProcessArgs, spec_json: &str, inputs: &[String], work_dir: PathBuf, out: Option<&Path>) -> Result<()> {
-    let spec: JobSpec =
-        serde_json::from_str(spec_json).map_err(|e| WorkerError::Invalid(format!("--spec: {e}")))?;
+pub fn run_job(
+    pa: &ProcessArgs,
+    spec_json: &str,
+    inputs: &[String],
+    work_dir: PathBuf,
+    out: Option<&Path>,
+) -> Result<()> {
+    let spec: JobSpec = serde_json::from_str(spec_json).map_err(|e| WorkerError::Invalid(format!("--spec: {e}")))?;
     let mut map = HashMap::new();
     for pair in inputs {
         let (id, path) = pair
@@ -120,6 +131,10 @@ pub fn run_job(pa: &ProcessArgs, spec_json: &str, inputs: &[String], work_dir: P
     }
     let ctx = pa.context(work_dir)?;
     let res = jobs::execute(&ctx, &spec, &map)?;
-    let files: Vec<_> = res.files.iter().map(|(r, p)| serde_json::json!({"id": r.id, "role": r.role, "path": p})).collect();
+    let files: Vec<_> = res
+        .files
+        .iter()
+        .map(|(r, p)| serde_json::json!({"id": r.id, "role": r.role, "path": p}))
+        .collect();
     emit(&serde_json::json!({"outcome": res.outcome, "files": files}), out)
 }

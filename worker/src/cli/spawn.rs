@@ -37,14 +37,22 @@ pub fn run_job(
 ) -> Result<serde_json::Value> {
     let mut cmd = command_for(profile)?;
     let spec_json = serde_json::to_string(spec).map_err(|e| WorkerError::Invalid(e.to_string()))?;
-    cmd.arg("run-job").arg("--spec").arg(spec_json).arg("--work-dir").arg(work_dir).arg("--out").arg(out);
+    cmd.arg("run-job")
+        .arg("--spec")
+        .arg(spec_json)
+        .arg("--work-dir")
+        .arg(work_dir)
+        .arg("--out")
+        .arg(out);
     for (id, path) in inputs {
         cmd.arg("--input").arg(format!("{id}={}", path.display()));
     }
     if let Some(d) = data_dir {
         cmd.arg("--data-dir").arg(d);
     }
-    let output = cmd.output().map_err(|e| WorkerError::Invalid(format!("spawning a {} worker: {e}", profile.name)))?;
+    let output = cmd
+        .output()
+        .map_err(|e| WorkerError::Invalid(format!("spawning a {} worker: {e}", profile.name)))?;
     if !output.status.success() {
         return Err(WorkerError::Invalid(format!(
             "{} job on profile {} failed ({}): {}",

@@ -39,7 +39,10 @@ struct Moments {
 
 impl Moments {
     fn new(p: &Tensor) -> Moments {
-        Moments { m: p.zeros_like(), v: p.zeros_like() }
+        Moments {
+            m: p.zeros_like(),
+            v: p.zeros_like(),
+        }
     }
     /// One Adam step on `p` with gradient `g` at iteration `t` (1-based).
     fn step(&mut self, p: &Tensor, g: &Tensor, t: i32) -> Tensor {
@@ -97,11 +100,23 @@ pub fn forge(
     }
     let final_error = error(model, theta, &x, &y, eta, &target)?;
     curve.push(final_error.l2);
-    Ok(AdamOutcome { curve_l2: curve, final_error, x, y })
+    Ok(AdamOutcome {
+        curve_l2: curve,
+        final_error,
+        x,
+        y,
+    })
 }
 
 /// Measures theta - eta g(x', y') against theta - eta g_B (= theta - target), in f64 over the model's precision.
-pub fn error(model: ModelKind, theta: &Tensor, x: &Tensor, y: &Tensor, eta: f64, target: &Tensor) -> Result<ErrorMeasures> {
+pub fn error(
+    model: ModelKind,
+    theta: &Tensor,
+    x: &Tensor,
+    y: &Tensor,
+    eta: f64,
+    target: &Tensor,
+) -> Result<ErrorMeasures> {
     let th = theta.f_detach()?.f_set_requires_grad(true)?;
     let g = tch::with_grad(|| -> Result<Tensor> {
         let l = loss_soft(model, &th, x, y)?;

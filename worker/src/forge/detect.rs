@@ -39,11 +39,18 @@ pub fn benign_l2(matrix: &CrossDeviceMatrix, row: &AttackRow) -> Result<f64> {
             row.batch_size
         )));
     }
-    matrix.largest(Measure::L2).ok_or_else(|| WorkerError::Invalid(format!("matrix {} has no computed cell", k.title())))
+    matrix
+        .largest(Measure::L2)
+        .ok_or_else(|| WorkerError::Invalid(format!("matrix {} has no computed cell", k.title())))
 }
 
 /// Judges `row` (its `benign_l2` filled in by the caller or from a matrix) at `margin`.
 pub fn judge(row: AttackRow, margin: f64) -> Judged {
     let threshold = row.benign_l2.map(|b| b * margin);
-    Judged { ratio: row.ratio(), detected: threshold.map(|t| row.error_l2.is_nan() || row.error_l2 > t), threshold, row }
+    Judged {
+        ratio: row.ratio(),
+        detected: threshold.map(|t| row.error_l2.is_nan() || row.error_l2 > t),
+        threshold,
+        row,
+    }
 }

@@ -32,12 +32,20 @@ impl Gram {
         let d64 = d.f_to_kind(Kind::Double)?;
         let n = g64.size()[0] as usize;
         if b == 0 || b > n {
-            return Err(WorkerError::Invalid(format!("batch size {b} must lie in 1..={n} (the pool size)")));
+            return Err(WorkerError::Invalid(format!(
+                "batch size {b} must lie in 1..={n} (the pool size)"
+            )));
         }
         let k = Vec::<f64>::try_from(&g64.f_matmul(&g64.f_tr()?)?.f_contiguous()?.f_view(-1)?)?;
         let a = Vec::<f64>::try_from(&g64.f_mv(&d64)?)?;
         let d_sq = d64.f_dot(&d64)?.f_double_value(&[])?;
-        Ok(Gram { n, k, a, d_sq, c: eta / b as f64 })
+        Ok(Gram {
+            n,
+            k,
+            a,
+            d_sq,
+            c: eta / b as f64,
+        })
     }
 
     /// K_jk.

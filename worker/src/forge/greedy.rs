@@ -44,8 +44,16 @@ impl Pool {
                 allowed.len()
             )));
         }
-        let indices: Vec<usize> = rng.sample_indices(allowed.len(), n).into_iter().map(|p| allowed[p]).collect();
-        let precision = if target.theta.kind() == Kind::Double { Precision::F64 } else { Precision::F32 };
+        let indices: Vec<usize> = rng
+            .sample_indices(allowed.len(), n)
+            .into_iter()
+            .map(|p| allowed[p])
+            .collect();
+        let precision = if target.theta.kind() == Kind::Double {
+            Precision::F64
+        } else {
+            Precision::F32
+        };
         let batch = Batch::gather(ds, &indices, device, precision)?;
         let g = pergrad::per_example(model, &target.theta, &batch.x, &batch.y)?;
         let gram = Gram::new(&g, &target.step_f64()?, target.eta, b)?;
@@ -80,7 +88,11 @@ pub fn search(
     deadline: Option<Instant>,
     mut score: impl FnMut(&[usize]) -> Result<f64>,
 ) -> Result<Greedy> {
-    let mut out = Greedy { best: Vec::new(), scores: Vec::new(), scored: 0 };
+    let mut out = Greedy {
+        best: Vec::new(),
+        scores: Vec::new(),
+        scored: 0,
+    };
     for i in 0..m {
         if i % 32 == 0 && i > 0 && deadline.is_some_and(|d| Instant::now() >= d) {
             break;
@@ -103,5 +115,9 @@ pub fn search(
 pub fn linf_score(g64: &Tensor, d64: &Tensor, c: f64, s: &[usize]) -> Result<f64> {
     let idx = Tensor::from_slice(&s.iter().map(|&j| j as i64).collect::<Vec<_>>()).to_device(g64.device());
     let sum = g64.f_index_select(0, &idx)?.f_sum_dim_intlist(0, false, None::<Kind>)?;
-    Ok(d64.f_sub(&sum.f_mul_scalar(c)?)?.f_abs()?.f_max()?.f_double_value(&[])?)
+    Ok(d64
+        .f_sub(&sum.f_mul_scalar(c)?)?
+        .f_abs()?
+        .f_max()?
+        .f_double_value(&[])?)
 }

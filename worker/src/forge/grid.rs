@@ -13,9 +13,15 @@ use tch::Tensor;
 pub fn image_batch(title: &str, x: &Tensor) -> Result<ImageBatch> {
     let s = x.size();
     if s.len() != 4 {
-        return Err(WorkerError::Invalid(format!("image batch {title:?}: expected [n, c, h, w], got {s:?}")));
+        return Err(WorkerError::Invalid(format!(
+            "image batch {title:?}: expected [n, c, h, w], got {s:?}"
+        )));
     }
-    Ok(ImageBatch { title: title.into(), shape: [s[1] as usize, s[2] as usize, s[3] as usize], pixels: tensors::to_f32(x)? })
+    Ok(ImageBatch {
+        title: title.into(),
+        shape: [s[1] as usize, s[2] as usize, s[3] as usize],
+        pixels: tensors::to_f32(x)?,
+    })
 }
 
 fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
@@ -33,7 +39,10 @@ pub fn write_png(batch: &ImageBatch, path: &Path, normalise: bool) -> Result<()>
     let [c, h, w] = batch.shape;
     let per = c * h * w;
     if c != 1 && c != 3 || per == 0 || batch.pixels.len() % per != 0 {
-        return Err(WorkerError::Invalid(format!("image batch {:?}: bad shape {:?}", batch.title, batch.shape)));
+        return Err(WorkerError::Invalid(format!(
+            "image batch {:?}: bad shape {:?}",
+            batch.title, batch.shape
+        )));
     }
     let n = batch.pixels.len() / per;
     let cols = (n as f64).sqrt().ceil().max(1.0) as usize;
@@ -42,7 +51,8 @@ pub fn write_png(batch: &ImageBatch, path: &Path, normalise: bool) -> Result<()>
     let mut img = vec![0u8; gw * gh * c];
     for (i, px) in batch.pixels.chunks_exact(per).enumerate() {
         let (lo, hi) = if normalise {
-            px.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)))
+            px.iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)))
         } else {
             (0.0, 1.0)
         };

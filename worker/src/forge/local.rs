@@ -36,7 +36,9 @@ pub fn local_search(gram: &Gram, start: &[usize], max_moves: usize, deadline: Op
     let tol = gram.d_sq * 1e-13;
     let (mut moves, mut evaluated) = (0, 0);
     while moves < max_moves && deadline.is_none_or(|d| Instant::now() < d) {
-        let term_q: Vec<f64> = (0..n).map(|q| -2.0 * c * gram.a[q] + c * c * (2.0 * r[q] + gram.kk(q, q))).collect();
+        let term_q: Vec<f64> = (0..n)
+            .map(|q| -2.0 * c * gram.a[q] + c * c * (2.0 * r[q] + gram.kk(q, q)))
+            .collect();
         let mut best = (0.0, usize::MAX, usize::MAX);
         for (pos, &p) in s.iter().enumerate() {
             let base = 2.0 * c * gram.a[p] + c * c * (gram.kk(p, p) - 2.0 * r[p]);
@@ -68,5 +70,10 @@ pub fn local_search(gram: &Gram, start: &[usize], max_moves: usize, deadline: Op
         moves += 1;
         trace.push(gram.error_sq_from(a_sum, q_sum));
     }
-    LocalResult { batch: s, trace, moves, evaluated }
+    LocalResult {
+        batch: s,
+        trace,
+        moves,
+        evaluated,
+    }
 }

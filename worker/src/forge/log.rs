@@ -18,7 +18,11 @@ use std::time::Instant;
 pub fn plan(spec: &ForgeSpec, log: &PolLog) -> Vec<(usize, HashSet<usize>)> {
     let shard = spec.first_step..(spec.first_step + spec.step_count).min(log.manifest.spec.steps);
     let unlearn = |u: HashSet<usize>| -> Vec<(usize, HashSet<usize>)> {
-        shard.clone().filter(|&s| log.batch(s).iter().any(|i| u.contains(i))).map(|s| (s, u.clone())).collect()
+        shard
+            .clone()
+            .filter(|&s| log.batch(s).iter().any(|i| u.contains(i)))
+            .map(|s| (s, u.clone()))
+            .collect()
     };
     match &spec.scenario {
         ForgeScenario::EveryStep => shard.clone().map(|s| (s, log.batch(s).into_iter().collect())).collect(),
@@ -39,7 +43,9 @@ pub fn forge_log(
 ) -> Result<(ForgeReport, PolLog)> {
     let m = &log.manifest;
     if m.spec != spec.pol {
-        return Err(WorkerError::Invalid("forge: the PoL log's spec differs from the forge spec's `pol`".into()));
+        return Err(WorkerError::Invalid(
+            "forge: the PoL log's spec differs from the forge spec's `pol`".into(),
+        ));
     }
     if m.spec.checkpoint_every != 1 {
         return Err(WorkerError::Invalid(format!(
@@ -57,7 +63,13 @@ pub fn forge_log(
     }
     let b = m.spec.batch_size;
     let mut forged = log.clone();
-    let mut report = ForgeReport { spec: spec.clone(), provenance, steps: vec![], setup_seconds: 0.0, search_seconds: 0.0 };
+    let mut report = ForgeReport {
+        spec: spec.clone(),
+        provenance,
+        steps: vec![],
+        setup_seconds: 0.0,
+        search_seconds: 0.0,
+    };
     for (step, exclude) in plan(spec, log) {
         let target = StepTarget {
             theta: tensors::from_f32(log.checkpoint(step), device),

@@ -6,6 +6,7 @@
 //! Every error is measured like a benign one: the L2 (and friends) distance, in f64, between the logged theta_{i+1}
 //! and theta_i - eta * grad L(forged batch; theta_i) recomputed with a real backward pass.
 pub mod adam;
+pub mod bench;
 pub mod detect;
 pub mod gram;
 pub mod greedy;
@@ -38,7 +39,10 @@ pub struct StepTarget {
 impl StepTarget {
     /// The logged step d = theta_i - theta_{i+1} (what eta * mean gradient must reproduce), in f64.
     pub fn step_f64(&self) -> Result<Tensor> {
-        Ok(self.theta.f_to_kind(tch::Kind::Double)?.f_sub(&self.theta_next.f_to_kind(tch::Kind::Double)?)?)
+        Ok(self
+            .theta
+            .f_to_kind(tch::Kind::Double)?
+            .f_sub(&self.theta_next.f_to_kind(tch::Kind::Double)?)?)
     }
     /// theta_{i+1} as f32 values, for measuring.
     pub fn next_values(&self) -> Result<Vec<f32>> {

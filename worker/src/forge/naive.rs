@@ -23,10 +23,21 @@ pub struct Exact<'a> {
 impl<'a> Exact<'a> {
     /// A scorer for `target` under `model`; the batch precision follows theta's kind.
     pub fn new(model: ModelKind, target: &'a StepTarget, device: Device) -> Result<Exact<'a>> {
-        let precision = if target.theta.kind() == Kind::Double { Precision::F64 } else { Precision::F32 };
+        let precision = if target.theta.kind() == Kind::Double {
+            Precision::F64
+        } else {
+            Precision::F32
+        };
         let next = tensors::to_f64(&target.theta_next)?;
         let step = tensors::to_f64(&target.step_f64()?)?;
-        Ok(Exact { model, target, device, precision, next, step })
+        Ok(Exact {
+            model,
+            target,
+            device,
+            precision,
+            next,
+            step,
+        })
     }
 
     /// The error of the batch `indices` (into `ds`), and theta_i - eta * grad as f64.

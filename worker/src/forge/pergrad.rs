@@ -53,7 +53,16 @@ fn logreg(model: ModelKind, theta: &Tensor, x: &Tensor, y: &Tensor) -> Result<Te
 pub fn per_example_loop(model: ModelKind, theta: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     let n = x.size()[0];
     let rows = (0..n)
-        .map(|j| gradient(model, theta, &Batch { x: x.narrow(0, j, 1), y: y.narrow(0, j, 1) }))
+        .map(|j| {
+            gradient(
+                model,
+                theta,
+                &Batch {
+                    x: x.narrow(0, j, 1),
+                    y: y.narrow(0, j, 1),
+                },
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     Ok(Tensor::f_stack(&rows, 0)?)
 }

@@ -21,10 +21,15 @@ pub fn grads(theta: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
     }
     let x = x.to_kind(th.kind());
     let (zs, inputs, loss) = tch::with_grad(|| {
-        let z1 = x.conv2d(&p[0], Some(&p[1]), [1, 1], [2, 2], [1, 1], 1).set_requires_grad(true);
+        let z1 = x
+            .conv2d(&p[0], Some(&p[1]), [1, 1], [2, 2], [1, 1], 1)
+            .set_requires_grad(true);
         let h1 = z1.relu().max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
         let z2 = h1.conv2d(&p[2], Some(&p[3]), [1, 1], [0, 0], [1, 1], 1);
-        let h2 = z2.relu().max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false).flatten(1, -1);
+        let h2 = z2
+            .relu()
+            .max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
+            .flatten(1, -1);
         let z3 = h2.linear(&p[4], Some(&p[5]));
         let a3 = z3.relu();
         let z4 = a3.linear(&p[6], Some(&p[7]));
@@ -41,7 +46,10 @@ pub fn grads(theta: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
         let c = d.size()[1];
         let d = d.view([n, c, -1]);
         let unf = a.im2col([5, 5], [1, 1], [pad, pad], [1, 1]);
-        [d.bmm(&unf.transpose(1, 2)).view([n, -1]), d.sum_dim_intlist(2, false, None::<Kind>)]
+        [
+            d.bmm(&unf.transpose(1, 2)).view([n, -1]),
+            d.sum_dim_intlist(2, false, None::<Kind>),
+        ]
     };
     let lin = |d: &Tensor, a: &Tensor| [(d.unsqueeze(2) * a.unsqueeze(1)).view([n, -1]), d.shallow_clone()];
     let parts: Vec<Tensor> = [

@@ -29,7 +29,9 @@ pub fn scalar_multiple(forged: &[f32], claimed: &[f32], tol: f64) -> Option<f64>
 /// with the scalar: the evidence that a claimed b = 1 step was forged from that example.
 pub fn detect(forged: &[f32], ds: &Dataset, tol: f64) -> Option<(usize, f64)> {
     (0..ds.n).find_map(|i| {
-        scalar_multiple(forged, ds.example(i), tol).filter(|c| (c - 1.0).abs() > tol).map(|c| (i, c))
+        scalar_multiple(forged, ds.example(i), tol)
+            .filter(|c| (c - 1.0).abs() > tol)
+            .map(|c| (i, c))
     })
 }
 
@@ -37,7 +39,9 @@ pub fn detect(forged: &[f32], ds: &Dataset, tol: f64) -> Option<(usize, f64)> {
 /// y' = s(W x') - (s(W x) - e_label) / c, which sums to one, so (s(W x') - y') x'^T = (s(W x) - e_label) x^T.
 pub fn forge_scaled(w: &[f64], x: &[f64], label: usize, c: f64) -> (Vec<f64>, Vec<f64>) {
     let softmax = |v: &[f64]| -> Vec<f64> {
-        let z: Vec<f64> = (0..10).map(|k| w[k * 784..(k + 1) * 784].iter().zip(v).map(|(a, b)| a * b).sum()).collect();
+        let z: Vec<f64> = (0..10)
+            .map(|k| w[k * 784..(k + 1) * 784].iter().zip(v).map(|(a, b)| a * b).sum())
+            .collect();
         let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
         let e: Vec<f64> = z.iter().map(|zk| (zk - m).exp()).collect();
         let s: f64 = e.iter().sum();
@@ -45,6 +49,8 @@ pub fn forge_scaled(w: &[f64], x: &[f64], label: usize, c: f64) -> (Vec<f64>, Ve
     };
     let xp: Vec<f64> = x.iter().map(|v| c * v).collect();
     let (s, sp) = (softmax(x), softmax(&xp));
-    let y = (0..10).map(|k| sp[k] - (s[k] - if k == label { 1.0 } else { 0.0 }) / c).collect();
+    let y = (0..10)
+        .map(|k| sp[k] - (s[k] - if k == label { 1.0 } else { 0.0 }) / c)
+        .collect();
     (xp, y)
 }

@@ -56,7 +56,10 @@ fn update_error(theta: &Tensor, real: &Batch, x: &Tensor, y: &Tensor, eta: f64) 
 /// Builds the Proposition 2 forgery of a real batch of `b` MNIST examples at a theta drawn from `seed`.
 pub fn construct(ds: &Dataset, b: usize, eta: f64, seed: u64) -> Result<Prop2Outcome> {
     if b == 0 || b > ds.n {
-        return Err(WorkerError::Invalid(format!("prop2: batch size {b} must lie in 1..={}", ds.n)));
+        return Err(WorkerError::Invalid(format!(
+            "prop2: batch size {b} must lie in 1..={}",
+            ds.n
+        )));
     }
     let _guard = tch::no_grad_guard();
     let model = ModelKind::Logreg;
@@ -70,14 +73,16 @@ pub fn construct(ds: &Dataset, b: usize, eta: f64, seed: u64) -> Result<Prop2Out
     let tolerance = 784.0 * f64::EPSILON * sv.first().copied().unwrap_or(0.0);
     let rank = sv.iter().filter(|&&x| x > tolerance).count();
     if rank == 0 {
-        return Err(WorkerError::Invalid("prop2: the batch gradient is zero, nothing to forge".into()));
+        return Err(WorkerError::Invalid(
+            "prop2: the batch gradient is zero, nothing to forge".into(),
+        ));
     }
     let vr = v.narrow(1, 0, rank as i64).tr(); // [r, 10]
     let mut rng = PortableRng::derived(seed, "prop2-combination", 0);
     let r = Tensor::from_slice(&rng.normal_f64(b * rank)).view([b as i64, rank as i64]);
     let c = r.matmul(&vr); // [b, 10], zero row sums
-    // C'^T X' = b G with C'^T = V_r R^T: in V_r's coordinates R^T X' = V_r^T b G, whose minimum-norm solution
-    // R (R^T R)^{-1} V_r^T b G avoids inverting C', which is singular along the all-ones direction.
+                           // C'^T X' = b G with C'^T = V_r R^T: in V_r's coordinates R^T X' = V_r^T b G, whose minimum-norm solution
+                           // R (R^T R)^{-1} V_r^T b G avoids inverting C', which is singular along the all-ones direction.
     let rhs = vr.matmul(&(&g * b as f64)); // [r, 784]
     let x_flat = r.matmul(&Tensor::f_linalg_solve(&r.tr().matmul(&r), &rhs, true)?); // [b, 784]
     let probs = x_flat.matmul(&theta.view([10, 784]).tr()).softmax(-1, Kind::Double);
@@ -85,9 +90,15 @@ pub fn construct(ds: &Dataset, b: usize, eta: f64, seed: u64) -> Result<Prop2Out
     let x = x_flat.view([b as i64, 1, 28, 28]);
     let error_f64 = update_error(&theta, &real, &x, &y, eta)?;
     let f = |t: &Tensor| t.to_kind(Kind::Float);
-    let real32 = Batch { x: f(&real.x), y: real.y.shallow_clone() };
+    let real32 = Batch {
+        x: f(&real.x),
+        y: real.y.shallow_clone(),
+    };
     let error_f32 = update_error(&f(&theta), &real32, &f(&x), &f(&y), eta)?;
-    let outside = (x.lt(0.0).logical_or(&x.gt(1.0))).to_kind(Kind::Double).mean(Kind::Double).double_value(&[]);
+    let outside = (x.lt(0.0).logical_or(&x.gt(1.0)))
+        .to_kind(Kind::Double)
+        .mean(Kind::Double)
+        .double_value(&[]);
     let batch_distance = (&x - &real.x).square().sum(Kind::Double).sqrt().double_value(&[]);
     Ok(Prop2Outcome {
         rank,

@@ -14,7 +14,14 @@ use std::path::{Path, PathBuf};
 use tch::Tensor;
 
 /// Forges the PoL log at `log_path`; writes the forged log as `out` (safetensors + `.json`).
-pub fn forge(spec: &ForgeSpec, log_path: &Path, ds: &Dataset, device: tch::Device, prov: Provenance, out: &Path) -> Result<ForgeReport> {
+pub fn forge(
+    spec: &ForgeSpec,
+    log_path: &Path,
+    ds: &Dataset,
+    device: tch::Device,
+    prov: Provenance,
+    out: &Path,
+) -> Result<ForgeReport> {
     let log = crate::pol::read(log_path)?;
     let (report, forged) = log::forge_log(spec, &log, ds, device, prov, None)?;
     crate::pol::write(&forged, out)?;
@@ -23,31 +30,87 @@ pub fn forge(spec: &ForgeSpec, log_path: &Path, ds: &Dataset, device: tch::Devic
 
 /// Algorithm 1 at theta = `draw_theta(model, seed, 0)` against a random real batch from `seed`; when `grid_dir` is
 /// given, the forged and real batches are saved there as image grids.
-pub fn adam_forge(spec: &AdamSpec, ds: &Dataset, device: tch::Device, prov: Provenance, grid_dir: Option<&Path>) -> Result<(AdamReport, Vec<PathBuf>)> {
+pub fn adam_forge(
+    spec: &AdamSpec,
+    ds: &Dataset,
+    device: tch::Device,
+    prov: Provenance,
+    grid_dir: Option<&Path>,
+) -> Result<(AdamReport, Vec<PathBuf>)> {
     let theta = Tensor::from_slice(&draw_theta(spec.model, spec.seed, 0)).to_device(device);
     let idx = PortableRng::derived(spec.seed, "adam-batch", 0).sample_indices(ds.n, spec.batch_size);
     let real = Batch::gather(ds, &idx, device, Precision::F32)?;
-    let out = adam::forge(spec.model, &theta, &real, spec.eta, spec.iterations, spec.projected, spec.seed)?;
+    let out = adam::forge(
+        spec.model,
+        &theta,
+        &real,
+        spec.eta,
+        spec.iterations,
+        spec.projected,
+        spec.seed,
+    )?;
     let mut files = Vec::new();
     if let Some(dir) = grid_dir {
-        let tag = format!("adam-{}-b{}-s{}{}", spec.model, spec.batch_size, spec.seed, if spec.projected { "-proj" } else { "" });
-        grid::save(&grid::image_batch(&format!("{tag} forged"), &out.x)?, dir, &format!("{tag}-forged"), true)?;
-        grid::save(&grid::image_batch(&format!("{tag} real"), &real.x)?, dir, &format!("{tag}-real"), false)?;
-        files.extend([dir.join(format!("{tag}-forged.png")), dir.join(format!("{tag}-real.png"))]);
+        let tag = format!(
+            "adam-{}-b{}-s{}{}",
+            spec.model,
+            spec.batch_size,
+            spec.seed,
+            if spec.projected { "-proj" } else { "" }
+        );
+        grid::save(
+            &grid::image_batch(&format!("{tag} forged"), &out.x)?,
+            dir,
+            &format!("{tag}-forged"),
+            true,
+        )?;
+        grid::save(
+            &grid::image_batch(&format!("{tag} real"), &real.x)?,
+            dir,
+            &format!("{tag}-real"),
+            false,
+        )?;
+        files.extend([
+            dir.join(format!("{tag}-forged.png")),
+            dir.join(format!("{tag}-real.png")),
+        ]);
     }
-    let report = AdamReport { spec: spec.clone(), provenance: prov, curve_l2: out.curve_l2, final_error: out.final_error };
+    let report = AdamReport {
+        spec: spec.clone(),
+        provenance: prov,
+        curve_l2: out.curve_l2,
+        final_error: out.final_error,
+    };
     Ok((report, files))
 }
 
 /// The Proposition 2 construction; saves forged and real image grids in `grid_dir` when given.
-pub fn prop2(spec: &Prop2Spec, ds: &Dataset, prov: Provenance, grid_dir: Option<&Path>) -> Result<(Prop2Report, Vec<PathBuf>)> {
+pub fn prop2(
+    spec: &Prop2Spec,
+    ds: &Dataset,
+    prov: Provenance,
+    grid_dir: Option<&Path>,
+) -> Result<(Prop2Report, Vec<PathBuf>)> {
     let out = prop2::construct(ds, spec.batch_size, spec.eta, spec.seed)?;
     let mut files = Vec::new();
     if let Some(dir) = grid_dir {
         let tag = format!("prop2-b{}-s{}", spec.batch_size, spec.seed);
-        grid::save(&grid::image_batch(&format!("{tag} forged"), &out.x)?, dir, &format!("{tag}-forged"), true)?;
-        grid::save(&grid::image_batch(&format!("{tag} real"), &out.real_x)?, dir, &format!("{tag}-real"), false)?;
-        files.extend([dir.join(format!("{tag}-forged.png")), dir.join(format!("{tag}-real.png"))]);
+        grid::save(
+            &grid::image_batch(&format!("{tag} forged"), &out.x)?,
+            dir,
+            &format!("{tag}-forged"),
+            true,
+        )?;
+        grid::save(
+            &grid::image_batch(&format!("{tag} real"), &out.real_x)?,
+            dir,
+            &format!("{tag}-real"),
+            false,
+        )?;
+        files.extend([
+            dir.join(format!("{tag}-forged.png")),
+            dir.join(format!("{tag}-real.png")),
+        ]);
     }
     let report = Prop2Report {
         spec: spec.clone(),

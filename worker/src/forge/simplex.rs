@@ -15,6 +15,9 @@ pub fn project(q: &Tensor) -> Tensor {
 
 /// The largest Euclidean distance of a row of `q` from the simplex (0 when every row is a distribution).
 pub fn violation(q: &Tensor) -> f64 {
-    let d = (q - project(q)).square().sum_dim_intlist(-1, false, Kind::Double).sqrt();
+    let d = (q - project(q))
+        .square()
+        .sum_dim_intlist(-1, false, Kind::Double)
+        .sqrt();
     d.max().double_value(&[])
 }

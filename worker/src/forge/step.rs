@@ -68,7 +68,9 @@ pub fn forge_step(
     index: usize,
 ) -> Result<StepOutcome> {
     if !model.per_example_separable() {
-        return Err(WorkerError::Invalid(format!("search forging needs per-example gradients; {model} has none")));
+        return Err(WorkerError::Invalid(format!(
+            "search forging needs per-example gradients; {model} has none"
+        )));
     }
     let t0 = Instant::now();
     let pool = Pool::build(model, target, ds, exclude, params.pool, params.batch_size, rng, device)?;
@@ -76,19 +78,26 @@ pub fn forge_step(
     let t1 = Instant::now();
     let (n, b, m, keep) = (params.pool, params.batch_size, params.candidates, params.keep.max(1));
     let found = match params.norm {
-        SearchNorm::L2 => greedy::search(n, b, m, keep, rng, params.greedy_deadline, |s| Ok(pool.gram.error_sq(s)))?,
+        SearchNorm::L2 => greedy::search(n, b, m, keep, rng, params.greedy_deadline, |s| {
+            Ok(pool.gram.error_sq(s))
+        })?,
         SearchNorm::Linf => {
             let g64 = pool.g.f_to_kind(Kind::Double)?;
             let d64 = target.step_f64()?;
             let c = pool.gram.c;
-            greedy::search(n, b, m, keep, rng, params.greedy_deadline, |s| greedy::linf_score(&g64, &d64, c, s))?
+            greedy::search(n, b, m, keep, rng, params.greedy_deadline, |s| {
+                greedy::linf_score(&g64, &d64, c, s)
+            })?
         }
     };
     let exact = Exact::new(model, target, device)?;
     let mut best: Option<(ErrorMeasures, Vec<usize>)> = None;
     for cand in &found.best {
         let e = exact.measure(ds, &pool.data_indices(cand))?;
-        if best.as_ref().is_none_or(|(b, _)| norm_of(&e, params.norm) < norm_of(b, params.norm)) {
+        if best
+            .as_ref()
+            .is_none_or(|(b, _)| norm_of(&e, params.norm) < norm_of(b, params.norm))
+        {
             best = Some((e, cand.clone()));
         }
     }
@@ -108,5 +117,10 @@ pub fn forge_step(
         candidates_scored: found.scored,
         moves,
     };
-    Ok(StepOutcome { step, setup_seconds, search_seconds: t1.elapsed().as_secs_f64(), local_trace })
+    Ok(StepOutcome {
+        step,
+        setup_seconds,
+        search_seconds: t1.elapsed().as_secs_f64(),
+        local_trace,
+    })
 }

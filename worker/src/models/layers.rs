@@ -40,7 +40,11 @@ pub fn linear(name: &str, inp: usize, out: usize, bias: bool) -> Vec<ParamSpec> 
         kind: ParamKind::Weight { fan_in: inp },
     }];
     if bias {
-        v.push(ParamSpec { name: format!("{name}.bias"), shape: vec![out as i64], kind: ParamKind::Bias { fan_in: inp } });
+        v.push(ParamSpec {
+            name: format!("{name}.bias"),
+            shape: vec![out as i64],
+            kind: ParamKind::Bias { fan_in: inp },
+        });
     }
     v
 }
@@ -54,15 +58,27 @@ pub fn conv(name: &str, inp: usize, out: usize, k: usize) -> Vec<ParamSpec> {
             shape: vec![out as i64, inp as i64, k as i64, k as i64],
             kind: ParamKind::Weight { fan_in },
         },
-        ParamSpec { name: format!("{name}.bias"), shape: vec![out as i64], kind: ParamKind::Bias { fan_in } },
+        ParamSpec {
+            name: format!("{name}.bias"),
+            shape: vec![out as i64],
+            kind: ParamKind::Bias { fan_in },
+        },
     ]
 }
 
 /// Gamma and beta of a BatchNorm over `c` channels or features.
 pub fn batch_norm(name: &str, c: usize) -> Vec<ParamSpec> {
     vec![
-        ParamSpec { name: format!("{name}.weight"), shape: vec![c as i64], kind: ParamKind::BnWeight },
-        ParamSpec { name: format!("{name}.bias"), shape: vec![c as i64], kind: ParamKind::BnBias },
+        ParamSpec {
+            name: format!("{name}.weight"),
+            shape: vec![c as i64],
+            kind: ParamKind::BnWeight,
+        },
+        ParamSpec {
+            name: format!("{name}.bias"),
+            shape: vec![c as i64],
+            kind: ParamKind::BnBias,
+        },
     ]
 }
 
@@ -82,5 +98,14 @@ pub fn views(theta: &Tensor, specs: &[ParamSpec]) -> Vec<Tensor> {
 
 /// BatchNorm in training mode (batch statistics), PyTorch's default eps; no running statistics are tracked.
 pub fn bn_train(x: &Tensor, gamma: &Tensor, beta: &Tensor) -> Tensor {
-    x.batch_norm(Some(gamma), Some(beta), None::<&Tensor>, None::<&Tensor>, true, 0.1, 1e-5, true)
+    x.batch_norm(
+        Some(gamma),
+        Some(beta),
+        None::<&Tensor>,
+        None::<&Tensor>,
+        true,
+        0.1,
+        1e-5,
+        true,
+    )
 }

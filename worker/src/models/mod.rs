@@ -46,7 +46,12 @@ mod tests {
     fn parameter_counts() {
         for m in ModelKind::ALL {
             let n: usize = layout(m).iter().map(|p| p.numel()).sum();
-            assert_eq!(n, m.param_count(), "{m}: layout has {n} parameters, expected {}", m.param_count());
+            assert_eq!(
+                n,
+                m.param_count(),
+                "{m}: layout has {n} parameters, expected {}",
+                m.param_count()
+            );
         }
         assert_eq!(ModelKind::Logreg.param_count(), 7_840);
         assert_eq!(ModelKind::LogregBias.param_count(), 7_850);

@@ -14,7 +14,11 @@ use std::path::Path;
 /// The NPY (format 1.0) encoding of a C-order little-endian int64 array of `shape`.
 fn npy_i64(values: &[i64], shape: &[usize]) -> Vec<u8> {
     let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
-    let shape_text = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let shape_text = if dims.len() == 1 {
+        format!("({},)", dims[0])
+    } else {
+        format!("({})", dims.join(", "))
+    };
     let mut header = format!("{{'descr': '<i8', 'fortran_order': False, 'shape': {shape_text}, }}");
     // Magic (6) + version (2) + header length (2) + header + '\n' must be a multiple of 64.
     let unpadded = 10 + header.len() + 1;
@@ -36,7 +40,10 @@ pub fn export_public(log: &PolLog, dir: &Path) -> Result<()> {
         let p = dir.join(name);
         std::fs::write(&p, bytes).map_err(|e| WorkerError::io(&p, e))
     };
-    write("indices.npy", &npy_i64(&log.indices, &[m.spec.steps, m.spec.batch_size]))?;
+    write(
+        "indices.npy",
+        &npy_i64(&log.indices, &[m.spec.steps, m.spec.batch_size]),
+    )?;
     write("hash.txt", m.dataset_sha256.as_bytes())?;
     let specs = models::layout(m.spec.model);
     for (i, step) in log.checkpoint_steps().into_iter().enumerate() {

@@ -62,17 +62,28 @@ impl PolLog {
     /// The batch indices of step `step`. Panics when `step >= steps`.
     pub fn batch(&self, step: usize) -> Vec<usize> {
         let b = self.manifest.spec.batch_size;
-        self.indices[step * b..(step + 1) * b].iter().map(|&i| i as usize).collect()
+        self.indices[step * b..(step + 1) * b]
+            .iter()
+            .map(|&i| i as usize)
+            .collect()
     }
 }
 
 fn invalid(spec: &PolSpec, ds: &Dataset) -> Option<String> {
     let (b, n) = (spec.batch_size, ds.n);
     if spec.dataset != ds.kind {
-        return Some(format!("the spec names data set {}, but {} was loaded", spec.dataset, ds.kind));
+        return Some(format!(
+            "the spec names data set {}, but {} was loaded",
+            spec.dataset, ds.kind
+        ));
     }
     if spec.model.default_dataset() != spec.dataset {
-        return Some(format!("model {} takes {} inputs, not {}", spec.model, spec.model.default_dataset(), spec.dataset));
+        return Some(format!(
+            "model {} takes {} inputs, not {}",
+            spec.model,
+            spec.model.default_dataset(),
+            spec.dataset
+        ));
     }
     if b == 0 || b > n || spec.steps == 0 || spec.checkpoint_every == 0 {
         return Some(format!(
@@ -85,7 +96,13 @@ fn invalid(spec: &PolSpec, ds: &Dataset) -> Option<String> {
 
 /// Trains `spec` with plain SGD on `device` from theta_0 = `draw_theta(model, seed, 0)` and writes the log to
 /// `path` (and `path` with extension `.json`). Returns the manifest.
-pub fn train(spec: &PolSpec, ds: &Dataset, device: tch::Device, provenance: Provenance, path: &Path) -> Result<PolManifest> {
+pub fn train(
+    spec: &PolSpec,
+    ds: &Dataset,
+    device: tch::Device,
+    provenance: Provenance,
+    path: &Path,
+) -> Result<PolManifest> {
     if let Some(problem) = invalid(spec, ds) {
         return Err(WorkerError::Invalid(format!("pol-train: {problem}")));
     }
@@ -114,7 +131,11 @@ pub fn train(spec: &PolSpec, ds: &Dataset, device: tch::Device, provenance: Prov
         provenance,
     };
     let indices = schedule.iter().flatten().map(|&i| i as i64).collect();
-    let log = PolLog { manifest, checkpoints, indices };
+    let log = PolLog {
+        manifest,
+        checkpoints,
+        indices,
+    };
     write(&log, path)?;
     Ok(log.manifest)
 }
@@ -125,7 +146,10 @@ pub fn write(log: &PolLog, path: &Path) -> Result<()> {
     let (steps, b, dim) = (m.spec.steps, m.spec.batch_size, m.dim);
     let marks = log.checkpoint_steps();
     if log.checkpoints.len() != marks.len() * dim || log.indices.len() != steps * b {
-        return Err(WorkerError::artifact(path, "checkpoints or indices do not match the manifest's shape"));
+        return Err(WorkerError::artifact(
+            path,
+            "checkpoints or indices do not match the manifest's shape",
+        ));
     }
     let json = serde_json::to_string_pretty(m).map_err(|e| WorkerError::Invalid(e.to_string()))?;
     let ckpt: Vec<u8> = log.checkpoints.iter().flat_map(|x| x.to_le_bytes()).collect();
@@ -151,16 +175,25 @@ pub fn write(log: &PolLog, path: &Path) -> Result<()> {
 }
 
 fn tensor<'a>(st: &'a SafeTensors, name: &str, dtype: Dtype, shape: &[usize], path: &Path) -> Result<&'a [u8]> {
-    let t = st.tensor(name).map_err(|e| WorkerError::artifact(path, format!("tensor {name}: {e}")))?;
+    let t = st
+        .tensor(name)
+        .map_err(|e| WorkerError::artifact(path, format!("tensor {name}: {e}")))?;
     if t.dtype() != dtype || t.shape() != shape {
-        let problem = format!("tensor {name} is {:?} {:?}, expected {dtype:?} {shape:?}", t.dtype(), t.shape());
+        let problem = format!(
+            "tensor {name} is {:?} {:?}, expected {dtype:?} {shape:?}",
+            t.dtype(),
+            t.shape()
+        );
         return Err(WorkerError::artifact(path, problem));
     }
     Ok(t.data())
 }
 
 fn i64s(bytes: &[u8]) -> Vec<i64> {
-    bytes.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("chunks of 8 bytes"))).collect()
+    bytes
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().expect("chunks of 8 bytes")))
+        .collect()
 }
 
 /// Reads and checks a PoL log: format tag, dimension, tensor dtypes and shapes, the checkpoint steps and the range
@@ -177,7 +210,10 @@ pub fn read(path: &Path) -> Result<PolLog> {
     let manifest: PolManifest =
         serde_json::from_str(json).map_err(|e| WorkerError::artifact(path, format!("manifest: {e}")))?;
     if manifest.format != POL_FORMAT {
-        return Err(WorkerError::artifact(path, format!("format {:?}, expected {POL_FORMAT:?}", manifest.format)));
+        return Err(WorkerError::artifact(
+            path,
+            format!("format {:?}, expected {POL_FORMAT:?}", manifest.format),
+        ));
     }
     if manifest.dim != manifest.spec.model.param_count() {
         let problem = format!("dim {} does not fit model {}", manifest.dim, manifest.spec.model);
@@ -189,7 +225,10 @@ pub fn read(path: &Path) -> Result<PolLog> {
     let c = marks.len();
     let stored_marks = i64s(tensor(&st, "checkpoint_steps", Dtype::I64, &[c], path)?);
     if stored_marks.iter().zip(&marks).any(|(&a, &m)| a != m as i64) {
-        return Err(WorkerError::artifact(path, format!("checkpoint_steps {stored_marks:?}, expected {marks:?}")));
+        return Err(WorkerError::artifact(
+            path,
+            format!("checkpoint_steps {stored_marks:?}, expected {marks:?}"),
+        ));
     }
     let checkpoints = tensor(&st, "checkpoints", Dtype::F32, &[c, dim], path)?
         .chunks_exact(4)
@@ -200,5 +239,9 @@ pub fn read(path: &Path) -> Result<PolLog> {
         let problem = format!("batch_indices holds {bad}, outside 0..{}", manifest.dataset_len);
         return Err(WorkerError::artifact(path, problem));
     }
-    Ok(PolLog { manifest, checkpoints, indices })
+    Ok(PolLog {
+        manifest,
+        checkpoints,
+        indices,
+    })
 }

@@ -35,11 +35,17 @@ pub struct Epsilon {
 impl Epsilon {
     /// An explicit threshold.
     pub fn given(value: f64) -> Epsilon {
-        Epsilon { value, source: "given".into() }
+        Epsilon {
+            value,
+            source: "given".into(),
+        }
     }
     /// Exact replay required (epsilon 0): the default when nothing is given.
     pub fn exact() -> Epsilon {
-        Epsilon { value: 0.0, source: "none given: exact replay required (epsilon 0)".into() }
+        Epsilon {
+            value: 0.0,
+            source: "none given: exact replay required (epsilon 0)".into(),
+        }
     }
 }
 
@@ -55,7 +61,9 @@ pub fn calibrate(matrix: &CrossDeviceMatrix, spec: &PolSpec, margin: f64) -> Res
         )));
     }
     if !(margin.is_finite() && margin > 0.0) {
-        return Err(WorkerError::Invalid(format!("margin must be a positive number, got {margin}")));
+        return Err(WorkerError::Invalid(format!(
+            "margin must be a positive number, got {margin}"
+        )));
     }
     let largest = matrix
         .largest(Measure::L2)
@@ -68,7 +76,10 @@ pub fn calibrate(matrix: &CrossDeviceMatrix, spec: &PolSpec, margin: f64) -> Res
     if k.batch_size != spec.batch_size {
         source.push_str(&format!(" (matrix b={}, log b={})", k.batch_size, spec.batch_size));
     }
-    Ok(Epsilon { value: largest * margin, source })
+    Ok(Epsilon {
+        value: largest * margin,
+        source,
+    })
 }
 
 /// Replays every interval of `log` on `device` over `ds` and checks each against `epsilon`. Refuses a data set whose
@@ -109,8 +120,12 @@ pub fn verify(
         e.rel = if moved > 0.0 { e.l2 / moved } else { 0.0 };
         per_interval.push(e);
     }
-    let failed_intervals: Vec<usize> =
-        per_interval.iter().enumerate().filter(|(_, e)| e.l2.is_nan() || e.l2 > epsilon.value).map(|(i, _)| i).collect();
+    let failed_intervals: Vec<usize> = per_interval
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.l2.is_nan() || e.l2 > epsilon.value)
+        .map(|(i, _)| i)
+        .collect();
     Ok(PolVerifyReport {
         spec: m.spec.clone(),
         writer: m.provenance.clone(),

@@ -61,7 +61,10 @@ pub fn write_log(
     let dim = spec.model.param_count();
     let (k_total, b) = (spec.triples, spec.batch_size);
     if b == 0 || b > ds.n || k_total == 0 {
-        return Err(WorkerError::Invalid(format!("log needs 1 <= b <= {} and K >= 1, got b={b}, K={k_total}", ds.n)));
+        return Err(WorkerError::Invalid(format!(
+            "log needs 1 <= b <= {} and K >= 1, got b={b}, K={k_total}",
+            ds.n
+        )));
     }
     let mut next = Vec::with_capacity(k_total * dim * 4);
     let mut thetas = Vec::new();
@@ -90,10 +93,16 @@ pub fn write_log(
     fn view<'a>(dtype: Dtype, shape: Vec<usize>, data: &'a [u8], path: &Path) -> Result<TensorView<'a>> {
         TensorView::new(dtype, shape, data).map_err(|e| WorkerError::artifact(path, e.to_string()))
     }
-    let mut views = vec![("theta_next".to_owned(), view(Dtype::F32, vec![k_total, dim], &next, path)?)];
+    let mut views = vec![(
+        "theta_next".to_owned(),
+        view(Dtype::F32, vec![k_total, dim], &next, path)?,
+    )];
     if spec.full {
         views.push(("theta".to_owned(), view(Dtype::F32, vec![k_total, dim], &thetas, path)?));
-        views.push(("batch_indices".to_owned(), view(Dtype::I64, vec![k_total, b], &idx_bytes, path)?));
+        views.push((
+            "batch_indices".to_owned(),
+            view(Dtype::I64, vec![k_total, b], &idx_bytes, path)?,
+        ));
     }
     let meta = HashMap::from([(META_KEY.to_owned(), json.clone())]);
     // Written to a temporary name and renamed, so a crash never leaves a truncated log under the real name.
@@ -106,21 +115,30 @@ pub fn write_log(
 }
 
 fn read_f32(st: &SafeTensors, name: &str, shape: &[usize], path: &Path) -> Result<Vec<f32>> {
-    let t = st.tensor(name).map_err(|e| WorkerError::artifact(path, format!("tensor {name}: {e}")))?;
+    let t = st
+        .tensor(name)
+        .map_err(|e| WorkerError::artifact(path, format!("tensor {name}: {e}")))?;
     if t.dtype() != Dtype::F32 || t.shape() != shape {
         return Err(WorkerError::artifact(
             path,
-            format!("tensor {name} is {:?} {:?}, expected F32 {shape:?}", t.dtype(), t.shape()),
+            format!(
+                "tensor {name} is {:?} {:?}, expected F32 {shape:?}",
+                t.dtype(),
+                t.shape()
+            ),
         ));
     }
-    Ok(t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
+    Ok(t.data()
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect())
 }
 
 /// Reads and checks a log: format tag, tensor dtypes and shapes against the manifest.
 pub fn read_log(path: &Path) -> Result<ReproLog> {
     let bytes = std::fs::read(path).map_err(|e| WorkerError::io(path, e))?;
-    let (_, meta) =
-        SafeTensors::read_metadata(&bytes).map_err(|e| WorkerError::artifact(path, format!("not a safetensors file: {e}")))?;
+    let (_, meta) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| WorkerError::artifact(path, format!("not a safetensors file: {e}")))?;
     let json = meta
         .metadata()
         .as_ref()
@@ -129,27 +147,54 @@ pub fn read_log(path: &Path) -> Result<ReproLog> {
     let manifest: LogManifest =
         serde_json::from_str(json).map_err(|e| WorkerError::artifact(path, format!("manifest: {e}")))?;
     if manifest.format != LOG_FORMAT {
-        return Err(WorkerError::artifact(path, format!("format {:?}, expected {LOG_FORMAT:?}", manifest.format)));
+        return Err(WorkerError::artifact(
+            path,
+            format!("format {:?}, expected {LOG_FORMAT:?}", manifest.format),
+        ));
     }
     if manifest.dim != manifest.spec.model.param_count() {
-        return Err(WorkerError::artifact(path, format!("dim {} does not fit model {}", manifest.dim, manifest.spec.model)));
+        return Err(WorkerError::artifact(
+            path,
+            format!("dim {} does not fit model {}", manifest.dim, manifest.spec.model),
+        ));
     }
     let st = SafeTensors::deserialize(&bytes).map_err(|e| WorkerError::artifact(path, e.to_string()))?;
     let (k, dim, b) = (manifest.spec.triples, manifest.dim, manifest.spec.batch_size);
     let theta_next = read_f32(&st, "theta_next", &[k, dim], path)?;
-    let (theta, indices) = if st.names().iter().any(|n| *n == "theta") {
+    let (theta, indices) = if st.names().contains(&"theta") {
         let t = read_f32(&st, "theta", &[k, dim], path)?;
-        let ix = st.tensor("batch_indices").map_err(|e| WorkerError::artifact(path, format!("batch_indices: {e}")))?;
+        let ix = st
+            .tensor("batch_indices")
+            .map_err(|e| WorkerError::artifact(path, format!("batch_indices: {e}")))?;
         if ix.dtype() != Dtype::I64 || ix.shape() != [k, b] {
-            return Err(WorkerError::artifact(path, format!("batch_indices is {:?} {:?}, expected I64 [{k}, {b}]", ix.dtype(), ix.shape())));
+            return Err(WorkerError::artifact(
+                path,
+                format!(
+                    "batch_indices is {:?} {:?}, expected I64 [{k}, {b}]",
+                    ix.dtype(),
+                    ix.shape()
+                ),
+            ));
         }
-        let ix: Vec<i64> = ix.data().chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes"))).collect();
+        let ix: Vec<i64> = ix
+            .data()
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+            .collect();
         if let Some(bad) = ix.iter().find(|&&i| i < 0 || i as usize >= manifest.dataset_len) {
-            return Err(WorkerError::artifact(path, format!("batch index {bad} outside 0..{}", manifest.dataset_len)));
+            return Err(WorkerError::artifact(
+                path,
+                format!("batch index {bad} outside 0..{}", manifest.dataset_len),
+            ));
         }
         (Some(t), Some(ix))
     } else {
         (None, None)
     };
-    Ok(ReproLog { manifest, theta_next, theta, indices })
+    Ok(ReproLog {
+        manifest,
+        theta_next,
+        theta,
+        indices,
+    })
 }

@@ -46,7 +46,10 @@ pub fn verify_log(
     if m.dataset_sha256 != ds.sha256 {
         return Err(WorkerError::Invalid(format!(
             "the log was written on data set {} (sha256 {}), but this worker's data is {} (sha256 {})",
-            m.spec.dataset, m.dataset_sha256, ds.source.display(), ds.sha256
+            m.spec.dataset,
+            m.dataset_sha256,
+            ds.source.display(),
+            ds.sha256
         )));
     }
     let (dim, b) = (m.dim, m.spec.batch_size);
@@ -72,7 +75,12 @@ pub fn verify_log(
         progress(k + 1);
     }
     let flagged = match threshold {
-        Some(t) => per_triple.iter().enumerate().filter(|(_, e)| e.l2 > t).map(|(i, _)| i).collect(),
+        Some(t) => per_triple
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.l2 > t)
+            .map(|(i, _)| i)
+            .collect(),
         None => Vec::new(),
     };
     Ok(VerifyReport {

@@ -55,7 +55,12 @@ pub fn run(pa: &ProcessArgs, args: &ServeArgs) -> Result<()> {
     };
     let ctx = pa.context(args.work_dir.clone())?;
     let name = args.name.clone().unwrap_or_else(|| {
-        format!("{}@{}:{}", ctx.profile.name, ctx.fingerprint.hostname, std::process::id())
+        format!(
+            "{}@{}:{}",
+            ctx.profile.name,
+            ctx.fingerprint.hostname,
+            std::process::id()
+        )
     });
     let target = Target {
         address: args.coordinator.clone(),

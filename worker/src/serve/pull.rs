@@ -31,7 +31,10 @@ pub async fn pull_loop(session: Session, exec: Executor, work_dir: PathBuf, max_
             if max_jobs.is_some_and(|m| done >= m) {
                 return Ok(done);
             }
-            let req = pb::LeaseRequest { worker_id: reg.worker_id.clone(), wait_ms: LEASE_WAIT_MS };
+            let req = pb::LeaseRequest {
+                worker_id: reg.worker_id.clone(),
+                wait_ms: LEASE_WAIT_MS,
+            };
             let job = match reg.client.lease_job(req).await {
                 Ok(r) => r.into_inner().job,
                 Err(s) => match classify(s.code()) {
@@ -45,7 +48,9 @@ pub async fn pull_loop(session: Session, exec: Executor, work_dir: PathBuf, max_
             };
             let Some(job) = job else { continue };
             let job_span = tracing::info_span!(parent: &span, "job", id = %job.job_id, attempt = job.attempt);
-            run_one(&session, &mut reg, &exec, &work_dir, job).instrument(job_span).await?;
+            run_one(&session, &mut reg, &exec, &work_dir, job)
+                .instrument(job_span)
+                .await?;
             done += 1;
         }
     }
@@ -53,13 +58,34 @@ pub async fn pull_loop(session: Session, exec: Executor, work_dir: PathBuf, max_
 
 /// A file-system-safe name for a job id.
 fn dir_name(job_id: &str, attempt: u32) -> String {
-    let safe: String = job_id.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '_' }).collect();
+    let safe: String = job_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
     format!("{safe}-a{attempt}")
 }
 
-async fn run_one(session: &Session, reg: &mut Registered, exec: &Executor, work_dir: &Path, job: pb::LeasedJob) -> Result<()> {
+async fn run_one(
+    session: &Session,
+    reg: &mut Registered,
+    exec: &Executor,
+    work_dir: &Path,
+    job: pb::LeasedJob,
+) -> Result<()> {
     let lost = Arc::new(AtomicBool::new(false));
-    let beat = tokio::spawn(heartbeats(reg.client.clone(), reg.worker_id.clone(), job.clone(), reg.heartbeat, lost.clone()));
+    let beat = tokio::spawn(heartbeats(
+        reg.client.clone(),
+        reg.worker_id.clone(),
+        job.clone(),
+        reg.heartbeat,
+        lost.clone(),
+    ));
     let job_dir = work_dir.join("jobs").join(dir_name(&job.job_id, job.attempt));
     let result = execute(reg, exec, work_dir, &job_dir, &job).await;
     beat.abort();
@@ -86,7 +112,13 @@ async fn run_one(session: &Session, reg: &mut Registered, exec: &Executor, work_
     Ok(())
 }
 
-async fn execute(reg: &mut Registered, exec: &Executor, work_dir: &Path, job_dir: &Path, job: &pb::LeasedJob) -> Result<ExecOutput> {
+async fn execute(
+    reg: &mut Registered,
+    exec: &Executor,
+    work_dir: &Path,
+    job_dir: &Path,
+    job: &pb::LeasedJob,
+) -> Result<ExecOutput> {
     let spec: JobSpec =
         serde_json::from_str(&job.spec_json).map_err(|e| WorkerError::Invalid(format!("job spec: {e}")))?;
     let mut inputs = HashMap::new();
@@ -104,12 +136,22 @@ async fn execute(reg: &mut Registered, exec: &Executor, work_dir: &Path, job_dir
     Ok(out)
 }
 
-async fn heartbeats(mut client: forgebench_proto::client::WorkerClient, worker_id: String, job: pb::LeasedJob, every: Duration, lost: Arc<AtomicBool>) {
+async fn heartbeats(
+    mut client: forgebench_proto::client::WorkerClient,
+    worker_id: String,
+    job: pb::LeasedJob,
+    every: Duration,
+    lost: Arc<AtomicBool>,
+) {
     let mut tick = tokio::time::interval(every);
     tick.tick().await;
     loop {
         tick.tick().await;
-        let req = pb::HeartbeatRequest { worker_id: worker_id.clone(), job_id: Some(job.job_id.clone()), attempt: Some(job.attempt) };
+        let req = pb::HeartbeatRequest {
+            worker_id: worker_id.clone(),
+            job_id: Some(job.job_id.clone()),
+            attempt: Some(job.attempt),
+        };
         match client.heartbeat(req).await {
             Ok(r) if !r.get_ref().lease_valid => {
                 lost.store(true, Ordering::SeqCst);
@@ -123,7 +165,12 @@ async fn heartbeats(mut client: forgebench_proto::client::WorkerClient, worker_i
 }
 
 /// Retries `call` through coordinator outages, reconnecting between tries; gives up on fatal answers.
-async fn patiently<T, F, Fut>(session: &Session, reg: &mut Registered, what: &str, mut call: F) -> std::result::Result<T, ProtoError>
+async fn patiently<T, F, Fut>(
+    session: &Session,
+    reg: &mut Registered,
+    what: &str,
+    mut call: F,
+) -> std::result::Result<T, ProtoError>
 where
     F: FnMut(forgebench_proto::client::WorkerClient) -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, ProtoError>>,
@@ -131,7 +178,10 @@ where
     loop {
         match call(reg.client.clone()).await {
             Ok(v) => return Ok(v),
-            Err(e) if matches!(e.code().map(classify), Some(Failure::Retry) | None) && !matches!(e, ProtoError::Io { .. }) => {
+            Err(e)
+                if matches!(e.code().map(classify), Some(Failure::Retry) | None)
+                    && !matches!(e, ProtoError::Io { .. }) =>
+            {
                 tracing::warn!(error = %e, "{what} failed; retrying");
                 tokio::time::sleep(Duration::from_millis(300)).await;
                 if let Ok(r) = session.register().await {
@@ -145,7 +195,11 @@ where
 
 async fn upload_all(session: &Session, reg: &mut Registered, out: &ExecOutput) -> Result<()> {
     for (r, path) in &out.files {
-        let header = pb::ArtifactHeader { sha256: r.id.0.clone(), size: r.size, role: r.role.clone() };
+        let header = pb::ArtifactHeader {
+            sha256: r.id.0.clone(),
+            size: r.size,
+            role: r.role.clone(),
+        };
         patiently(session, reg, "upload", |mut c| {
             let h = header.clone();
             async move { upload(&mut c, path, h).await }
@@ -159,8 +213,17 @@ async fn upload_all(session: &Session, reg: &mut Registered, out: &ExecOutput) -
 async fn report(session: &Session, reg: &mut Registered, job: &pb::LeasedJob, outcome: Outcome) -> Result<()> {
     let worker_id = reg.worker_id.clone();
     let res = patiently(session, reg, "report", |mut c| {
-        let req = pb::ReportRequest { worker_id: worker_id.clone(), job_id: job.job_id.clone(), attempt: job.attempt, outcome: Some(outcome.clone()) };
-        async move { c.report_result(req).await.map_err(|s| ProtoError::status("report result", s)) }
+        let req = pb::ReportRequest {
+            worker_id: worker_id.clone(),
+            job_id: job.job_id.clone(),
+            attempt: job.attempt,
+            outcome: Some(outcome.clone()),
+        };
+        async move {
+            c.report_result(req)
+                .await
+                .map_err(|s| ProtoError::status("report result", s))
+        }
     })
     .await;
     match res {

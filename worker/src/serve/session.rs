@@ -57,8 +57,20 @@ pub fn classify(code: Code) -> Failure {
 
 impl Session {
     /// A session (not connected yet).
-    pub fn new(target: Target, token: BearerToken, name: String, profile: DeviceProfile, fingerprint: DeviceFingerprint) -> Self {
-        Session { target, token, name, profile, fingerprint }
+    pub fn new(
+        target: Target,
+        token: BearerToken,
+        name: String,
+        profile: DeviceProfile,
+        fingerprint: DeviceFingerprint,
+    ) -> Self {
+        Session {
+            target,
+            token,
+            name,
+            profile,
+            fingerprint,
+        }
     }
 
     /// Connects and registers, retrying with back-off while the coordinator is unreachable; fatal answers (wrong
@@ -86,8 +98,16 @@ impl Session {
             fingerprint: Some((&self.fingerprint).into()),
             worker_name: self.name.clone(),
         };
-        let r = client.register(req).await.map_err(|s| ProtoError::status("register", s))?.into_inner();
+        let r = client
+            .register(req)
+            .await
+            .map_err(|s| ProtoError::status("register", s))?
+            .into_inner();
         tracing::info!(worker = %r.worker_id, profile = %self.profile.name, "registered");
-        Ok(Registered { client, worker_id: r.worker_id, heartbeat: Duration::from_millis(r.heartbeat_ms.max(50) as u64) })
+        Ok(Registered {
+            client,
+            worker_id: r.worker_id,
+            heartbeat: Duration::from_millis(r.heartbeat_ms.max(50) as u64),
+        })
     }
 }

@@ -8,7 +8,9 @@ fn synthetic_batch(b: usize, precision: Precision) -> Batch {
     let x = rng.uniform_f32(b * 784, 0.0, 1.0);
     let y: Vec<i64> = (0..b).map(|_| rng.below(10) as i64).collect();
     Batch {
-        x: Tensor::from_slice(&x).view([b as i64, 1, 28, 28]).to_kind(tensors::kind(precision)),
+        x: Tensor::from_slice(&x)
+            .view([b as i64, 1, 28, 28])
+            .to_kind(tensors::kind(precision)),
         y: Tensor::from_slice(&y),
     }
 }
@@ -19,12 +21,26 @@ fn f32_update_matches_f64_reference() {
         let theta = draw_theta(model, 11, 0);
         let t32 = Tensor::from_slice(&theta);
         let u32 = sgd_update(model, &t32, &synthetic_batch(32, Precision::F32), 0.01).unwrap();
-        let u64 = sgd_update(model, &t32.to_kind(Kind::Double), &synthetic_batch(32, Precision::F64), 0.01).unwrap();
+        let u64 = sgd_update(
+            model,
+            &t32.to_kind(Kind::Double),
+            &synthetic_batch(32, Precision::F64),
+            0.01,
+        )
+        .unwrap();
         let a = tensors::to_f64(&u32.step).unwrap();
         let b = tensors::to_f64(&u64.step).unwrap();
         let m = forgebench_shared::measures::measures(&a, &b, Some(&b));
-        assert!(m.rel < 1e-5, "{model}: relative error of the f32 step {} (L2 {}) not below 1e-5", m.rel, m.l2);
-        assert!(m.l2 > 0.0, "{model}: f32 and f64 agree exactly, the f64 path is not exercised");
+        assert!(
+            m.rel < 1e-5,
+            "{model}: relative error of the f32 step {} (L2 {}) not below 1e-5",
+            m.rel,
+            m.l2
+        );
+        assert!(
+            m.l2 > 0.0,
+            "{model}: f32 and f64 agree exactly, the f64 path is not exercised"
+        );
     }
 }
 

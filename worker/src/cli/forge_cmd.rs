@@ -1,0 +1,320 @@
+//! The forging subcommands (`forge`, `adam-forge`, `prop2`, `prop1-check`, `bench-gram`), as one clap enum that
+//! `main.rs` flattens into its own. Each prints its report as JSON; with `--matrix` the attack's error is judged
+//! against the largest benign error of that cross-device matrix at the PoL margin.
+use super::oneshot::emit;
+use super::ProcessArgs;
+use crate::error::{Result, WorkerError};
+use crate::forge::{bench, detect, prop1, run};
+use crate::{datasets, pol};
+use clap::{Args, Subcommand};
+use forgebench_shared::experiment::{DatasetKind, ModelKind};
+use forgebench_shared::jobs::{AdamSpec, ForgeScenario, ForgeSpec, Prop2Spec, SearchNorm};
+use forgebench_shared::tables::AttackRow;
+use std::path::{Path, PathBuf};
+
+/// Where an attack is judged.
+#[derive(Debug, Clone, Args)]
+pub struct JudgeArgs {
+    /// Cross-device matrix JSON (matrix.json of `matrix`) for the same model, data set and b.
+    #[arg(long)]
+    pub matrix: Option<PathBuf>,
+    /// Margin of the calibrated PoL threshold over the largest benign error.
+    #[arg(long, default_value_t = pol::DEFAULT_MARGIN)]
+    pub margin: f64,
+}
+
+/// Forging attacks.
+#[derive(Debug, Subcommand)]
+pub enum ForgeCommand {
+    /// Greedy (and local-search) forging of a PoL log (checkpoint_every = 1); writes the forged log.
+    Forge {
+        #[arg(long)]
+        log: PathBuf,
+        /// Pool size n drawn from D \ U per step.
+        #[arg(long, default_value_t = 1000)]
+        pool: usize,
+        /// Candidates M per step.
+        #[arg(long, default_value_t = 10_000)]
+        candidates: usize,
+        #[arg(long, default_value_t = 0)]
+        first_step: usize,
+        /// Steps in the shard (default: to the end of the log).
+        #[arg(long)]
+        steps: Option<usize>,
+        /// Local-search move budget per step (0: greedy only).
+        #[arg(long, default_value_t = 0)]
+        local_moves: usize,
+        /// l2 or linf.
+        #[arg(long, default_value = "l2", value_parser = parse_norm)]
+        norm: SearchNorm,
+        /// Unlearn these training indices (forge only the steps that used them).
+        #[arg(long, value_delimiter = ',', conflicts_with = "membership")]
+        unlearn: Vec<usize>,
+        /// Refute membership of this training index.
+        #[arg(long)]
+        membership: Option<usize>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// The forged log (safetensors; its manifest beside it as .json).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        judge: JudgeArgs,
+    },
+    /// Adam optimisation forging (Algorithm 1), `runs` seeds from `seed` on.
+    AdamForge {
+        #[arg(long, default_value = "lenet5")]
+        model: ModelKind,
+        #[arg(long, default_value_t = 100)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 0.01)]
+        eta: f64,
+        #[arg(long, default_value_t = 100)]
+        iterations: usize,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long, default_value_t = 1)]
+        runs: u64,
+        /// Clamp inputs to [0, 1] and labels onto the simplex.
+        #[arg(long)]
+        projected: bool,
+        /// Save forged and real batches as PNG grids (and ImageBatch JSON) here.
+        #[arg(long)]
+        grid_dir: Option<PathBuf>,
+        #[command(flatten)]
+        judge: JudgeArgs,
+    },
+    /// The Proposition 2 exact forgery for logistic regression.
+    Prop2 {
+        #[arg(long, default_value_t = 100)]
+        batch_size: usize,
+        #[arg(long, default_value_t = 0.01)]
+        eta: f64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        grid_dir: Option<PathBuf>,
+        #[command(flatten)]
+        judge: JudgeArgs,
+    },
+    /// Proposition 1: forge example `index` as c * x and run the scalar-multiple detector on it and on `scan` real ones.
+    Prop1Check {
+        #[arg(long, default_value_t = 0)]
+        index: usize,
+        #[arg(long, default_value_t = 1.5)]
+        scale: f64,
+        #[arg(long, default_value_t = 200)]
+        scan: usize,
+        #[arg(long, default_value_t = prop1::DEFAULT_TOL)]
+        tol: f64,
+    },
+    /// Gram against naive candidate scoring, and local search against greedy at one wall-clock budget.
+    BenchGram {
+        #[command(flatten)]
+        args: bench::BenchArgs,
+    },
+}
+
+fn parse_norm(s: &str) -> std::result::Result<SearchNorm, String> {
+    match s {
+        "l2" => Ok(SearchNorm::L2),
+        "linf" => Ok(SearchNorm::Linf),
+        _ => Err(format!("unknown norm {s:?} (l2 or linf)")),
+    }
+}
+
+fn judged(judge: &JudgeArgs, mut row: AttackRow) -> Result<serde_json::Value> {
+    if let Some(path) = &judge.matrix {
+        row.benign_l2 = Some(detect::benign_l2(&detect::read_matrix(path)?, &row)?);
+    }
+    serde_json::to_value(detect::judge(row, judge.margin)).map_err(|e| WorkerError::Invalid(e.to_string()))
+}
+
+fn row(attack: &str, model: ModelKind, dataset: DatasetKind, b: usize, error_l2: f64, parameters: String) -> AttackRow {
+    AttackRow {
+        attack: attack.into(),
+        model,
+        dataset,
+        batch_size: b,
+        error_l2,
+        parameters,
+        benign_l2: None,
+    }
+}
+
+impl ForgeCommand {
+    /// Runs the subcommand in this process.
+    pub fn run(self, pa: &ProcessArgs) -> Result<()> {
+        let ctx = pa.context(std::env::temp_dir())?;
+        let device = ctx.device()?;
+        match self {
+            ForgeCommand::Forge {
+                log,
+                pool,
+                candidates,
+                first_step,
+                steps,
+                local_moves,
+                norm,
+                unlearn,
+                membership,
+                seed,
+                out,
+                judge,
+            } => {
+                let polspec = pol::read(&log)?.manifest.spec;
+                let scenario = match (unlearn.is_empty(), membership) {
+                    (_, Some(sample)) => ForgeScenario::Membership { sample },
+                    (false, None) => ForgeScenario::Unlearn { samples: unlearn },
+                    (true, None) => ForgeScenario::EveryStep,
+                };
+                let step_count = steps.unwrap_or(polspec.steps.saturating_sub(first_step));
+                let spec = ForgeSpec {
+                    pol: polspec,
+                    pool,
+                    candidates,
+                    first_step,
+                    step_count,
+                    local_moves,
+                    seed,
+                    norm,
+                    scenario,
+                };
+                let ds = datasets::train(spec.pol.dataset, &ctx.data_dir)?;
+                let report = run::forge(
+                    &spec,
+                    &log,
+                    &ds,
+                    device,
+                    ctx.provenance(vec![("seed".into(), seed)]),
+                    &out,
+                )?;
+                let worst = |f: &dyn Fn(&forgebench_shared::results::ForgedStep) -> Option<f64>| {
+                    report
+                        .steps
+                        .iter()
+                        .filter_map(f)
+                        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))))
+                };
+                let (p, b) = (format!("n={pool}, M={candidates}"), spec.pol.batch_size);
+                let (m, d) = (spec.pol.model, spec.pol.dataset);
+                let mut rows = Vec::new();
+                if let Some(e) = worst(&|s| Some(s.greedy.l2)) {
+                    rows.push(judged(&judge, row("greedy", m, d, b, e, p.clone()))?);
+                }
+                if let Some(e) = worst(&|s| s.local.map(|l| l.l2)) {
+                    rows.push(judged(
+                        &judge,
+                        row("local-search", m, d, b, e, format!("{p}, moves<={local_moves}")),
+                    )?);
+                }
+                emit(
+                    &serde_json::json!({ "report": report, "detectability (largest step error)": rows }),
+                    None,
+                )
+            }
+            ForgeCommand::AdamForge {
+                model,
+                batch_size,
+                eta,
+                iterations,
+                seed,
+                runs,
+                projected,
+                grid_dir,
+                judge,
+            } => {
+                let dataset = model.default_dataset();
+                let ds = datasets::train(dataset, &ctx.data_dir)?;
+                let mut out = Vec::new();
+                for s in seed..seed + runs {
+                    let spec = AdamSpec {
+                        model,
+                        dataset,
+                        batch_size,
+                        eta,
+                        iterations,
+                        seed: s,
+                        projected,
+                    };
+                    let prov = ctx.provenance(vec![("seed".into(), s)]);
+                    let (report, _) = run::adam_forge(&spec, &ds, device, prov, grid_dir.as_deref())?;
+                    let name = if projected { "adam-projected" } else { "adam" };
+                    let r = row(
+                        name,
+                        model,
+                        dataset,
+                        batch_size,
+                        report.final_error.l2,
+                        format!("I={iterations}, seed={s}"),
+                    );
+                    out.push(serde_json::json!({ "report": report, "detectability": judged(&judge, r)? }));
+                }
+                emit(&out, None)
+            }
+            ForgeCommand::Prop2 {
+                batch_size,
+                eta,
+                seed,
+                grid_dir,
+                judge,
+            } => {
+                let ds = datasets::train(DatasetKind::Mnist, &ctx.data_dir)?;
+                let spec = Prop2Spec { batch_size, seed, eta };
+                let (report, _) = run::prop2(
+                    &spec,
+                    &ds,
+                    ctx.provenance(vec![("seed".into(), seed)]),
+                    grid_dir.as_deref(),
+                )?;
+                let r = row(
+                    "prop2",
+                    ModelKind::Logreg,
+                    DatasetKind::Mnist,
+                    batch_size,
+                    report.error_f32.l2,
+                    "f32".into(),
+                );
+                emit(
+                    &serde_json::json!({ "report": report, "detectability": judged(&judge, r)? }),
+                    None,
+                )
+            }
+            ForgeCommand::Prop1Check {
+                index,
+                scale,
+                scan,
+                tol,
+            } => prop1_check(&ctx.data_dir, index, scale, scan, tol),
+            ForgeCommand::BenchGram { args } => emit(&bench::run(&args, &ctx.data_dir, device)?, None),
+        }
+    }
+}
+
+fn prop1_check(data: &Path, index: usize, scale: f64, scan: usize, tol: f64) -> Result<()> {
+    let ds = datasets::train(DatasetKind::Mnist, data)?;
+    if index >= ds.n {
+        return Err(WorkerError::Invalid(format!(
+            "--index {index} is beyond the {} training examples",
+            ds.n
+        )));
+    }
+    let w: Vec<f64> = crate::models::draw_theta(ModelKind::Logreg, 0, 0)
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    let x: Vec<f64> = ds.example(index).iter().map(|&v| f64::from(v)).collect();
+    let (xp, _) = prop1::forge_scaled(&w, &x, usize::from(ds.label(index)), scale);
+    let xp: Vec<f32> = xp.into_iter().map(|v| v as f32).collect();
+    let flagged = prop1::detect(&xp, &ds, tol);
+    let false_positives: Vec<usize> = (0..scan.min(ds.n))
+        .filter(|&i| prop1::detect(ds.example(i), &ds, tol).is_some())
+        .collect();
+    emit(
+        &serde_json::json!({
+            "forged_from": index, "scale": scale, "tolerance": tol, "detected": flagged,
+            "real_examples_scanned": scan.min(ds.n), "real_examples_flagged": false_positives,
+        }),
+        None,
+    )
+}
