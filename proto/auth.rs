@@ -12,11 +12,15 @@ pub const AUTH_KEY: &str = "authorization";
 
 fn bearer(token: &str) -> Result<MetadataValue<Ascii>, ProtoError> {
     if token.is_empty() {
-        return Err(ProtoError::Invalid { field: "token", problem: "empty".into() });
+        return Err(ProtoError::Invalid {
+            field: "token",
+            problem: "empty".into(),
+        });
     }
-    format!("Bearer {token}")
-        .parse()
-        .map_err(|_| ProtoError::Invalid { field: "token", problem: "must be printable ASCII".into() })
+    format!("Bearer {token}").parse().map_err(|_| ProtoError::Invalid {
+        field: "token",
+        problem: "must be printable ASCII".into(),
+    })
 }
 
 /// Client side: adds the token to every request.
@@ -70,7 +74,9 @@ impl Interceptor for TokenCheck {
         match req.metadata().get(AUTH_KEY) {
             Some(v) if same(v.as_bytes(), &self.0) => Ok(req),
             Some(_) => Err(Status::unauthenticated("wrong cluster token")),
-            None => Err(Status::unauthenticated("missing cluster token (authorization: Bearer <token>)")),
+            None => Err(Status::unauthenticated(
+                "missing cluster token (authorization: Bearer <token>)",
+            )),
         }
     }
 }
@@ -82,11 +88,20 @@ mod tests {
     #[test]
     fn right_token_passes_wrong_one_does_not() {
         let mut check = TokenCheck::new("s3cret").expect("valid");
-        let req = BearerToken::new("s3cret").expect("valid").call(Request::new(())).expect("adds");
+        let req = BearerToken::new("s3cret")
+            .expect("valid")
+            .call(Request::new(()))
+            .expect("adds");
         assert!(check.call(req).is_ok());
-        let req = BearerToken::new("s3cret!").expect("valid").call(Request::new(())).expect("adds");
+        let req = BearerToken::new("s3cret!")
+            .expect("valid")
+            .call(Request::new(()))
+            .expect("adds");
         assert_eq!(check.call(req).unwrap_err().code(), tonic::Code::Unauthenticated);
-        assert_eq!(check.call(Request::new(())).unwrap_err().code(), tonic::Code::Unauthenticated);
+        assert_eq!(
+            check.call(Request::new(())).unwrap_err().code(),
+            tonic::Code::Unauthenticated
+        );
         assert!(!format!("{check:?}").contains("s3cret"));
     }
 }

@@ -30,7 +30,12 @@ pub struct Target {
 impl Target {
     /// A plain-text target with default limits.
     pub fn plain(address: impl Into<String>) -> Self {
-        Target { address: address.into(), tls_ca: None, tls_domain: "localhost".into(), max_message_bytes: 4 << 20 }
+        Target {
+            address: address.into(),
+            tls_ca: None,
+            tls_domain: "localhost".into(),
+            max_message_bytes: 4 << 20,
+        }
     }
 
     fn url(&self) -> String {
@@ -46,13 +51,18 @@ impl Target {
     /// Connects (fails fast when nobody listens).
     pub async fn channel(&self) -> Result<Channel, ProtoError> {
         let url = self.url();
-        let conn = |source| ProtoError::Connect { endpoint: url.clone(), source };
+        let conn = |source| ProtoError::Connect {
+            endpoint: url.clone(),
+            source,
+        };
         let mut ep = Endpoint::from_shared(url.clone())
             .map_err(conn)?
             .connect_timeout(Duration::from_secs(5))
             .tcp_nodelay(true);
         if let Some(ca) = &self.tls_ca {
-            let tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)).domain_name(&self.tls_domain);
+            let tls = ClientTlsConfig::new()
+                .ca_certificate(Certificate::from_pem(ca))
+                .domain_name(&self.tls_domain);
             ep = ep.tls_config(tls).map_err(conn)?;
         }
         ep.connect().await.map_err(conn)

@@ -85,7 +85,10 @@ impl TryFrom<v1::DeviceProfile> for DeviceProfile {
                 nvidia_tf32_override: g.nvidia_tf32_override,
             },
         };
-        profile.validate().map_err(|e| ConvertError::Invalid { field: "profile", problem: e.to_string() })?;
+        profile.validate().map_err(|e| ConvertError::Invalid {
+            field: "profile",
+            problem: e.to_string(),
+        })?;
         Ok(profile)
     }
 }

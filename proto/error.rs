@@ -52,7 +52,10 @@ pub enum ProtoError {
 impl ProtoError {
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        ProtoError::Io { path: path.into(), source }
+        ProtoError::Io {
+            path: path.into(),
+            source,
+        }
     }
     /// Wraps a status returned by `context`.
     pub fn status(context: &'static str, status: tonic::Status) -> Self {

@@ -16,7 +16,10 @@ pub fn check_id(id: &str) -> Result<(), ProtoError> {
     if id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
         Ok(())
     } else {
-        Err(ProtoError::Invalid { field: "sha256", problem: format!("{id:?} is not a lower-case hex sha256") })
+        Err(ProtoError::Invalid {
+            field: "sha256",
+            problem: format!("{id:?} is not a lower-case hex sha256"),
+        })
     }
 }
 
@@ -24,11 +27,19 @@ pub fn check_id(id: &str) -> Result<(), ProtoError> {
 pub fn chunks_of(path: PathBuf, header: ArtifactHeader) -> tokio_stream::wrappers::ReceiverStream<ArtifactChunk> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     tokio::spawn(async move {
-        if tx.send(ArtifactChunk { part: Some(Part::Header(header)) }).await.is_err() {
+        if tx
+            .send(ArtifactChunk {
+                part: Some(Part::Header(header)),
+            })
+            .await
+            .is_err()
+        {
             return;
         }
         // A read error ends the stream early; the receiver then rejects the short upload by its size.
-        let Ok(mut f) = tokio::fs::File::open(&path).await else { return };
+        let Ok(mut f) = tokio::fs::File::open(&path).await else {
+            return;
+        };
         loop {
             let mut buf = vec![0u8; CHUNK_BYTES];
             let n = match f.read(&mut buf).await {
@@ -36,7 +47,13 @@ pub fn chunks_of(path: PathBuf, header: ArtifactHeader) -> tokio_stream::wrapper
                 Ok(n) => n,
             };
             buf.truncate(n);
-            if tx.send(ArtifactChunk { part: Some(Part::Data(buf)) }).await.is_err() {
+            if tx
+                .send(ArtifactChunk {
+                    part: Some(Part::Data(buf)),
+                })
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -45,9 +62,17 @@ pub fn chunks_of(path: PathBuf, header: ArtifactHeader) -> tokio_stream::wrapper
 }
 
 /// Uploads a file whose sha256 and size are known.
-pub async fn upload(client: &mut WorkerClient, path: &Path, header: ArtifactHeader) -> Result<UploadResponse, ProtoError> {
+pub async fn upload(
+    client: &mut WorkerClient,
+    path: &Path,
+    header: ArtifactHeader,
+) -> Result<UploadResponse, ProtoError> {
     let stream = chunks_of(path.to_path_buf(), header);
-    Ok(client.upload_artifact(stream).await.map_err(|s| ProtoError::status("upload artifact", s))?.into_inner())
+    Ok(client
+        .upload_artifact(stream)
+        .await
+        .map_err(|s| ProtoError::status("upload artifact", s))?
+        .into_inner())
 }
 
 /// Downloads artifact `id` into `dir/<id>` (kept when already there) and returns its path.
@@ -62,9 +87,16 @@ pub async fn download(client: &mut WorkerClient, id: &str, dir: &Path) -> Result
         .await
         .map_err(|s| ProtoError::status("download artifact", s))?
         .into_inner();
-    let (header, path, _) = receive(stream.map(|r| r.map_err(|s| ProtoError::status("download artifact", s))), dir).await?;
+    let (header, path, _) = receive(
+        stream.map(|r| r.map_err(|s| ProtoError::status("download artifact", s))),
+        dir,
+    )
+    .await?;
     if header.sha256 != id {
-        return Err(ProtoError::Corrupt { id: id.to_owned(), problem: format!("the coordinator sent {}", header.sha256) });
+        return Err(ProtoError::Corrupt {
+            id: id.to_owned(),
+            problem: format!("the coordinator sent {}", header.sha256),
+        });
     }
     Ok(path)
 }
@@ -80,7 +112,9 @@ where
         _ => return Err(ProtoError::Missing("artifact header (the first chunk)")),
     };
     check_id(&header.sha256)?;
-    tokio::fs::create_dir_all(dir).await.map_err(|e| ProtoError::io(dir, e))?;
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(|e| ProtoError::io(dir, e))?;
     let dest = dir.join(&header.sha256);
     let part = dir.join(format!("{}.part-{}", header.sha256, std::process::id()));
     let result = write_checked(&mut stream, &header, &part).await;
@@ -89,7 +123,9 @@ where
         return Err(e);
     }
     let existed = tokio::fs::try_exists(&dest).await.unwrap_or(false);
-    tokio::fs::rename(&part, &dest).await.map_err(|e| ProtoError::io(&dest, e))?;
+    tokio::fs::rename(&part, &dest)
+        .await
+        .map_err(|e| ProtoError::io(&dest, e))?;
     Ok((header, dest, existed))
 }
 
@@ -97,8 +133,13 @@ async fn write_checked<S>(stream: &mut S, header: &ArtifactHeader, part: &Path) 
 where
     S: Stream<Item = Result<ArtifactChunk, ProtoError>> + Unpin,
 {
-    let corrupt = |problem: String| ProtoError::Corrupt { id: header.sha256.clone(), problem };
-    let mut f = tokio::fs::File::create(part).await.map_err(|e| ProtoError::io(part, e))?;
+    let corrupt = |problem: String| ProtoError::Corrupt {
+        id: header.sha256.clone(),
+        problem,
+    };
+    let mut f = tokio::fs::File::create(part)
+        .await
+        .map_err(|e| ProtoError::io(part, e))?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {

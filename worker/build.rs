@@ -6,9 +6,8 @@ fn main() {
     println!("cargo:rerun-if-changed=cpp/shim.cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     // torch-sys declares `links = "tch"` and exports its libtorch lib folder as metadata.
-    let lib = PathBuf::from(
-        std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys did not export DEP_TCH_LIBTORCH_LIB"),
-    );
+    let lib =
+        PathBuf::from(std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys did not export DEP_TCH_LIBTORCH_LIB"));
     let root = lib.parent().expect("libtorch lib folder has a parent").to_path_buf();
     let include = root.join("include");
     cc::Build::new()

@@ -41,7 +41,14 @@ pub fn matrices(ledger: &Ledger, sweep: &SweepId) -> Result<Vec<CrossDeviceMatri
     let jobs = ledger.sweep_jobs(sweep)?;
     let writer_of: HashMap<&JobId, &str> = jobs
         .iter()
-        .filter(|j| matches!(j.plan, Plan::Ready { job: JobSpec::WriteLog { .. } }))
+        .filter(|j| {
+            matches!(
+                j.plan,
+                Plan::Ready {
+                    job: JobSpec::WriteLog { .. }
+                }
+            )
+        })
         .map(|j| (&j.id, j.profile.as_str()))
         .collect();
     let index = |name: &str| profiles.iter().position(|p| p.name == name);
@@ -51,7 +58,9 @@ pub fn matrices(ledger: &Ledger, sweep: &SweepId) -> Result<Vec<CrossDeviceMatri
     }
     let mut out: Vec<(ReproSpec, Vec<Vec<Option<Cell>>>)> = Vec::new();
     for j in &jobs {
-        let Plan::VerifyOf { spec, writer_job } = &j.plan else { continue };
+        let Plan::VerifyOf { spec, writer_job } = &j.plan else {
+            continue;
+        };
         let pos = match out.iter().position(|(s, _)| s == spec) {
             Some(p) => p,
             None => {
@@ -76,16 +85,31 @@ pub fn matrices(ledger: &Ledger, sweep: &SweepId) -> Result<Vec<CrossDeviceMatri
     }
     let devices: Vec<DeviceLabel> = profiles
         .iter()
-        .map(|p| DeviceLabel { profile: p.clone(), fingerprint: fingerprints.get(&p.name).cloned().unwrap_or_else(|| unseen(p)) })
+        .map(|p| DeviceLabel {
+            profile: p.clone(),
+            fingerprint: fingerprints.get(&p.name).cloned().unwrap_or_else(|| unseen(p)),
+        })
         .collect();
     let several_seeds = cfg.seeds.len() > 1;
     Ok(out
         .into_iter()
         .map(|(spec, cells)| {
-            let experiment =
-                if several_seeds { format!("reproduction seed={}", spec.seed) } else { "reproduction".to_owned() };
-            let key = MatrixKey { experiment, model: spec.model, dataset: spec.dataset, batch_size: spec.batch_size };
-            CrossDeviceMatrix { key, devices: devices.clone(), cells }
+            let experiment = if several_seeds {
+                format!("reproduction seed={}", spec.seed)
+            } else {
+                "reproduction".to_owned()
+            };
+            let key = MatrixKey {
+                experiment,
+                model: spec.model,
+                dataset: spec.dataset,
+                batch_size: spec.batch_size,
+            };
+            CrossDeviceMatrix {
+                key,
+                devices: devices.clone(),
+                cells,
+            }
         })
         .collect())
 }

@@ -67,11 +67,17 @@ pub type Result<T> = std::result::Result<T, CoordError>;
 impl CoordError {
     /// Wraps an I/O error with its path.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        CoordError::Io { path: path.into(), source }
+        CoordError::Io {
+            path: path.into(),
+            source,
+        }
     }
     /// A JSON failure while reading `what`.
     pub fn json(what: impl Into<String>, source: serde_json::Error) -> Self {
-        CoordError::Json { what: what.into(), source }
+        CoordError::Json {
+            what: what.into(),
+            source,
+        }
     }
     /// A failed remote call.
     pub fn remote(context: &'static str, status: Status) -> Self {

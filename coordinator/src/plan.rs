@@ -84,7 +84,9 @@ fn reproduction(stem: &str, spec: &ReproSpec, profiles: &[DeviceProfile], jobs: 
         jobs.push(NewJob {
             id: JobId(format!("{stem}/write@{}", w.name)),
             profile: w.name.clone(),
-            plan: Plan::Ready { job: JobSpec::WriteLog { spec: spec.clone() } },
+            plan: Plan::Ready {
+                job: JobSpec::WriteLog { spec: spec.clone() },
+            },
             depends_on: None,
         });
     }
@@ -94,7 +96,10 @@ fn reproduction(stem: &str, spec: &ReproSpec, profiles: &[DeviceProfile], jobs: 
             jobs.push(NewJob {
                 id: JobId(format!("{stem}/verify-{}@{}", w.name, v.name)),
                 profile: v.name.clone(),
-                plan: Plan::VerifyOf { spec: spec.clone(), writer_job: writer_job.clone() },
+                plan: Plan::VerifyOf {
+                    spec: spec.clone(),
+                    writer_job: writer_job.clone(),
+                },
                 depends_on: Some(writer_job.clone()),
             });
         }
@@ -122,7 +127,10 @@ mod tests {
         let jobs = expand(&id, &sweep(), &profiles);
         // 2 models x 2 seeds x (3 logs + 9 pairs)
         assert_eq!(jobs.len(), 2 * 2 * (3 + 9));
-        let diag = jobs.iter().filter(|j| j.id.0.ends_with("verify-cpu-avx2@cpu-avx2")).count();
+        let diag = jobs
+            .iter()
+            .filter(|j| j.id.0.ends_with("verify-cpu-avx2@cpu-avx2"))
+            .count();
         assert_eq!(diag, 4, "the diagonal is verified as its own job");
         for j in &jobs {
             if let Some(dep) = &j.depends_on {

@@ -28,7 +28,9 @@ impl Running {
     /// Stops accepting calls, lets in-flight ones finish and waits.
     pub async fn shutdown(self) -> Result<()> {
         let _ = self.stop.send(true);
-        self.task.await.map_err(|e| CoordError::Process(format!("server task: {e}")))?
+        self.task
+            .await
+            .map_err(|e| CoordError::Process(format!("server task: {e}")))?
     }
 }
 
@@ -70,7 +72,10 @@ pub async fn start(
     tokio::spawn(coord.clone().reap_leases(stopped(rx.clone())));
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     let task = tokio::spawn(async move {
-        router.serve_with_incoming_shutdown(incoming, stopped(rx)).await.map_err(CoordError::from)
+        router
+            .serve_with_incoming_shutdown(incoming, stopped(rx))
+            .await
+            .map_err(CoordError::from)
     });
     tracing::info!(%addr, tls = tls.is_some(), "coordinator listening");
     Ok(Running { addr, stop, task })

@@ -11,7 +11,11 @@ fn check_svg(p: &Path) {
     let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{} is not XML: {e}", p.display()));
     assert_eq!(doc.root_element().tag_name().name(), "svg", "{} root", p.display());
     assert!(text.len() > 1024, "{} has only {} bytes", p.display(), text.len());
-    assert!(doc.descendants().any(|n| n.has_tag_name("text")), "{} has no text", p.display());
+    assert!(
+        doc.descendants().any(|n| n.has_tag_name("text")),
+        "{} has no text",
+        p.display()
+    );
 }
 
 fn check_png(p: &Path) {
@@ -21,12 +25,24 @@ fn check_png(p: &Path) {
     let decoder = png::Decoder::new(std::io::Cursor::new(&bytes));
     let mut reader = decoder.read_info().unwrap_or_else(|e| panic!("{}: {e}", p.display()));
     let mut buf = vec![0; reader.output_buffer_size()];
-    let info = reader.next_frame(&mut buf).unwrap_or_else(|e| panic!("{} does not decode: {e}", p.display()));
-    assert!(info.width >= 200 && info.height >= 100, "{} is {}x{}", p.display(), info.width, info.height);
+    let info = reader
+        .next_frame(&mut buf)
+        .unwrap_or_else(|e| panic!("{} does not decode: {e}", p.display()));
+    assert!(
+        info.width >= 200 && info.height >= 100,
+        "{} is {}x{}",
+        p.display(),
+        info.width,
+        info.height
+    );
     let px = &buf[..info.buffer_size()];
     let first = &px[..3];
     let distinct = px.chunks(3).filter(|c| c != &first).count();
-    assert!(distinct > 500, "{}: only {distinct} pixels differ from the first", p.display());
+    assert!(
+        distinct > 500,
+        "{}: only {distinct} pixels differ from the first",
+        p.display()
+    );
 }
 
 #[test]
@@ -64,7 +80,10 @@ fn every_figure_is_a_valid_svg_or_png() {
         "grid-real.png",
         "grid-forged-fixture.svg",
     ] {
-        assert!(names.iter().any(|n| n == expected), "missing {expected} among {names:?}");
+        assert!(
+            names.iter().any(|n| n == expected),
+            "missing {expected} among {names:?}"
+        );
     }
 }
 
@@ -76,8 +95,49 @@ fn heatmap_svg_names_every_device_and_cell() {
     let m = &r.matrices[0];
     let text = std::fs::read_to_string(out.path().join(format!("figures/heatmap-{}.svg", m.name))).expect("read");
     for d in &m.value.devices {
-        assert!(text.contains(&d.profile.name), "heatmap lacks device {}", d.profile.name);
+        assert!(
+            text.contains(&d.profile.name),
+            "heatmap lacks device {}",
+            d.profile.name
+        );
     }
     let off = m.value.cells[0][1].expect("cell").summary.l2.max;
-    assert!(text.contains(&format!("{off:.2e}")), "heatmap lacks the cell value {off:.2e}");
+    assert!(
+        text.contains(&format!("{off:.2e}")),
+        "heatmap lacks the cell value {off:.2e}"
+    );
+}
+
+#[test]
+fn strips_mark_published_values_and_show_every_model() {
+    let r = full_results();
+    let out = tempfile::tempdir().expect("tempdir");
+    write_report(&r, out.path()).expect("report");
+    let text = std::fs::read_to_string(out.path().join("figures/benign-vs-attack.svg")).expect("read");
+    let doc = roxmltree::Document::parse(&text).expect("SVG parses");
+    let labels: Vec<String> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(|t| t.trim().to_owned()))
+        .collect();
+    let has = |l: &str| labels.iter().any(|x| x == l);
+    for model in ["logreg", "lenet5", "vggmini"] {
+        assert!(has(model), "no strip for {model} among {labels:?}");
+    }
+    assert!(
+        has("published greedy 2.4e0"),
+        "Kong et al.'s published figure is not marked: {labels:?}"
+    );
+    assert!(
+        has("published prop2 2.5e-8"),
+        "the published Proposition 2 error is not marked: {labels:?}"
+    );
+    assert!(
+        has("greedy b=100 3.3e-2"),
+        "the LeNet greedy point (3.25e-2) is missing: {labels:?}"
+    );
+    assert!(
+        has("benign b=100 1.3e-6"),
+        "LeNet's benign point (real matrix, 1.267e-6) is missing: {labels:?}"
+    );
 }

@@ -13,20 +13,40 @@ fn page_references_no_external_resource() {
     let files = run_report_command(&dir.path().join("results"), &dir.path().join("report")).expect("report");
     let html = std::fs::read_to_string(&files.index_html).expect("read index.html");
     let lower = html.to_ascii_lowercase();
-    for bad in ["http://", "https://", "<script", "<link", "<iframe", "<object", "<embed", "@import", "url("] {
+    for bad in [
+        "http://", "https://", "<script", "<link", "<iframe", "<object", "<embed", "@import", "url(",
+    ] {
         assert!(!lower.contains(bad), "index.html contains {bad:?}");
     }
     for attr in ["src=\"", "href=\""] {
         for (i, _) in lower.match_indices(attr) {
             let value = &lower[i + attr.len()..];
-            assert!(value.starts_with("data:"), "{attr} not a data URI at byte {i}: {}", &value[..value.len().min(60)]);
+            assert!(
+                value.starts_with("data:"),
+                "{attr} not a data URI at byte {i}: {}",
+                &value[..value.len().min(60)]
+            );
         }
     }
     assert!(html.contains("<svg"), "no inline figure");
-    assert!(html.matches("<svg").count() >= 6, "expected the heatmaps, strips, Adam, shuffle and grid figures");
+    assert!(
+        html.matches("<svg").count() >= 6,
+        "expected the heatmaps, strips, Adam, shuffle and grid figures"
+    );
     assert!(html.contains("(published)") && html.contains("Published reference values"));
-    let lenet = &r.matrices.iter().find(|m| m.name.contains("lenet5")).expect("lenet").value;
+    let lenet = &r
+        .matrices
+        .iter()
+        .find(|m| m.name.contains("lenet5"))
+        .expect("lenet")
+        .value;
     let c = lenet.cells[0][2].expect("cell").summary.l2;
-    assert!(html.contains(&format!("{:.3e} / {:.3e}", c.mean, c.max)), "matrix cell missing from the page");
-    assert!(html.contains("Provenance") && html.contains("libtorch"), "no provenance block");
+    assert!(
+        html.contains(&format!("{:.3e} / {:.3e}", c.mean, c.max)),
+        "matrix cell missing from the page"
+    );
+    assert!(
+        html.contains("Provenance") && html.contains("libtorch"),
+        "no provenance block"
+    );
 }

@@ -21,7 +21,10 @@ fn benign(r: &Results, model: &str, b: usize) -> Option<f64> {
 }
 
 fn num(s: &str) -> Option<f64> {
-    (!s.is_empty()).then(|| s.parse::<f64>().unwrap_or_else(|e| panic!("{s:?} is not a number: {e}")))
+    (!s.is_empty()).then(|| {
+        s.parse::<f64>()
+            .unwrap_or_else(|e| panic!("{s:?} is not a number: {e}"))
+    })
 }
 
 #[test]
@@ -40,13 +43,23 @@ fn results_folder_round_trips() {
     for (a, b) in back.matrices.iter().zip(&r.matrices) {
         assert!(a == b, "matrix {} differs after the round trip", b.name);
     }
-    assert!(back.attacks == r.attacks, "attacks differ: {:?} vs {:?}", back.attacks, r.attacks);
+    assert!(
+        back.attacks == r.attacks,
+        "attacks differ: {:?} vs {:?}",
+        back.attacks,
+        r.attacks
+    );
     assert!(back.adam == r.adam, "Adam reports differ");
     assert!(back.shuffle == r.shuffle, "shuffle reports differ");
     assert!(back.pol == r.pol, "PoL reports differ");
     assert!(back.prop2 == r.prop2, "Prop2 reports differ");
     for (a, b) in back.grids.iter().zip(&r.grids) {
-        let diff = a.value.pixels.iter().zip(&b.value.pixels).position(|(x, y)| x.to_bits() != y.to_bits());
+        let diff = a
+            .value
+            .pixels
+            .iter()
+            .zip(&b.value.pixels)
+            .position(|(x, y)| x.to_bits() != y.to_bits());
         assert!(a == b, "grid {} differs (first pixel {diff:?})", b.name);
     }
     assert_eq!(back.grids.len(), r.grids.len());
@@ -65,7 +78,11 @@ fn table1_equals_inputs() {
     let rows = json["rows"].as_array().expect("rows");
     let csv = parse_csv(&std::fs::read_to_string(out.path().join("tables/table1.csv")).expect("read"));
     let h = &csv[0];
-    let col = |name: &str| h.iter().position(|x| x == name).unwrap_or_else(|| panic!("no column {name}"));
+    let col = |name: &str| {
+        h.iter()
+            .position(|x| x == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
     let inputs: Vec<_> = r.attack_rows().collect();
     assert_eq!(inputs.len(), 4);
     for a in &inputs {
@@ -80,12 +97,32 @@ fn table1_equals_inputs() {
             .unwrap_or_else(|| panic!("no CSV row for {} {model}", a.attack));
         let expected_benign = benign(&r, &model, a.batch_size).or(a.benign_l2);
         let expected_ratio = expected_benign.map(|b| a.error_l2 / b);
-        assert_eq!(j["attack_l2"].as_f64(), Some(a.error_l2), "JSON attack error of {} {model}", a.attack);
-        assert_eq!(num(&c[col("attack_l2")]), Some(a.error_l2), "CSV attack error of {} {model}", a.attack);
+        assert_eq!(
+            j["attack_l2"].as_f64(),
+            Some(a.error_l2),
+            "JSON attack error of {} {model}",
+            a.attack
+        );
+        assert_eq!(
+            num(&c[col("attack_l2")]),
+            Some(a.error_l2),
+            "CSV attack error of {} {model}",
+            a.attack
+        );
         assert_eq!(j["benign_l2"].as_f64(), expected_benign, "JSON benign of {model}");
         assert_eq!(num(&c[col("benign_l2")]), expected_benign, "CSV benign of {model}");
-        assert_eq!(j["ratio"].as_f64(), expected_ratio, "JSON ratio of {} {model}", a.attack);
-        assert_eq!(num(&c[col("ratio")]), expected_ratio, "CSV ratio of {} {model}", a.attack);
+        assert_eq!(
+            j["ratio"].as_f64(),
+            expected_ratio,
+            "JSON ratio of {} {model}",
+            a.attack
+        );
+        assert_eq!(
+            num(&c[col("ratio")]),
+            expected_ratio,
+            "CSV ratio of {} {model}",
+            a.attack
+        );
         assert_eq!(c[col("parameters")], a.parameters, "parameters survive CSV quoting");
     }
     // LeNet's benign figure comes from the real matrix, whose largest cell is the cpu-default column.
@@ -95,11 +132,26 @@ fn table1_equals_inputs() {
     let vgg = rows.iter().find(|x| x["model"] == "vggmini").expect("vggmini row");
     let kong = vgg["published_l2"].as_f64().expect("Kong et al. beside VGGmini greedy");
     assert!((kong - 2.3973).abs() < 1e-3, "published Kong L2 {kong}");
-    assert!(vgg["published_source"].as_str().is_some_and(|s| s.starts_with("published:")));
+    assert!(vgg["published_source"]
+        .as_str()
+        .is_some_and(|s| s.starts_with("published:")));
     let lenet_row = rows.iter().find(|x| x["model"] == "lenet5").expect("lenet row");
-    assert!(lenet_row["published_l2"].is_null(), "no published LeNet figure exists: {lenet_row}");
+    assert!(
+        lenet_row["published_l2"].is_null(),
+        "no published LeNet figure exists: {lenet_row}"
+    );
+    let seeds: Vec<u64> = json["provenance"]["seeds"]
+        .as_array()
+        .expect("seeds")
+        .iter()
+        .filter_map(|s| s["value"].as_u64())
+        .collect();
+    assert_eq!(seeds, vec![0, 1], "the sweep's seeds are listed in the provenance");
     let md = std::fs::read_to_string(out.path().join("tables/table1.md")).expect("read");
-    assert!(md.contains("(published)") && md.contains("**Provenance**") && md.contains("fixture-sweep"), "{md}");
+    assert!(
+        md.contains("(published)") && md.contains("**Provenance**") && md.contains("fixture-sweep"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -116,23 +168,48 @@ fn table3_equals_inputs() {
         let back: CrossDeviceMatrix = serde_json::from_value(j["matrix"].clone()).expect("matrix parses");
         assert_eq!(back, m.value, "matrix {} differs after the report", m.name);
         assert_eq!(j["name"], m.name.as_str());
-        assert!(j["provenance"]["devices"].as_array().is_some_and(|d| d.len() == m.value.devices.len()));
+        assert!(j["provenance"]["devices"]
+            .as_array()
+            .is_some_and(|d| d.len() == m.value.devices.len()));
     }
     let csv = parse_csv(&std::fs::read_to_string(out.path().join("tables/table3.csv")).expect("read"));
     let h = &csv[0];
-    let col = |name: &str| h.iter().position(|x| x == name).unwrap_or_else(|| panic!("no column {name}"));
+    let col = |name: &str| {
+        h.iter()
+            .position(|x| x == name)
+            .unwrap_or_else(|| panic!("no column {name}"))
+    };
     let mut seen = 0;
     for line in &csv[1..] {
-        let m = &r.matrices.iter().find(|m| m.name == line[col("matrix")]).expect("known matrix").value;
-        let idx = |name: &str| m.devices.iter().position(|d| d.profile.name == name).expect("known device");
+        let m = &r
+            .matrices
+            .iter()
+            .find(|m| m.name == line[col("matrix")])
+            .expect("known matrix")
+            .value;
+        let idx = |name: &str| {
+            m.devices
+                .iter()
+                .position(|d| d.profile.name == name)
+                .expect("known device")
+        };
         let cell = m.cells[idx(&line[col("writer")])][idx(&line[col("verifier")])].expect("cell present");
         let s = &cell.summary;
-        for (name, v) in [("l2_mean", s.l2.mean), ("l2_max", s.l2.max), ("l2sq_max", s.l2_sq.max), ("rel_max", s.rel.max)] {
+        for (name, v) in [
+            ("l2_mean", s.l2.mean),
+            ("l2_max", s.l2.max),
+            ("l2sq_max", s.l2_sq.max),
+            ("rel_max", s.rel.max),
+        ] {
             assert_eq!(num(&line[col(name)]), Some(v), "{name} of {line:?}");
         }
         seen += 1;
     }
-    let cells: usize = r.matrices.iter().map(|m| m.value.cells.iter().flatten().flatten().count()).sum();
+    let cells: usize = r
+        .matrices
+        .iter()
+        .map(|m| m.value.cells.iter().flatten().flatten().count())
+        .sum();
     assert_eq!(seen, cells, "one CSV line per computed cell");
 }
 
@@ -141,15 +218,22 @@ fn malformed_file_is_named() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("adam")).expect("mkdir");
     std::fs::write(dir.path().join("adam/broken.json"), "{\"spec\": 3}").expect("write");
-    let e = load_results(dir.path()).expect_err("malformed Adam report accepted").to_string();
+    let e = load_results(dir.path())
+        .expect_err("malformed Adam report accepted")
+        .to_string();
     assert!(e.contains("adam/broken.json"), "error does not name the file: {e}");
 
     let dir = tempfile::tempdir().expect("tempdir");
     let mut r = full_results();
     r.matrices[0].value.cells.pop();
     write_results(&r, dir.path()).expect("write");
-    let e = load_results(dir.path()).expect_err("non-square matrix accepted").to_string();
-    assert!(e.contains("matrices/") && e.contains("3 x 3"), "error does not say what is wrong: {e}");
+    let e = load_results(dir.path())
+        .expect_err("non-square matrix accepted")
+        .to_string();
+    assert!(
+        e.contains("matrices/") && e.contains("3 x 3"),
+        "error does not say what is wrong: {e}"
+    );
 }
 
 #[test]

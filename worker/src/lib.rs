@@ -8,6 +8,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod forge;
 pub mod jobs;
+pub mod malloc;
 pub mod models;
 pub mod pol;
 pub mod profile;

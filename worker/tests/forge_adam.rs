@@ -18,7 +18,10 @@ fn adam_lowers_the_error_and_projection_stays_in_domain() {
         let out = adam::forge(ModelKind::Lenet5, &theta, &real, 0.01, 30, projected, 1).unwrap();
         assert_eq!(out.curve_l2.len(), 31, "one error per iteration plus the final one");
         let (first, last) = (out.curve_l2[0], out.final_error.l2);
-        assert!(last < 0.5 * first, "projected={projected}: error {first:e} -> {last:e}, not halved in 30 steps");
+        assert!(
+            last < 0.5 * first,
+            "projected={projected}: error {first:e} -> {last:e}, not halved in 30 steps"
+        );
         if projected {
             let (lo, hi) = (out.x.min().double_value(&[]), out.x.max().double_value(&[]));
             assert!(lo >= 0.0 && hi <= 1.0, "projected inputs leave [0, 1]: [{lo}, {hi}]");

@@ -24,7 +24,10 @@ fn per_example_gradients_match_the_backward_loop() {
         assert_eq!(fast.size(), slow.size(), "{model}: shapes differ");
         let diff = (&fast - &slow).abs().max().double_value(&[]);
         let scale = slow.abs().max().double_value(&[]);
-        assert!(diff <= 1e-12 * scale.max(1.0), "{model}: batched {diff:e} away from the loop (scale {scale:e})");
+        assert!(
+            diff <= 1e-12 * scale.max(1.0),
+            "{model}: batched {diff:e} away from the loop (scale {scale:e})"
+        );
         assert!(scale > 0.0, "{model}: all-zero gradients");
     }
 }
@@ -37,7 +40,10 @@ fn gram_scoring_picks_the_same_batch_as_naive_scoring() {
         let (target, exclude) = logged_step(model, &ds, b, 7, Precision::F32);
         let mut rng = PortableRng::new(21);
         let pool = Pool::build(model, &target, &ds, &exclude, 40, b, &mut rng, Device::Cpu).unwrap();
-        assert!(pool.indices.iter().all(|i| !exclude.contains(i)), "pool holds a point of the excluded batch");
+        assert!(
+            pool.indices.iter().all(|i| !exclude.contains(i)),
+            "pool holds a point of the excluded batch"
+        );
         let cands: Vec<Vec<usize>> = (0..60).map(|_| rng.sample_indices(40, b)).collect();
         let gram: Vec<f64> = cands.iter().map(|c| pool.gram.error_sq(c).sqrt()).collect();
         let exact = Exact::new(model, &target, Device::Cpu).unwrap();
@@ -46,7 +52,10 @@ fn gram_scoring_picks_the_same_batch_as_naive_scoring() {
         let argmin = |v: &[f64]| (0..v.len()).min_by(|&i, &j| v[i].total_cmp(&v[j])).unwrap();
         assert_eq!(argmin(&gram), argmin(&naive), "{model}: gram {gram:?}\nnaive {naive:?}");
         for (g, e) in gram.iter().zip(&naive) {
-            assert!((g - e).abs() <= 1e-4 * e, "{model}: Gram predicts {g:e}, the backward pass gives {e:e}");
+            assert!(
+                (g - e).abs() <= 1e-4 * e,
+                "{model}: Gram predicts {g:e}, the backward pass gives {e:e}"
+            );
         }
     }
 }
@@ -66,5 +75,8 @@ fn gram_expansion_equals_the_direct_distance() {
         .sum(Kind::Double)
         .double_value(&[]);
     let got = gram.error_sq(&s);
-    assert!((got - direct).abs() <= 1e-12 * direct, "expanded {got:e} vs direct {direct:e}");
+    assert!(
+        (got - direct).abs() <= 1e-12 * direct,
+        "expanded {got:e} vs direct {direct:e}"
+    );
 }

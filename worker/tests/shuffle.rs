@@ -18,7 +18,14 @@ fn provenance() -> Provenance {
 }
 
 fn spec(model: ModelKind, shuffles: usize) -> ShuffleSpec {
-    ShuffleSpec { model, dataset: DatasetKind::Mnist, batch_size: 100, eta: 0.01, shuffles, seed: 1 }
+    ShuffleSpec {
+        model,
+        dataset: DatasetKind::Mnist,
+        batch_size: 100,
+        eta: 0.01,
+        shuffles,
+        seed: 1,
+    }
 }
 
 #[test]
@@ -28,8 +35,16 @@ fn lenet_shuffles_give_small_nonzero_errors() {
     let r = shuffle::run(&sp, &ds, Device::Cpu, provenance()).unwrap();
     assert_eq!(r.errors.len(), 6);
     assert_eq!(r.summary.l2.n, 6);
-    assert!(r.errors.iter().any(|e| e.l2 > 0.0), "no shuffle changed the LeNet update: {:?}", r.errors);
-    assert!(r.summary.l2.max < 1e-4, "shuffle error {} is not benign-sized (< 1e-4)", r.summary.l2.max);
+    assert!(
+        r.errors.iter().any(|e| e.l2 > 0.0),
+        "no shuffle changed the LeNet update: {:?}",
+        r.errors
+    );
+    assert!(
+        r.summary.l2.max < 1e-4,
+        "shuffle error {} is not benign-sized (< 1e-4)",
+        r.summary.l2.max
+    );
     assert!(r.summary.rel.max < 1e-4, "relative shuffle error {}", r.summary.rel.max);
     let again = shuffle::run(&sp, &ds, Device::Cpu, provenance()).unwrap();
     assert_eq!(again.errors, r.errors, "the experiment is not deterministic");

@@ -41,23 +41,39 @@ impl JobState {
     }
 }
 
+/// A sweep as the ledger records it.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepRecord<'a> {
+    /// The sweep's id.
+    pub id: &'a SweepId,
+    /// Its name in `cluster.toml`.
+    pub name: &'a str,
+    /// The identity that makes submission idempotent.
+    pub fingerprint: &'a str,
+    /// The sweep table, as TOML.
+    pub config_toml: &'a str,
+    /// The profiles it covers.
+    pub profiles: &'a [DeviceProfile],
+}
+
 impl Ledger {
     /// Records a sweep and its jobs; returns whether the same sweep (by fingerprint) was already there, in which
     /// case nothing changes.
-    pub fn insert_sweep(
-        &self,
-        id: &SweepId,
-        name: &str,
-        fingerprint: &str,
-        config_toml: &str,
-        profiles: &[DeviceProfile],
-        jobs: &[NewJob],
-        max_attempts: u32,
-    ) -> Result<bool> {
+    pub fn insert_sweep(&self, sweep: SweepRecord<'_>, jobs: &[NewJob], max_attempts: u32) -> Result<bool> {
+        let SweepRecord {
+            id,
+            name,
+            fingerprint,
+            config_toml,
+            profiles,
+        } = sweep;
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let existing: Option<String> =
-            tx.query_row("SELECT id FROM sweeps WHERE fingerprint = ?1", [fingerprint], |r| r.get(0)).optional()?;
+        let existing: Option<String> = tx
+            .query_row("SELECT id FROM sweeps WHERE fingerprint = ?1", [fingerprint], |r| {
+                r.get(0)
+            })
+            .optional()?;
         if existing.is_some() {
             return Ok(true);
         }
@@ -85,7 +101,11 @@ impl Ledger {
     /// attempts each. Jobs already done are never touched. Returns how many were requeued.
     pub fn resubmit(&self, sweep: &SweepId, failed_only: bool, budget: u32) -> Result<usize> {
         let conn = self.conn();
-        let states = if failed_only { "('failed')" } else { "('failed', 'pending')" };
+        let states = if failed_only {
+            "('failed')"
+        } else {
+            "('failed', 'pending')"
+        };
         let n = conn.execute(
             &format!(
                 "UPDATE jobs SET state = 'pending', max_attempts = attempts + ?2, last_error = NULL
@@ -99,7 +119,10 @@ impl Ledger {
 
 /// Marks `job` failed with `error`, and every job waiting on it (transitively), so a sweep never waits forever.
 pub(super) fn fail_job(tx: &Transaction<'_>, job: &JobId, error: &str) -> Result<()> {
-    tx.execute("UPDATE jobs SET state = 'failed', last_error = ?2 WHERE id = ?1", params![job.0, error])?;
+    tx.execute(
+        "UPDATE jobs SET state = 'failed', last_error = ?2 WHERE id = ?1",
+        params![job.0, error],
+    )?;
     let dependents: Vec<String> = {
         let mut q = tx.prepare("SELECT id FROM jobs WHERE depends_on = ?1 AND state = 'pending'")?;
         let rows = q.query_map([&job.0], |r| r.get(0))?;

@@ -27,22 +27,36 @@ pub struct Leased {
 
 fn artifact_ref(tx: &Transaction<'_>, id: &ArtifactId) -> Result<ArtifactRef> {
     let row: Option<(i64, String)> = tx
-        .query_row("SELECT size, role FROM artifacts WHERE id = ?1", [&id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT size, role FROM artifacts WHERE id = ?1", [&id.0], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?;
     let (size, role) = row.ok_or_else(|| CoordError::NotFound(format!("artifact {id} is not stored")))?;
-    Ok(ArtifactRef { id: id.clone(), role, size: size as u64 })
+    Ok(ArtifactRef {
+        id: id.clone(),
+        role,
+        size: size as u64,
+    })
 }
 
 /// Turns a stored plan into a runnable spec with its inputs.
 fn materialise(tx: &Transaction<'_>, plan: &Plan) -> Result<(JobSpec, Vec<ArtifactRef>)> {
     match plan {
         Plan::Ready { job } => {
-            let inputs = job.inputs().into_iter().map(|id| artifact_ref(tx, id)).collect::<Result<_>>()?;
+            let inputs = job
+                .inputs()
+                .into_iter()
+                .map(|id| artifact_ref(tx, id))
+                .collect::<Result<_>>()?;
             Ok((job.clone(), inputs))
         }
         Plan::VerifyOf { spec, writer_job } => {
             let json: String = tx
-                .query_row("SELECT outcome_json FROM results WHERE job_id = ?1", [&writer_job.0], |r| r.get(0))
+                .query_row(
+                    "SELECT outcome_json FROM results WHERE job_id = ?1",
+                    [&writer_job.0],
+                    |r| r.get(0),
+                )
                 .optional()?
                 .ok_or_else(|| CoordError::NotFound(format!("no result for {writer_job}")))?;
             let outcome: JobOutcome = serde_json::from_str(&json).map_err(|e| CoordError::json("outcome", e))?;
@@ -52,7 +66,10 @@ fn materialise(tx: &Transaction<'_>, plan: &Plan) -> Result<(JobSpec, Vec<Artifa
                 .find(|a| a.role == "repro-log")
                 .or(outcome.artifacts.first())
                 .ok_or_else(|| CoordError::Invalid(format!("{writer_job} produced no log artifact")))?;
-            let job = JobSpec::VerifyLog { spec: spec.clone(), log: log.id.clone() };
+            let job = JobSpec::VerifyLog {
+                spec: spec.clone(),
+                log: log.id.clone(),
+            };
             Ok((job, vec![artifact_ref(tx, &log.id)?]))
         }
     }
@@ -67,12 +84,17 @@ fn end_failed(tx: &Transaction<'_>, job: &JobId, attempt: u32, status: &str, err
     tx.execute("DELETE FROM leases WHERE job_id = ?1", [&job.0])?;
     tx.execute("UPDATE workers SET running_job = NULL WHERE running_job = ?1", [&job.0])?;
     let (attempts, max): (u32, u32) =
-        tx.query_row("SELECT attempts, max_attempts FROM jobs WHERE id = ?1", [&job.0], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        tx.query_row("SELECT attempts, max_attempts FROM jobs WHERE id = ?1", [&job.0], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     if attempts >= max {
         fail_job(tx, job, &format!("attempt {attempt}/{max}: {error}"))?;
         Ok(JobState::Failed)
     } else {
-        tx.execute("UPDATE jobs SET state = 'pending', last_error = ?2 WHERE id = ?1", params![job.0, error])?;
+        tx.execute(
+            "UPDATE jobs SET state = 'pending', last_error = ?2 WHERE id = ?1",
+            params![job.0, error],
+        )?;
         Ok(JobState::Pending)
     }
 }
@@ -110,7 +132,10 @@ impl Ledger {
             let attempt = attempts + 1;
             let now = now_ms();
             let deadline_ms = now + lease_ms;
-            tx.execute("UPDATE jobs SET state = 'leased', attempts = ?2 WHERE id = ?1", params![job.0, attempt])?;
+            tx.execute(
+                "UPDATE jobs SET state = 'leased', attempts = ?2 WHERE id = ?1",
+                params![job.0, attempt],
+            )?;
             tx.execute(
                 "INSERT OR REPLACE INTO attempts(job_id, attempt, worker_id, started_ms, status) VALUES (?1,?2,?3,?4,'running')",
                 params![job.0, attempt, worker.0, now],
@@ -119,9 +144,19 @@ impl Ledger {
                 "INSERT OR REPLACE INTO leases(job_id, worker_id, attempt, deadline_ms) VALUES (?1, ?2, ?3, ?4)",
                 params![job.0, worker.0, attempt, deadline_ms],
             )?;
-            tx.execute("UPDATE workers SET running_job = ?2, last_seen_ms = ?3 WHERE id = ?1", params![worker.0, job.0, now])?;
+            tx.execute(
+                "UPDATE workers SET running_job = ?2, last_seen_ms = ?3 WHERE id = ?1",
+                params![worker.0, job.0, now],
+            )?;
             tx.commit()?;
-            return Ok(Some(Leased { job_id: job, sweep_id: SweepId(sweep), attempt, spec, deadline_ms, inputs }));
+            return Ok(Some(Leased {
+                job_id: job,
+                sweep_id: SweepId(sweep),
+                attempt,
+                spec,
+                deadline_ms,
+                inputs,
+            }));
         }
     }
 
@@ -135,7 +170,13 @@ impl Ledger {
     }
 
     /// Records the end of an attempt. `Ok(outcome)` needs every artifact it lists to be stored already.
-    pub fn report(&self, worker: &WorkerId, job: &JobId, attempt: u32, result: std::result::Result<&JobOutcome, &str>) -> Result<JobState> {
+    pub fn report(
+        &self,
+        worker: &WorkerId,
+        job: &JobId,
+        attempt: u32,
+        result: std::result::Result<&JobOutcome, &str>,
+    ) -> Result<JobState> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         let held = tx
@@ -146,14 +187,19 @@ impl Ledger {
             )
             .optional()?;
         if held.is_none() {
-            return Err(CoordError::Precondition(format!("{job} attempt {attempt}: the lease was lost (expired or requeued)")));
+            return Err(CoordError::Precondition(format!(
+                "{job} attempt {attempt}: the lease was lost (expired or requeued)"
+            )));
         }
         let state = match result {
             Ok(outcome) => {
                 for a in &outcome.artifacts {
                     let r = artifact_ref(&tx, &a.id)?;
                     if r.size != a.size {
-                        return Err(CoordError::Invalid(format!("artifact {}: {} bytes stored, {} reported", a.id, r.size, a.size)));
+                        return Err(CoordError::Invalid(format!(
+                            "artifact {}: {} bytes stored, {} reported",
+                            a.id, r.size, a.size
+                        )));
                     }
                 }
                 let json = serde_json::to_string(outcome).map_err(|e| CoordError::json("outcome", e))?;
@@ -167,7 +213,10 @@ impl Ledger {
                     "UPDATE attempts SET finished_ms = ?3, status = 'ok' WHERE job_id = ?1 AND attempt = ?2",
                     params![job.0, attempt, now],
                 )?;
-                tx.execute("UPDATE jobs SET state = 'done', last_error = NULL WHERE id = ?1", [&job.0])?;
+                tx.execute(
+                    "UPDATE jobs SET state = 'done', last_error = NULL WHERE id = ?1",
+                    [&job.0],
+                )?;
                 tx.execute("DELETE FROM leases WHERE job_id = ?1", [&job.0])?;
                 tx.execute("UPDATE workers SET running_job = NULL WHERE id = ?1", [&worker.0])?;
                 JobState::Done

@@ -8,7 +8,7 @@ mod lease;
 mod query;
 mod workers;
 
-pub use jobs::JobState;
+pub use jobs::{JobState, SweepRecord};
 pub use lease::Leased;
 pub use query::{JobRow, SweepRow};
 pub use workers::WorkerRow;
@@ -50,7 +50,10 @@ pub struct Ledger {
 
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl Ledger {
@@ -94,8 +97,10 @@ impl Ledger {
     /// The size of a stored artifact, if known.
     pub fn artifact_size(&self, id: &str) -> Result<Option<u64>> {
         use rusqlite::OptionalExtension;
-        let size: Option<i64> =
-            self.conn().query_row("SELECT size FROM artifacts WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        let size: Option<i64> = self
+            .conn()
+            .query_row("SELECT size FROM artifacts WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
         Ok(size.map(|s| s as u64))
     }
 }

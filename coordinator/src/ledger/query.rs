@@ -58,7 +58,11 @@ impl Ledger {
         let conn = self.conn();
         let mut q = conn.prepare("SELECT id FROM sweeps ORDER BY created_ms")?;
         let rows = q.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?.into_iter().map(SweepId).collect())
+        Ok(rows
+            .collect::<rusqlite::Result<Vec<String>>>()?
+            .into_iter()
+            .map(SweepId)
+            .collect())
     }
 
     /// A sweep's status.
@@ -79,18 +83,32 @@ impl Ledger {
             [&sweep.0],
             |r| r.get(0),
         )?;
-        let mut q = conn.prepare("SELECT id, COALESCE(last_error, '') FROM jobs WHERE sweep_id = ?1 AND state = 'failed' ORDER BY seq")?;
+        let mut q = conn.prepare(
+            "SELECT id, COALESCE(last_error, '') FROM jobs WHERE sweep_id = ?1 AND state = 'failed' ORDER BY seq",
+        )?;
         let failures = q
-            .query_map([&sweep.0], |r| Ok(format!("{}: {}", r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            .query_map([&sweep.0], |r| {
+                Ok(format!("{}: {}", r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?
             .collect::<rusqlite::Result<_>>()?;
-        Ok(SweepRow { id: sweep.clone(), name, counts, compute_seconds, failures })
+        Ok(SweepRow {
+            id: sweep.clone(),
+            name,
+            counts,
+            compute_seconds,
+            failures,
+        })
     }
 
     /// The config and the selected profiles a sweep was expanded from.
     pub fn sweep_config(&self, sweep: &SweepId) -> Result<(SweepConfig, Vec<DeviceProfile>)> {
         let conn = self.conn();
         let (toml_text, pj): (String, String) = conn
-            .query_row("SELECT config_toml, profiles_json FROM sweeps WHERE id = ?1", [&sweep.0], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT config_toml, profiles_json FROM sweeps WHERE id = ?1",
+                [&sweep.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()?
             .ok_or_else(|| CoordError::NotFound(format!("sweep {sweep}")))?;
         let cfg = SweepConfig::from_toml_str(&toml_text)?;

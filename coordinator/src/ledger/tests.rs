@@ -21,13 +21,21 @@ fn fingerprint() -> DeviceFingerprint {
 }
 
 fn submit(l: &Ledger, profiles: &[DeviceProfile], max_attempts: u32) -> forgebench_shared::ids::SweepId {
-    let text = "name = \"t\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\"]\nbatch_sizes = [10]\nseeds = [0]\n\
+    let text =
+        "name = \"t\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\"]\nbatch_sizes = [10]\nseeds = [0]\n\
                 triples = 2\ndevices = \"all\"\n";
     let cfg = SweepConfig::from_toml_str(text).expect("valid");
     let (id, fp) = sweep_identity(&cfg, profiles);
     let jobs = expand(&id, &cfg, profiles);
-    assert!(!l.insert_sweep(&id, "t", &fp, text, profiles, &jobs, max_attempts).expect("insert"));
-    assert!(l.insert_sweep(&id, "t", &fp, text, profiles, &jobs, max_attempts).expect("again"), "idempotent");
+    let rec = super::SweepRecord {
+        id: &id,
+        name: "t",
+        fingerprint: &fp,
+        config_toml: text,
+        profiles,
+    };
+    assert!(!l.insert_sweep(rec, &jobs, max_attempts).expect("insert"));
+    assert!(l.insert_sweep(rec, &jobs, max_attempts).expect("again"), "idempotent");
     id
 }
 
@@ -36,7 +44,11 @@ fn outcome(l: &Ledger, tag: &str) -> JobOutcome {
     l.add_artifact(&id, 3, "repro-log").expect("index");
     JobOutcome {
         result: serde_json::json!({ "tag": tag }),
-        artifacts: vec![ArtifactRef { id: id.as_str().into(), role: "repro-log".into(), size: 3 }],
+        artifacts: vec![ArtifactRef {
+            id: id.as_str().into(),
+            role: "repro-log".into(),
+            size: 3,
+        }],
         compute_seconds: 0.5,
     }
 }
@@ -49,10 +61,19 @@ fn verify_waits_for_its_log_and_names_it() {
     let w = l.register_worker("wa", &p[0], &fingerprint()).expect("register");
     let first = l.lease_next(&w, "a", 10_000).expect("lease").expect("a job");
     assert!(matches!(first.spec, JobSpec::WriteLog { .. }));
-    assert!(l.lease_next(&w, "a", 10_000).expect("lease").is_none(), "verify waits for the log");
-    assert!(l.lease_next(&w, "b", 10_000).expect("lease").is_none(), "no job for another profile");
+    assert!(
+        l.lease_next(&w, "a", 10_000).expect("lease").is_none(),
+        "verify waits for the log"
+    );
+    assert!(
+        l.lease_next(&w, "b", 10_000).expect("lease").is_none(),
+        "no job for another profile"
+    );
     let out = outcome(&l, "1");
-    assert_eq!(l.report(&w, &first.job_id, 1, Ok(&out)).expect("report"), JobState::Done);
+    assert_eq!(
+        l.report(&w, &first.job_id, 1, Ok(&out)).expect("report"),
+        JobState::Done
+    );
     let second = l.lease_next(&w, "a", 10_000).expect("lease").expect("the verify job");
     match &second.spec {
         JobSpec::VerifyLog { log, .. } => assert_eq!(log, &out.artifacts[0].id),
@@ -73,7 +94,14 @@ fn retries_then_fails_with_error_and_dependents() {
         let j = l.lease_next(&w, "a", 10_000).expect("lease").expect("job");
         assert_eq!(j.attempt, attempt);
         let state = l.report(&w, &j.job_id, attempt, Err("boom")).expect("report");
-        assert_eq!(state, if attempt == 1 { JobState::Pending } else { JobState::Failed });
+        assert_eq!(
+            state,
+            if attempt == 1 {
+                JobState::Pending
+            } else {
+                JobState::Failed
+            }
+        );
     }
     let s = l.sweep_status(&sweep).expect("status");
     assert_eq!(s.counts, [0, 0, 0, 2], "the write failed and its verify with it");
@@ -92,7 +120,10 @@ fn expired_lease_requeues_and_stale_report_is_refused() {
     let w2 = l.register_worker("w2", &p[0], &fingerprint()).expect("register");
     let j = l.lease_next(&w1, "a", -1).expect("lease").expect("job");
     assert_eq!(l.expire_leases().expect("expire"), 1);
-    assert!(!l.extend_lease(&w1, &j.job_id, 1, 1000).expect("extend"), "the lease is gone");
+    assert!(
+        !l.extend_lease(&w1, &j.job_id, 1, 1000).expect("extend"),
+        "the lease is gone"
+    );
     let again = l.lease_next(&w2, "a", 10_000).expect("lease").expect("requeued");
     assert_eq!((again.job_id.clone(), again.attempt), (j.job_id.clone(), 2));
     let err = l.report(&w1, &j.job_id, 1, Ok(&outcome(&l, "1"))).unwrap_err();

@@ -43,7 +43,10 @@ impl Ledger {
     /// Notes that `worker` is alive and returns its profile name; NotFound when it never registered.
     pub fn touch_worker(&self, worker: &WorkerId) -> Result<String> {
         let conn = self.conn();
-        conn.execute("UPDATE workers SET last_seen_ms = ?2 WHERE id = ?1", params![worker.0, now_ms()])?;
+        conn.execute(
+            "UPDATE workers SET last_seen_ms = ?2 WHERE id = ?1",
+            params![worker.0, now_ms()],
+        )?;
         conn.query_row("SELECT profile FROM workers WHERE id = ?1", [&worker.0], |r| r.get(0))
             .optional()?
             .ok_or_else(|| CoordError::NotFound(format!("worker {worker} is not registered")))
@@ -56,7 +59,13 @@ impl Ledger {
             "SELECT id, profile_json, fingerprint_json, last_seen_ms, running_job FROM workers ORDER BY last_seen_ms DESC",
         )?;
         let rows = q.query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get(3)?,
+                r.get(4)?,
+            ))
         })?;
         let mut out = Vec::new();
         for row in rows {

@@ -5,10 +5,9 @@ use super::figures::{FigureFile, Place};
 use super::published::{self, Side, PUBLISHED};
 use super::results::Results;
 use super::runs;
+use super::table3;
 use super::tables::{self, Table1Row};
-use super::texttable::TextTable;
 use forgebench_shared::measures::Measure;
-use forgebench_shared::tables::CrossDeviceMatrix;
 use std::fmt::Write as _;
 
 /// Escapes text for HTML and SVG; "://" becomes "&#58;//" so recorded URLs are inert text.
@@ -37,7 +36,11 @@ fn inline_svg(svg: &str) -> String {
 }
 
 fn figure(s: &mut String, f: &FigureFile) {
-    let file = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file = |p: &std::path::Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
     let _ = write!(
         s,
         "<figure>{}<figcaption>{} (figures/{}, figures/{})</figcaption></figure>",
@@ -46,25 +49,6 @@ fn figure(s: &mut String, f: &FigureFile) {
         esc(&file(&f.svg_path)),
         esc(&file(&f.png_path))
     );
-}
-
-/// A matrix's cells as "mean / max" L2.
-fn matrix_table(m: &CrossDeviceMatrix) -> TextTable {
-    let mut headers = vec!["writer \\ verifier".to_owned()];
-    headers.extend(m.devices.iter().map(|d| d.profile.name.clone()));
-    let mut t = TextTable {
-        headers,
-        rows: Vec::new(),
-    };
-    for (i, row) in m.cells.iter().enumerate() {
-        let mut r = vec![m.devices[i].profile.name.clone()];
-        r.extend(row.iter().map(|c| match c {
-            Some(c) => format!("{:.3e} / {:.3e}", c.summary.l2.mean, c.summary.l2.max),
-            None => "–".into(),
-        }));
-        t.push(r);
-    }
-    t
 }
 
 /// The whole page.
@@ -96,9 +80,13 @@ pub(crate) fn page(results: &Results, t1: &[Table1Row], figs: &[FigureFile]) -> 
         published::table().html()
     );
     s.push_str(&tables::table1_provenance(results).html());
-    figs.iter().filter(|f| f.place == Place::Table1).for_each(|f| figure(&mut s, f));
-    s.push_str("<h2 id=\"table3\">Table 3: cross-device matrices</h2><p>Rows: the device that wrote the log; columns: \
-                the device that recomputed it; cells: mean / max L2 over the triples.</p>");
+    figs.iter()
+        .filter(|f| f.place == Place::Table1)
+        .for_each(|f| figure(&mut s, f));
+    s.push_str(
+        "<h2 id=\"table3\">Table 3: cross-device matrices</h2><p>Rows: the device that wrote the log; columns: \
+                the device that recomputed it; cells: mean / max L2 over the triples.</p>",
+    );
     for p in PUBLISHED.iter().filter(|p| p.side == Side::Benign) {
         let _ = write!(
             s,
@@ -111,7 +99,22 @@ pub(crate) fn page(results: &Results, t1: &[Table1Row], figs: &[FigureFile]) -> 
     }
     for m in &results.matrices {
         let largest = m.value.largest(Measure::L2).map_or("–".into(), |v| format!("{v:.3e}"));
-        let _ = write!(s, "<h3>{}: {}</h3>{}<p>largest L2: {}</p><ul>", esc(&m.name), esc(&m.value.key.title()), matrix_table(&m.value).html(), largest);
+        let triples = m
+            .value
+            .cells
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|c| c.summary.l2.n)
+            .max()
+            .unwrap_or(0);
+        let _ = write!(
+            s,
+            "<h3>{}: {}</h3>{}<p>largest L2: {largest}; triples per cell: {triples}</p><ul>",
+            esc(&m.name),
+            esc(&m.value.key.title()),
+            table3::matrix_table(&m.value).html(),
+        );
         for d in &m.value.devices {
             let _ = write!(s, "<li>{}</li>", esc(&d.header()));
         }
@@ -119,16 +122,26 @@ pub(crate) fn page(results: &Results, t1: &[Table1Row], figs: &[FigureFile]) -> 
         figs.iter()
             .filter(|f| f.place == Place::Matrix(m.name.clone()))
             .for_each(|f| figure(&mut s, f));
-        s.push_str(&tables::matrix_provenance(results, &m.value).html());
+        s.push_str(&table3::matrix_provenance(results, &m.value).html());
     }
     let secs = runs::sections(results);
     if !secs.is_empty() {
         s.push_str("<h2 id=\"runs\">Single runs</h2>");
     }
     for sec in secs {
-        let _ = write!(s, "<h3>{}</h3>{}{}", esc(&sec.title), sec.table.html(), sec.provenance.html());
+        let _ = write!(
+            s,
+            "<h3>{}</h3>{}{}",
+            esc(&sec.title),
+            sec.table.html(),
+            sec.provenance.html()
+        );
     }
-    for (place, title) in [(Place::Adam, "Adam forging error per iteration (Figure 2)"), (Place::Shuffle, "Per-shuffle errors (Figure 4)"), (Place::Grid, "Real and forged batches (Figure 3)")] {
+    for (place, title) in [
+        (Place::Adam, "Adam forging error per iteration (Figure 2)"),
+        (Place::Shuffle, "Per-shuffle errors (Figure 4)"),
+        (Place::Grid, "Real and forged batches (Figure 3)"),
+    ] {
         let fs: Vec<_> = figs.iter().filter(|f| f.place == place).collect();
         if !fs.is_empty() {
             let _ = write!(s, "<h2>{title}</h2>");

@@ -29,9 +29,11 @@
 mod figures;
 mod html;
 mod provenance;
+mod provenance_text;
 pub mod published;
 mod results;
 mod runs;
+mod table3;
 mod tables;
 mod texttable;
 
@@ -64,13 +66,16 @@ pub fn write_report(results: &Results, out_dir: &Path) -> Result<ReportFiles> {
     }
     let t1 = table1(results);
     let mut tables = tables::write_table1(&t1, results, &tables_dir)?;
-    tables.extend(tables::write_table3(results, &tables_dir)?);
+    tables.extend(table3::write_table3(results, &tables_dir)?);
     tables.push(runs::write_runs(results, &tables_dir)?);
     let figs = figures::draw_all(results, &t1, &figures_dir)?;
     let index_html = out_dir.join("index.html");
     let page = html::page(results, &t1, &figs);
     write_file(&index_html, page.as_bytes())?;
-    let figures = figs.iter().flat_map(|f| [f.svg_path.clone(), f.png_path.clone()]).collect();
+    let figures = figs
+        .iter()
+        .flat_map(|f| [f.svg_path.clone(), f.png_path.clone()])
+        .collect();
     Ok(ReportFiles {
         dir: out_dir.to_path_buf(),
         index_html,
@@ -102,6 +107,12 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
 /// A name safe for a file: ASCII letters, digits, '.', '_' and '-' kept, anything else becomes '-'.
 pub(crate) fn safe_name(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
         .collect()
 }

@@ -4,9 +4,9 @@
 //! each row says where it comes from. Values are converted to L2 with [`convert`] and the model's parameter count.
 //! Where a source does not state the model or the batch size, the field is `None` and the value is matched
 //! only on what is stated (and never shown as if it were for a specific b).
+use super::texttable::TextTable;
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::measures::{convert, Measure};
-use super::texttable::TextTable;
 use serde::Serialize;
 
 /// Which side of the comparison a published value belongs to.
@@ -78,13 +78,13 @@ pub const PUBLISHED: [Published; 3] = [
     Published {
         side: Side::Attack,
         attack: Some("greedy"),
-        what: "greedy-search forging error of Kong et al. (2023), 1e-6 in L2^2/dim on VGGmini",
+        what: "forging error of Kong et al. (2023), whose attack is the greedy search: 1e-6 in L2^2/dim on VGGmini",
         model: Some(ModelKind::Vggmini),
         dataset: Some(DatasetKind::Cifar10),
         batch_size: None,
         value: 1e-6,
         measure: Measure::L2SqPerDim,
-        source: "Kong et al. 2023, as converted in Suliman et al.'s Table 2 (stated in forgebench issue 3)",
+        source: "Kong et al. 2023; the conversion example of Suliman et al.'s Table 2 (error measures), stated in forgebench issue 3",
     },
     Published {
         side: Side::Attack,
@@ -147,7 +147,10 @@ mod tests {
 
     #[test]
     fn matching_respects_stated_fields() {
-        assert_eq!(for_attack("greedy", ModelKind::Vggmini, DatasetKind::Cifar10, 100).len(), 1);
+        assert_eq!(
+            for_attack("greedy", ModelKind::Vggmini, DatasetKind::Cifar10, 100).len(),
+            1
+        );
         assert!(for_attack("greedy", ModelKind::Lenet5, DatasetKind::Mnist, 100).is_empty());
         assert_eq!(for_attack("prop2", ModelKind::Logreg, DatasetKind::Mnist, 7).len(), 1);
         assert!(for_attack("adam", ModelKind::Logreg, DatasetKind::Mnist, 100).is_empty());

@@ -121,7 +121,10 @@ pub fn load_results(dir: &Path) -> Result<Results> {
 /// Shapes the figures rely on: square matrices, whole images.
 fn validate(dir: &Path, r: &Results) -> Result<()> {
     let bad = |sub: &str, name: &str, problem: String| {
-        CoordError::Invalid(format!("{}: {problem}", dir.join(sub).join(format!("{name}.json")).display()))
+        CoordError::Invalid(format!(
+            "{}: {problem}",
+            dir.join(sub).join(format!("{name}.json")).display()
+        ))
     };
     for m in &r.matrices {
         let d = m.value.devices.len();
@@ -129,7 +132,11 @@ fn validate(dir: &Path, r: &Results) -> Result<()> {
             return Err(bad("matrices", &m.name, "no devices".into()));
         }
         if m.value.cells.len() != d || m.value.cells.iter().any(|row| row.len() != d) {
-            return Err(bad("matrices", &m.name, format!("cells is not {d} x {d} (one row and column per device)")));
+            return Err(bad(
+                "matrices",
+                &m.name,
+                format!("cells is not {d} x {d} (one row and column per device)"),
+            ));
         }
     }
     for g in &r.grids {
@@ -171,7 +178,10 @@ fn load_dir<T: DeserializeOwned>(dir: &Path, sub: &str) -> Result<Vec<Named<T>>>
     paths
         .into_iter()
         .map(|p| {
-            let name = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             Ok(Named::new(safe_name(&name), read_json(&p)?))
         })
         .collect()
@@ -201,7 +211,10 @@ fn write_dir<T: Serialize>(dir: &Path, sub: &str, items: &[Named<T>]) -> Result<
     std::fs::create_dir_all(&d).map_err(|e| CoordError::io(&d, e))?;
     for (i, n) in items.iter().enumerate() {
         if n.name.is_empty() || safe_name(&n.name) != n.name {
-            return Err(CoordError::Invalid(format!("{sub}: name {:?} is not a safe file name", n.name)));
+            return Err(CoordError::Invalid(format!(
+                "{sub}: name {:?} is not a safe file name",
+                n.name
+            )));
         }
         if items[..i].iter().any(|m| m.name == n.name) {
             return Err(CoordError::Invalid(format!("{sub}: name {:?} is used twice", n.name)));

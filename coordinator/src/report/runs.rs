@@ -26,7 +26,16 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
     let prov = || ProvenanceBlock::new(r.sweep.as_ref());
     if !r.adam.is_empty() {
         let mut t = TextTable::new(&[
-            "run", "model", "dataset", "b", "projected", "iterations", "seed", "L2 at start", "final L2", "profile",
+            "run",
+            "model",
+            "dataset",
+            "b",
+            "projected",
+            "iterations",
+            "seed",
+            "L2 at start",
+            "final L2",
+            "profile",
         ]);
         let mut p = prov();
         for a in &r.adam {
@@ -45,11 +54,25 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
                 a.value.provenance.profile.name.clone(),
             ]);
         }
-        out.push(Section { title: "Adam optimisation forging (Algorithm 1)".into(), table: t, provenance: p });
+        out.push(Section {
+            title: "Adam optimisation forging (Algorithm 1)".into(),
+            table: t,
+            provenance: p,
+        });
     }
     if !r.shuffle.is_empty() {
         let mut t = TextTable::new(&[
-            "run", "model", "dataset", "b", "shuffles", "seed", "L2 mean", "L2 median", "L2 max", "zero", "profile",
+            "run",
+            "model",
+            "dataset",
+            "b",
+            "shuffles",
+            "seed",
+            "L2 mean",
+            "L2 median",
+            "L2 max",
+            "zero",
+            "profile",
         ]);
         let mut p = prov();
         for x in &r.shuffle {
@@ -71,7 +94,11 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
                 x.value.provenance.profile.name.clone(),
             ]);
         }
-        out.push(Section { title: "Batch-order shuffles (Figure 4)".into(), table: t, provenance: p });
+        out.push(Section {
+            title: "Batch-order shuffles (Figure 4)".into(),
+            table: t,
+            provenance: p,
+        });
     }
     if !r.pol.is_empty() {
         out.push(pol_section(r, prov()));
@@ -84,8 +111,18 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
 
 fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
     let mut t = TextTable::new(&[
-        "run", "model", "dataset", "b", "steps", "writer", "verifier", "epsilon (L2)", "epsilon source", "max interval L2",
-        "failed intervals", "passed",
+        "run",
+        "model",
+        "dataset",
+        "b",
+        "steps",
+        "writer",
+        "verifier",
+        "epsilon (L2)",
+        "epsilon source",
+        "max interval L2",
+        "failed intervals",
+        "passed",
     ]);
     for x in &r.pol {
         let v = &x.value;
@@ -107,13 +144,26 @@ fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
             v.passed.to_string(),
         ]);
     }
-    Section { title: "Proof-of-Learning replays".into(), table: t, provenance: p }
+    Section {
+        title: "Proof-of-Learning replays".into(),
+        table: t,
+        provenance: p,
+    }
 }
 
 fn prop2_section(r: &Results, mut p: ProvenanceBlock) -> Section {
     let mut t = TextTable::new(&[
-        "run", "b", "seed", "rank", "rank tolerance", "error L2 (f32)", "error L2 (f64)", "pixels outside [0,1]",
-        "label simplex violation", "distance to real batch", "published error L2",
+        "run",
+        "b",
+        "seed",
+        "rank",
+        "rank tolerance",
+        "error L2 (f32)",
+        "error L2 (f64)",
+        "pixels outside [0,1]",
+        "label simplex violation",
+        "distance to real batch",
+        "published error L2",
     ]);
     let published = PUBLISHED
         .iter()
@@ -132,10 +182,16 @@ fn prop2_section(r: &Results, mut p: ProvenanceBlock) -> Section {
             format!("{:.4}", v.pixels_outside_unit),
             sci(Some(v.label_simplex_violation)),
             sci(Some(v.batch_distance)),
-            published.and_then(|x| x.l2()).map_or("–".into(), |v| format!("{v:.1e} (published, b not stated)")),
+            published
+                .and_then(|x| x.l2())
+                .map_or("–".into(), |v| format!("{v:.1e} (published, b not stated)")),
         ]);
     }
-    Section { title: "Proposition 2 construction (logistic regression)".into(), table: t, provenance: p }
+    Section {
+        title: "Proposition 2 construction (logistic regression)".into(),
+        table: t,
+        provenance: p,
+    }
 }
 
 /// Writes `tables/runs.md`.
@@ -146,7 +202,12 @@ pub(crate) fn write_runs(r: &Results, dir: &Path) -> Result<PathBuf> {
         md.push_str("No Adam, shuffle, Proof-of-Learning or Proposition 2 result in the results folder.\n");
     }
     for s in secs {
-        md.push_str(&format!("### {}\n\n{}\n{}\n", s.title, s.table.markdown(), s.provenance.markdown()));
+        md.push_str(&format!(
+            "### {}\n\n{}\n{}\n",
+            s.title,
+            s.table.markdown(),
+            s.provenance.markdown()
+        ));
     }
     let path = dir.join("runs.md");
     write_file(&path, md.as_bytes())?;

@@ -70,7 +70,10 @@ pub(crate) fn benign_of(results: &Results, s: &Setting) -> Option<(f64, Vec<Stri
         .iter()
         .filter(|m| (m.value.key.model, m.value.key.dataset, m.value.key.batch_size) == *s)
         .collect();
-    let max = ms.iter().filter_map(|m| m.value.largest(Measure::L2)).reduce(f64::max)?;
+    let max = ms
+        .iter()
+        .filter_map(|m| m.value.largest(Measure::L2))
+        .reduce(f64::max)?;
     Some((max, ms.iter().map(|m| m.name.clone()).collect()))
 }
 
@@ -97,7 +100,9 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
             .filter(|r| (r.model, r.dataset, r.batch_size) == s)
             .collect();
         if attacks.is_empty() {
-            let (v, src) = benign.clone().map_or((None, String::new()), |(v, n)| (Some(v), matrices_source(&n)));
+            let (v, src) = benign
+                .clone()
+                .map_or((None, String::new()), |(v, n)| (Some(v), matrices_source(&n)));
             rows.push(base(v, src));
         }
         for a in attacks {
@@ -241,47 +246,4 @@ pub(crate) fn table1_csv(rows: &[Table1Row]) -> String {
         );
     }
     s
-}
-
-/// The provenance of one matrix.
-pub(crate) fn matrix_provenance(results: &Results, m: &forgebench_shared::tables::CrossDeviceMatrix) -> ProvenanceBlock {
-    let mut p = ProvenanceBlock::new(results.sweep.as_ref());
-    m.devices.iter().for_each(|d| p.add_device(d));
-    p
-}
-
-/// Writes table3.{md,csv,json}: every matrix with its provenance.
-pub(crate) fn write_table3(results: &Results, dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut md = String::from("## Table 3: cross-device reproduction matrices (L2)\n\n");
-    let mut csv = String::new();
-    let mut json = Vec::new();
-    for m in &results.matrices {
-        let prov = matrix_provenance(results, &m.value);
-        let _ = write!(md, "### {}\n\n{}\n{}\n", m.name, m.value.to_markdown(Measure::L2), prov.markdown());
-        for (i, line) in m.value.to_csv().lines().enumerate() {
-            match (i, csv.is_empty()) {
-                (0, true) => csv.push_str(&format!("matrix,{line}\n")),
-                (0, false) => {}
-                _ => csv.push_str(&format!("{},{line}\n", csv_field(&m.name))),
-            }
-        }
-        json.push(serde_json::json!({
-            "name": m.name,
-            "largest_l2": m.value.largest(Measure::L2),
-            "matrix": m.value,
-            "provenance": prov,
-        }));
-    }
-    if results.matrices.is_empty() {
-        md.push_str("No cross-device matrix in the results folder.\n");
-    }
-    let benign: Vec<_> = PUBLISHED.iter().filter(|p| p.side == Side::Benign).collect();
-    for p in &benign {
-        let _ = writeln!(md, "\nPublished (not measured here): {} = {:e} {} — {}", p.what, p.value, published::measure_name(p.measure), p.source);
-    }
-    let paths = [dir.join("table3.md"), dir.join("table3.csv"), dir.join("table3.json")];
-    write_file(&paths[0], md.as_bytes())?;
-    write_file(&paths[1], csv.as_bytes())?;
-    write_json(&paths[2], &serde_json::json!({ "matrices": json, "published": benign }))?;
-    Ok(paths.to_vec())
 }

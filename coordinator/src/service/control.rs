@@ -1,8 +1,8 @@
 //! The control service: sweep submission, status, resubmission and tables.
 use super::Coordinator;
 use crate::error::CoordError;
-use forgebench_proto::v1::control_service_server::ControlService;
 use forgebench_proto::v1 as pb;
+use forgebench_proto::v1::control_service_server::ControlService;
 use forgebench_shared::config::SweepConfig;
 use forgebench_shared::ids::SweepId;
 use tonic::{Request, Response, Status};
@@ -61,7 +61,11 @@ impl ControlService for Coordinator {
     async fn submit_sweep(&self, req: Request<pb::SubmitSweepRequest>) -> Reply<pb::SubmitSweepResponse> {
         let cfg = SweepConfig::from_toml_str(&req.into_inner().sweep_toml).map_err(CoordError::from)?;
         let (id, jobs, existing) = self.submit(&cfg)?;
-        Ok(Response::new(pb::SubmitSweepResponse { sweep_id: id.0, jobs: jobs as u32, existing }))
+        Ok(Response::new(pb::SubmitSweepResponse {
+            sweep_id: id.0,
+            jobs: jobs as u32,
+            existing,
+        }))
     }
 
     async fn get_status(&self, req: Request<pb::StatusRequest>) -> Reply<pb::StatusResponse> {
@@ -75,7 +79,9 @@ impl ControlService for Coordinator {
         }
         let id = SweepId(r.sweep_id);
         self.ledger().sweep_status(&id)?;
-        let n = self.ledger().resubmit(&id, r.failed_only, self.settings().max_attempts)?;
+        let n = self
+            .ledger()
+            .resubmit(&id, r.failed_only, self.settings().max_attempts)?;
         tracing::info!(sweep = %id, requeued = n, failed_only = r.failed_only, "resubmitted");
         self.wake();
         Ok(Response::new(pb::ResubmitResponse { requeued: n as u32 }))
@@ -86,6 +92,9 @@ impl ControlService for Coordinator {
         let complete = self.ledger().sweep_status(&id)?.complete();
         let m = crate::aggregate::matrices(self.ledger(), &id)?;
         let matrices_json = serde_json::to_string(&m).map_err(|e| CoordError::json("tables", e))?;
-        Ok(Response::new(pb::TablesResponse { matrices_json, complete }))
+        Ok(Response::new(pb::TablesResponse {
+            matrices_json,
+            complete,
+        }))
     }
 }

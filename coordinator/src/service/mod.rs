@@ -4,7 +4,7 @@ mod control;
 mod worker;
 
 use crate::error::Result;
-use crate::ledger::Ledger;
+use crate::ledger::{Ledger, SweepRecord};
 use crate::plan::{expand, sweep_identity};
 use forgebench_shared::config::{ClusterConfig, SweepConfig};
 use forgebench_shared::ids::SweepId;
@@ -63,7 +63,13 @@ pub struct Coordinator {
 impl Coordinator {
     /// A coordinator over `ledger`.
     pub fn new(ledger: Ledger, settings: Settings) -> Coordinator {
-        Coordinator { inner: Arc::new(Inner { ledger, settings, changed: Notify::new() }) }
+        Coordinator {
+            inner: Arc::new(Inner {
+                ledger,
+                settings,
+                changed: Notify::new(),
+            }),
+        }
     }
 
     /// The ledger.
@@ -96,14 +102,28 @@ impl Coordinator {
         cfg.validate()?;
         let workers = self.inner.ledger.workers()?;
         let gpu_names = |p: &DeviceProfile| -> Vec<String> {
-            workers.iter().filter(|w| w.profile.name == p.name).flat_map(|w| w.fingerprint.gpus.iter().map(|g| g.name.clone())).collect()
+            workers
+                .iter()
+                .filter(|w| w.profile.name == p.name)
+                .flat_map(|w| w.fingerprint.gpus.iter().map(|g| g.name.clone()))
+                .collect()
         };
         let profiles = cfg.devices.select(&self.known_profiles()?, gpu_names)?;
         let (id, fp) = sweep_identity(cfg, &profiles);
         let jobs = expand(&id, cfg, &profiles);
-        let text = toml::to_string(cfg).map_err(|e| crate::error::CoordError::Invalid(format!("sweep to TOML: {e}")))?;
-        let existed =
-            self.inner.ledger.insert_sweep(&id, &cfg.name, &fp, &text, &profiles, &jobs, self.inner.settings.max_attempts)?;
+        let text =
+            toml::to_string(cfg).map_err(|e| crate::error::CoordError::Invalid(format!("sweep to TOML: {e}")))?;
+        let rec = SweepRecord {
+            id: &id,
+            name: &cfg.name,
+            fingerprint: &fp,
+            config_toml: &text,
+            profiles: &profiles,
+        };
+        let existed = self
+            .inner
+            .ledger
+            .insert_sweep(rec, &jobs, self.inner.settings.max_attempts)?;
         tracing::info!(sweep = %id, jobs = jobs.len(), existed, "sweep submitted");
         self.wake();
         Ok((id, jobs.len(), existed))

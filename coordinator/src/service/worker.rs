@@ -29,7 +29,15 @@ fn leased(l: crate::ledger::Leased) -> Result<pb::LeasedJob, Status> {
         attempt: l.attempt,
         spec_json,
         deadline_unix_ms: l.deadline_ms.max(0) as u64,
-        inputs: l.inputs.into_iter().map(|a| pb::ArtifactHeader { sha256: a.id.0, size: a.size, role: a.role }).collect(),
+        inputs: l
+            .inputs
+            .into_iter()
+            .map(|a| pb::ArtifactHeader {
+                sha256: a.id.0,
+                size: a.size,
+                role: a.role,
+            })
+            .collect(),
     })
 }
 
@@ -43,9 +51,17 @@ impl WorkerService for Coordinator {
                 r.protocol_version
             )));
         }
-        let profile = DeviceProfile::try_from(r.profile.ok_or(ProtoError::Missing("profile")).map_err(CoordError::from)?)
-            .map_err(CoordError::from)?;
-        let fp: DeviceFingerprint = r.fingerprint.ok_or(ProtoError::Missing("fingerprint")).map_err(CoordError::from)?.into();
+        let profile = DeviceProfile::try_from(
+            r.profile
+                .ok_or(ProtoError::Missing("profile"))
+                .map_err(CoordError::from)?,
+        )
+        .map_err(CoordError::from)?;
+        let fp: DeviceFingerprint = r
+            .fingerprint
+            .ok_or(ProtoError::Missing("fingerprint"))
+            .map_err(CoordError::from)?
+            .into();
         if r.worker_name.is_empty() {
             return Err(Status::invalid_argument("worker_name is empty"));
         }
@@ -65,7 +81,9 @@ impl WorkerService for Coordinator {
         let worker = WorkerId(r.worker_id);
         self.ledger().touch_worker(&worker)?;
         let lease_valid = match (r.job_id, r.attempt) {
-            (Some(job), Some(attempt)) => self.ledger().extend_lease(&worker, &JobId(job), attempt, self.lease_ms())?,
+            (Some(job), Some(attempt)) => self
+                .ledger()
+                .extend_lease(&worker, &JobId(job), attempt, self.lease_ms())?,
             _ => true,
         };
         Ok(Response::new(pb::HeartbeatResponse { lease_valid }))
@@ -96,7 +114,11 @@ impl WorkerService for Coordinator {
         let r = req.into_inner();
         let (worker, job) = (WorkerId(r.worker_id), JobId(r.job_id));
         self.ledger().touch_worker(&worker)?;
-        let state = match r.outcome.ok_or(ProtoError::Missing("outcome")).map_err(CoordError::from)? {
+        let state = match r
+            .outcome
+            .ok_or(ProtoError::Missing("outcome"))
+            .map_err(CoordError::from)?
+        {
             Outcome::OutcomeJson(j) => {
                 let outcome: JobOutcome = serde_json::from_str(&j).map_err(|e| CoordError::json("outcome_json", e))?;
                 self.ledger().report(&worker, &job, r.attempt, Ok(&outcome))?
@@ -108,17 +130,24 @@ impl WorkerService for Coordinator {
         };
         tracing::info!(worker = %worker, job = %job, state = state.as_str(), "result recorded");
         self.wake();
-        Ok(Response::new(pb::ReportResponse { job_state: state.as_str().into() }))
+        Ok(Response::new(pb::ReportResponse {
+            job_state: state.as_str().into(),
+        }))
     }
 
     async fn upload_artifact(&self, req: Request<Streaming<pb::ArtifactChunk>>) -> Reply<pb::UploadResponse> {
-        let stream = req.into_inner().map(|c| c.map_err(|s| ProtoError::status("upload stream", s)));
+        let stream = req
+            .into_inner()
+            .map(|c| c.map_err(|s| ProtoError::status("upload stream", s)));
         let (header, _, existed) = receive(stream, &self.settings().artifacts_dir).await.map_err(|e| {
             tracing::warn!(error = %e, "artifact upload rejected");
             CoordError::from(e)
         })?;
         self.ledger().add_artifact(&header.sha256, header.size, &header.role)?;
-        Ok(Response::new(pb::UploadResponse { sha256: header.sha256, already_present: existed }))
+        Ok(Response::new(pb::UploadResponse {
+            sha256: header.sha256,
+            already_present: existed,
+        }))
     }
 
     type DownloadArtifactStream = Pin<Box<dyn Stream<Item = Result<pb::ArtifactChunk, Status>> + Send>>;
@@ -126,9 +155,16 @@ impl WorkerService for Coordinator {
     async fn download_artifact(&self, req: Request<pb::DownloadRequest>) -> Reply<Self::DownloadArtifactStream> {
         let id = req.into_inner().sha256;
         check_id(&id).map_err(CoordError::from)?;
-        let size = self.ledger().artifact_size(&id)?.ok_or_else(|| CoordError::NotFound(format!("artifact {id}")))?;
+        let size = self
+            .ledger()
+            .artifact_size(&id)?
+            .ok_or_else(|| CoordError::NotFound(format!("artifact {id}")))?;
         let path = self.settings().artifacts_dir.join(&id);
-        let header = pb::ArtifactHeader { sha256: id, size, role: String::new() };
+        let header = pb::ArtifactHeader {
+            sha256: id,
+            size,
+            role: String::new(),
+        };
         Ok(Response::new(Box::pin(chunks_of(path, header).map(Ok))))
     }
 }

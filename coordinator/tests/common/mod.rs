@@ -39,7 +39,9 @@ pub async fn coordinator(dir: &Path, lease_ms: u64, max_attempts: u32) -> (Coord
     let ledger = Ledger::open(&dir.join("ledger.sqlite")).expect("ledger");
     let coord = Coordinator::new(ledger, settings(dir, lease_ms, max_attempts));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let running = start(coord.clone(), listener, TOKEN, None, 1 << 20).await.expect("serve");
+    let running = start(coord.clone(), listener, TOKEN, None, 1 << 20)
+        .await
+        .expect("serve");
     (coord, running)
 }
 
@@ -50,7 +52,10 @@ pub fn target(running: &Running) -> Target {
 }
 
 pub async fn client(running: &Running, token: &str) -> WorkerClient {
-    target(running).worker(&BearerToken::new(token).expect("token")).await.expect("connect")
+    target(running)
+        .worker(&BearerToken::new(token).expect("token"))
+        .await
+        .expect("connect")
 }
 
 pub fn fingerprint(profile: &str) -> DeviceFingerprint {
@@ -87,25 +92,49 @@ pub fn fake_l2(writer: &str, verifier: &str) -> f64 {
 }
 
 fn summary(l2: f64) -> MeasureSummary {
-    let m = ErrorMeasures { l2, l2_sq: l2 * l2, l2_sq_per_dim: l2 * l2 / 7840.0, linf: l2, rel: l2 };
+    let m = ErrorMeasures {
+        l2,
+        l2_sq: l2 * l2,
+        l2_sq_per_dim: l2 * l2 / 7840.0,
+        linf: l2,
+        rel: l2,
+    };
     MeasureSummary::of(&[m, m])
 }
 
 /// Fake execution: a write job writes bytes naming its writer; a verify job reads them back.
-pub fn fake_execute(spec: &JobSpec, profile: &DeviceProfile, inputs: &[PathBuf], dir: &Path) -> Result<(serde_json::Value, Vec<(ArtifactRef, PathBuf)>), String> {
+pub fn fake_execute(
+    spec: &JobSpec,
+    profile: &DeviceProfile,
+    inputs: &[PathBuf],
+    dir: &Path,
+) -> Result<(serde_json::Value, Vec<(ArtifactRef, PathBuf)>), String> {
     match spec {
         JobSpec::WriteLog { spec } => {
             let bytes = format!("log of {spec:?} by {}", profile.name).repeat(50_000);
             let path = dir.join(format!("log-{}", profile.name));
             std::fs::write(&path, &bytes).map_err(|e| e.to_string())?;
             let id = hex::encode(Sha256::digest(bytes.as_bytes()));
-            let r = ArtifactRef { id: id.as_str().into(), role: "repro-log".into(), size: bytes.len() as u64 };
+            let r = ArtifactRef {
+                id: id.as_str().into(),
+                role: "repro-log".into(),
+                size: bytes.len() as u64,
+            };
             Ok((serde_json::json!({ "writer": profile.name }), vec![(r, path)]))
         }
         JobSpec::VerifyLog { .. } => {
             let text = std::fs::read_to_string(&inputs[0]).map_err(|e| e.to_string())?;
-            let writer = text.split(" by ").nth(1).and_then(|s| s.split("log of").next()).ok_or("bad fake log")?;
-            let prov = Provenance { code_version: "test".into(), profile: profile.clone(), fingerprint: fingerprint(&profile.name), seeds: vec![] };
+            let writer = text
+                .split(" by ")
+                .nth(1)
+                .and_then(|s| s.split("log of").next())
+                .ok_or("bad fake log")?;
+            let prov = Provenance {
+                code_version: "test".into(),
+                profile: profile.clone(),
+                fingerprint: fingerprint(&profile.name),
+                seeds: vec![],
+            };
             let v = serde_json::json!({
                 "writer_profile": writer, "verifier_profile": profile.name, "verifier": prov,
                 "summary": summary(fake_l2(writer, &profile.name)),
@@ -127,15 +156,37 @@ pub enum Behaviour {
     FailIf(&'static str),
 }
 
-/// Runs a fake worker until it has handled `max_jobs` jobs or (for `DieHolding`) leased one.
-pub async fn fake_worker(running_target: Target, profile: DeviceProfile, name: String, dir: PathBuf, behaviour: Behaviour, max_jobs: usize) -> usize {
-    let mut c = running_target.worker(&BearerToken::new(TOKEN).expect("token")).await.expect("connect");
+/// Runs a fake worker until it has handled `max_jobs` jobs, found none for about 2.4 s, or (for `DieHolding`)
+/// leased one.
+pub async fn fake_worker(
+    running_target: Target,
+    profile: DeviceProfile,
+    name: String,
+    dir: PathBuf,
+    behaviour: Behaviour,
+    max_jobs: usize,
+) -> usize {
+    let mut c = running_target
+        .worker(&BearerToken::new(TOKEN).expect("token"))
+        .await
+        .expect("connect");
     let id = register(&mut c, &profile, &name).await.expect("register");
     let mut handled = 0;
-    while handled < max_jobs {
-        let r = c.lease_job(pb::LeaseRequest { worker_id: id.clone(), wait_ms: 300 }).await;
+    // A worker with nothing left to do for a while leaves, so a test whose quota exceeds the work still ends.
+    let mut idle = 0;
+    while handled < max_jobs && idle < 8 {
+        let r = c
+            .lease_job(pb::LeaseRequest {
+                worker_id: id.clone(),
+                wait_ms: 300,
+            })
+            .await;
         let Ok(r) = r else { return handled };
-        let Some(job) = r.into_inner().job else { continue };
+        let Some(job) = r.into_inner().job else {
+            idle += 1;
+            continue;
+        };
+        idle = 0;
         handled += 1;
         if behaviour == Behaviour::DieHolding {
             return handled;
@@ -143,24 +194,45 @@ pub async fn fake_worker(running_target: Target, profile: DeviceProfile, name: S
         let spec: JobSpec = serde_json::from_str(&job.spec_json).expect("spec");
         let mut inputs = Vec::new();
         for a in &job.inputs {
-            inputs.push(download(&mut c, &a.sha256, &dir.join("inputs")).await.expect("download"));
+            inputs.push(
+                download(&mut c, &a.sha256, &dir.join("inputs"))
+                    .await
+                    .expect("download"),
+            );
         }
         let jd = dir.join(format!("j{handled}"));
         std::fs::create_dir_all(&jd).expect("job dir");
         let fail = matches!(behaviour, Behaviour::FailIf(s) if job.job_id.contains(s));
-        let result = if fail { Err("injected failure".to_owned()) } else { fake_execute(&spec, &profile, &inputs, &jd) };
+        let result = if fail {
+            Err("injected failure".to_owned())
+        } else {
+            fake_execute(&spec, &profile, &inputs, &jd)
+        };
         let outcome = match result {
             Ok((v, files)) => {
                 for (r, p) in &files {
-                    let h = pb::ArtifactHeader { sha256: r.id.0.clone(), size: r.size, role: r.role.clone() };
+                    let h = pb::ArtifactHeader {
+                        sha256: r.id.0.clone(),
+                        size: r.size,
+                        role: r.role.clone(),
+                    };
                     upload(&mut c, p, h).await.expect("upload");
                 }
-                let o = JobOutcome { result: v, artifacts: files.into_iter().map(|(r, _)| r).collect(), compute_seconds: 0.01 };
+                let o = JobOutcome {
+                    result: v,
+                    artifacts: files.into_iter().map(|(r, _)| r).collect(),
+                    compute_seconds: 0.01,
+                };
                 Outcome::OutcomeJson(serde_json::to_string(&o).expect("json"))
             }
             Err(e) => Outcome::Error(e),
         };
-        let req = pb::ReportRequest { worker_id: id.clone(), job_id: job.job_id, attempt: job.attempt, outcome: Some(outcome) };
+        let req = pb::ReportRequest {
+            worker_id: id.clone(),
+            job_id: job.job_id,
+            attempt: job.attempt,
+            outcome: Some(outcome),
+        };
         if c.report_result(req).await.is_err() {
             return handled;
         }

@@ -54,10 +54,31 @@ pub fn full_results() -> Results {
     r.attacks.push(Named::new(
         "fixture-search",
         vec![
-            attack("greedy", ModelKind::Lenet5, 100, 3.25e-2, "fixture: n=1000, M=10000", None),
-            attack("local-search", ModelKind::Lenet5, 100, 1.5e-2, "fixture: 500 moves", None),
+            attack(
+                "greedy",
+                ModelKind::Lenet5,
+                100,
+                3.25e-2,
+                "fixture: n=1000, M=10000",
+                None,
+            ),
+            attack(
+                "local-search",
+                ModelKind::Lenet5,
+                100,
+                1.5e-2,
+                "fixture: 500 moves",
+                None,
+            ),
             // No matrix for VGGmini here: the row's own benign figure is used.
-            attack("greedy", ModelKind::Vggmini, 100, 1.75, "fixture: n=500, M=1000", Some(3.0e-5)),
+            attack(
+                "greedy",
+                ModelKind::Vggmini,
+                100,
+                1.75,
+                "fixture: n=500, M=1000",
+                Some(3.0e-5),
+            ),
         ],
     ));
     r.attacks.push(Named::new(
@@ -66,7 +87,9 @@ pub fn full_results() -> Results {
     ));
     let dim = ModelKind::Lenet5.param_count();
     for seed in 0..3u64 {
-        let curve: Vec<f64> = (0..60).map(|i| 1e-1 * 0.85f64.powi(i) * (1.0 + seed as f64 / 10.0) + 1e-5).collect();
+        let curve: Vec<f64> = (0..60)
+            .map(|i| 1e-1 * 0.85f64.powi(i) * (1.0 + seed as f64 / 10.0) + 1e-5)
+            .collect();
         let last = curve[curve.len() - 1];
         r.adam.push(Named::new(
             format!("fixture-adam-s{seed}"),
@@ -86,7 +109,9 @@ pub fn full_results() -> Results {
             },
         ));
     }
-    let errors: Vec<ErrorMeasures> = (0..40).map(|i| em(if i % 10 == 0 { 0.0 } else { 1e-9 * (1 + i % 7) as f64 }, dim)).collect();
+    let errors: Vec<ErrorMeasures> = (0..40)
+        .map(|i| em(if i % 10 == 0 { 0.0 } else { 1e-9 * (1 + i % 7) as f64 }, dim))
+        .collect();
     r.shuffle.push(Named::new(
         "fixture-shuffle",
         ShuffleReport {
@@ -158,12 +183,27 @@ pub fn grids() -> Vec<Named<ImageBatch>> {
     let data = load(DatasetKind::Mnist, &bundled_dir(), Split::Train).expect("bundled MNIST loads");
     let idx: Vec<usize> = (0..16).collect();
     let (pixels, _) = data.gather(&idx);
-    let forged: Vec<f32> = pixels.iter().enumerate().map(|(i, v)| 3.0 * v - 1.0 + (i % 5) as f32 * 0.1).collect();
+    let forged: Vec<f32> = pixels
+        .iter()
+        .enumerate()
+        .map(|(i, v)| 3.0 * v - 1.0 + (i % 5) as f32 * 0.1)
+        .collect();
     vec![
-        Named::new("real", ImageBatch { title: "real MNIST batch (bundled subset)".into(), shape: [1, 28, 28], pixels }),
+        Named::new(
+            "real",
+            ImageBatch {
+                title: "real MNIST batch (bundled subset)".into(),
+                shape: [1, 28, 28],
+                pixels,
+            },
+        ),
         Named::new(
             "forged-fixture",
-            ImageBatch { title: "synthetic out-of-domain batch (fixture)".into(), shape: [1, 28, 28], pixels: forged },
+            ImageBatch {
+                title: "synthetic out-of-domain batch (fixture)".into(),
+                shape: [1, 28, 28],
+                pixels: forged,
+            },
         ),
     ]
 }

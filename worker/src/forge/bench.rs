@@ -21,8 +21,10 @@ use std::time::{Duration, Instant};
 /// Benchmark parameters.
 #[derive(Debug, Clone, Args)]
 pub struct BenchArgs {
+    /// Model (a separable one: logreg, logreg-bias, lenet5).
     #[arg(long, default_value = "lenet5")]
     pub model: ModelKind,
+    /// Batch size b.
     #[arg(long, default_value_t = 100)]
     pub batch_size: usize,
     /// Pool size n.
@@ -40,6 +42,7 @@ pub struct BenchArgs {
     /// Greedy candidates before local search starts, in the comparison.
     #[arg(long, default_value_t = 1000)]
     pub local_start_candidates: usize,
+    /// Seed of theta, the logged batch, the pool and the candidates.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 }
@@ -47,17 +50,25 @@ pub struct BenchArgs {
 /// What the benchmark measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
+    /// Model.
     pub model: ModelKind,
+    /// Batch size b.
     pub batch_size: usize,
+    /// Pool size n.
     pub pool: usize,
+    /// libtorch intra-op threads.
     pub threads: i32,
     /// Seconds for the n per-example gradients.
     pub pergrad_seconds: f64,
     /// Seconds for K = G G^T and a = G d in f64.
     pub gram_seconds: f64,
+    /// Candidates scored with Gram (M).
     pub gram_candidates: usize,
+    /// Gram scoring rate.
     pub gram_candidates_per_s: f64,
+    /// Candidates scored naively.
     pub naive_candidates: usize,
+    /// Naive scoring rate.
     pub naive_candidates_per_s: f64,
     /// Gram rate / naive rate.
     pub steady_state_ratio: f64,
@@ -65,14 +76,19 @@ pub struct BenchReport {
     pub gram_total_s_for_m: f64,
     /// M / naive rate (extrapolated from `naive_candidates`).
     pub naive_total_s_for_m: f64,
+    /// naive total / Gram total.
     pub total_ratio: f64,
+    /// Wall-clock budget of the comparison.
     pub budget_s: f64,
     /// Greedy alone within the budget: candidates scored and exact L2 of its best.
     pub greedy_only_candidates: usize,
+    /// Exact L2 of greedy's best.
     pub greedy_only_l2: f64,
     /// Greedy start then local search within the same budget.
     pub local_start_l2: f64,
+    /// Local-search moves made.
     pub local_moves: usize,
+    /// Exact L2 after local search.
     pub local_l2: f64,
 }
 

@@ -38,7 +38,7 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 pub fn write_png(batch: &ImageBatch, path: &Path, normalise: bool) -> Result<()> {
     let [c, h, w] = batch.shape;
     let per = c * h * w;
-    if c != 1 && c != 3 || per == 0 || batch.pixels.len() % per != 0 {
+    if c != 1 && c != 3 || per == 0 || !batch.pixels.len().is_multiple_of(per) {
         return Err(WorkerError::Invalid(format!(
             "image batch {:?}: bad shape {:?}",
             batch.title, batch.shape

@@ -84,15 +84,15 @@ pub fn batch_norm(name: &str, c: usize) -> Vec<ParamSpec> {
 
 /// Views of `theta` shaped as `specs`, sharing its storage (so gradients flow back into theta).
 pub fn views(theta: &Tensor, specs: &[ParamSpec]) -> Vec<Tensor> {
-    let mut off = 0i64;
-    specs
-        .iter()
-        .map(|s| {
-            let n = s.numel() as i64;
-            let t = theta.narrow(0, off, n).view(s.shape.as_slice());
-            off += n;
-            t
-        })
+    // One split rather than a narrow per parameter: narrow's backward materialises a zero tensor of theta's full
+    // size for every parameter and autograd sums them (O(#params x dim), ~3 GB of memory traffic per VGGmini step);
+    // split's backward is one concatenation. The gradient's values are the same.
+    let sizes: Vec<i64> = specs.iter().map(|s| s.numel() as i64).collect();
+    theta
+        .split_with_sizes(sizes.as_slice(), 0)
+        .into_iter()
+        .zip(specs)
+        .map(|(t, s)| t.view(s.shape.as_slice()))
         .collect()
 }
 

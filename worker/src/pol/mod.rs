@@ -12,11 +12,13 @@
 //! i64 and `checkpoint_steps` [C] i64, plus the JSON [`PolManifest`] in the metadata key `forgebench.manifest` and
 //! beside the file (`.json`). [`export_public`] also writes the public PoL code's layout.
 mod export;
+mod io;
 mod log;
 mod verify;
 
 pub use export::export_public;
-pub use log::{read, train, write, PolLog, PolManifest, POL_FORMAT};
+pub use io::{read, write};
+pub use log::{train, PolLog, PolManifest, POL_FORMAT};
 pub use verify::{calibrate, verify, Epsilon, DEFAULT_MARGIN};
 
 use forgebench_shared::jobs::PolSpec;

@@ -17,11 +17,28 @@ pub fn mnist() -> Arc<Dataset> {
 
 /// A logged step: theta drawn from `seed`, a real batch of `b`, theta_next from a real update.
 /// Returns the target and the original batch (to exclude from pools).
-pub fn logged_step(model: ModelKind, ds: &Dataset, b: usize, seed: u64, precision: Precision) -> (StepTarget, HashSet<usize>) {
-    let kind = if precision == Precision::F64 { Kind::Double } else { Kind::Float };
+pub fn logged_step(
+    model: ModelKind,
+    ds: &Dataset,
+    b: usize,
+    seed: u64,
+    precision: Precision,
+) -> (StepTarget, HashSet<usize>) {
+    let kind = if precision == Precision::F64 {
+        Kind::Double
+    } else {
+        Kind::Float
+    };
     let theta = Tensor::from_slice(&draw_theta(model, seed, 0)).to_kind(kind);
     let idx = PortableRng::derived(seed, "test-batch", 0).sample_indices(ds.n, b);
     let batch = Batch::gather(ds, &idx, Device::Cpu, precision).expect("gather");
     let u = sgd_update(model, &theta, &batch, 0.01).expect("update");
-    (StepTarget { theta, theta_next: u.theta_next, eta: 0.01 }, idx.into_iter().collect())
+    (
+        StepTarget {
+            theta,
+            theta_next: u.theta_next,
+            eta: 0.01,
+        },
+        idx.into_iter().collect(),
+    )
 }

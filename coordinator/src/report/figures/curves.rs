@@ -46,9 +46,15 @@ impl Figure for LogChart {
         let body = area.margin(52, 10, 10, 20);
         let ys = self.series.iter().flat_map(|s| s.points.iter().map(|p| p.1));
         let Some((lo, hi)) = decades(ys) else {
-            body.draw(&Text::new("no positive value to draw on a log axis", (40, 60), font(14)))?;
+            body.draw(&Text::new(
+                "no positive value to draw on a log axis",
+                (40, 60),
+                font(14),
+            ))?;
             return Ok(());
         };
+        // plotters labels only powers of ten on a log axis: span at least two decades so there are three labels.
+        let lo = if hi - lo < 2 { hi - 2 } else { lo };
         let x_max = self
             .series
             .iter()
@@ -62,14 +68,21 @@ impl Figure for LogChart {
             .configure_mesh()
             .x_desc(self.x_desc.clone())
             .y_desc(self.y_desc.clone())
+            .y_labels(12)
             .y_label_formatter(&|v| format!("{v:.0e}"))
+            .light_line_style(RGBColor(238, 238, 238))
             .x_label_formatter(&|v| format!("{v:.0}"))
             .label_style(font(12))
             .axis_desc_style(font(13))
             .draw()?;
         for (k, s) in self.series.iter().enumerate() {
             let colour = SERIES[k % SERIES.len()];
-            let pts: Vec<(f64, f64)> = s.points.iter().copied().filter(|p| p.1 > 0.0 && p.1.is_finite()).collect();
+            let pts: Vec<(f64, f64)> = s
+                .points
+                .iter()
+                .copied()
+                .filter(|p| p.1 > 0.0 && p.1.is_finite())
+                .collect();
             let drawn = if self.lines {
                 chart.draw_series(LineSeries::new(pts, colour.stroke_width(2)))?
             } else {
@@ -113,7 +126,10 @@ pub(crate) fn adam_figures(runs: &[Named<AdamReport>]) -> Vec<(String, LogChart)
         .into_iter()
         .map(|(key, rs)| {
             let s = &rs[0].value.spec;
-            let zeros: usize = rs.iter().map(|r| r.value.curve_l2.iter().filter(|v| **v <= 0.0).count()).sum();
+            let zeros: usize = rs
+                .iter()
+                .map(|r| r.value.curve_l2.iter().filter(|v| **v <= 0.0).count())
+                .sum();
             let chart = LogChart {
                 title: format!(
                     "Adam forging{}, {}/{} b={}: {} run(s)",
@@ -133,7 +149,13 @@ pub(crate) fn adam_figures(runs: &[Named<AdamReport>]) -> Vec<(String, LogChart)
                     .iter()
                     .map(|r| Series {
                         label: format!("seed {}", r.value.spec.seed),
-                        points: r.value.curve_l2.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect(),
+                        points: r
+                            .value
+                            .curve_l2
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| (i as f64, *v))
+                            .collect(),
                     })
                     .collect(),
             };
@@ -147,7 +169,10 @@ pub(crate) fn shuffle_figure(r: &ShuffleReport) -> LogChart {
     let s = &r.spec;
     let zeros = r.errors.iter().filter(|e| e.l2 == 0.0).count();
     LogChart {
-        title: format!("Batch-order shuffles, {}/{} b={}, profile {}", s.model, s.dataset, s.batch_size, r.provenance.profile.name),
+        title: format!(
+            "Batch-order shuffles, {}/{} b={}, profile {}",
+            s.model, s.dataset, s.batch_size, r.provenance.profile.name
+        ),
         note: format!(
             "L2 of each shuffled-order update from the unshuffled one; {zeros} of {} bitwise equal (not drawn)",
             r.errors.len()

@@ -37,7 +37,10 @@ fn picture(b: &ImageBatch) -> Picture {
         let img = &b.pixels[k * per..(k + 1) * per];
         let (lo, hi) = if scaled {
             let finite = img.iter().copied().filter(|v| v.is_finite());
-            (finite.clone().fold(f32::INFINITY, f32::min), finite.fold(f32::NEG_INFINITY, f32::max))
+            (
+                finite.clone().fold(f32::INFINITY, f32::min),
+                finite.fold(f32::NEG_INFINITY, f32::max),
+            )
         } else {
             (0.0, 1.0)
         };
@@ -71,7 +74,10 @@ pub(crate) fn write_grid(b: &ImageBatch, dir: &Path, name: &str) -> Result<Figur
     let n = b.pixels.len() / (b.shape.iter().product::<usize>());
     let note = if p.scaled {
         let outside = b.pixels.iter().filter(|v| !(0.0..=1.0).contains(*v)).count() as f64 / b.pixels.len() as f64;
-        format!("{n} images; {:.1}% of pixels outside [0, 1]: each image scaled from its own range", outside * 100.0)
+        format!(
+            "{n} images; {:.1}% of pixels outside [0, 1]: each image scaled from its own range",
+            outside * 100.0
+        )
     } else {
         format!("{n} images, pixels in [0, 1] drawn as they are")
     };
@@ -84,9 +90,8 @@ pub(crate) fn write_grid(b: &ImageBatch, dir: &Path, name: &str) -> Result<Figur
         rgb[dst..dst + (p.w * 3) as usize].copy_from_slice(&p.rgb[src..src + (p.w * 3) as usize]);
     }
     {
-        let fail = |e: plotters::drawing::DrawingAreaErrorKind<_>| {
-            CoordError::Report(format!("{}: {e}", png_path.display()))
-        };
+        let fail =
+            |e: plotters::drawing::DrawingAreaErrorKind<_>| CoordError::Report(format!("{}: {e}", png_path.display()));
         let area = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
         area.draw(&Text::new(b.title.clone(), (6, 6), font(14))).map_err(fail)?;
         area.draw(&Text::new(note.clone(), (6, 25), font(11))).map_err(fail)?;

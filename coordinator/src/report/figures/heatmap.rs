@@ -61,11 +61,19 @@ impl Figure for Heatmap<'_> {
             (12, 32),
             font(12),
         ))?;
-        area.draw(&Text::new("verifier", (LEFT + d * CELL / 2, TOP - 34), font(13).pos(center)))?;
+        area.draw(&Text::new(
+            "verifier",
+            (LEFT + d * CELL / 2, TOP - 34),
+            font(13).pos(center),
+        ))?;
         area.draw(&Text::new("log writer", (12, TOP - 14), font(13)))?;
         for (j, dev) in self.m.devices.iter().enumerate() {
             let x = LEFT + j as i32 * CELL + CELL / 2;
-            area.draw(&Text::new(dev.profile.name.clone(), (x, TOP - 12), font(12).pos(center)))?;
+            area.draw(&Text::new(
+                dev.profile.name.clone(),
+                (x, TOP - 12),
+                font(12).pos(center),
+            ))?;
         }
         for (i, row) in self.m.cells.iter().enumerate() {
             let y0 = TOP + i as i32 * CELL;
@@ -76,14 +84,22 @@ impl Figure for Heatmap<'_> {
                 let x0 = LEFT + j as i32 * CELL;
                 let (fill, lines) = match cell {
                     None => (WHITE, vec!["not run".to_owned()]),
-                    Some(c) if c.summary.l2.max == 0.0 => (RGBColor(225, 225, 225), vec!["0".into(), "(bitwise)".into()]),
+                    Some(c) if c.summary.l2.max == 0.0 => {
+                        (RGBColor(225, 225, 225), vec!["0".into(), "(bitwise)".into()])
+                    }
                     Some(c) => (
                         viridis(self.t(c.summary.l2.max)),
-                        vec![format!("{:.2e}", c.summary.l2.mean), format!("{:.2e}", c.summary.l2.max)],
+                        vec![
+                            format!("{:.2e}", c.summary.l2.mean),
+                            format!("{:.2e}", c.summary.l2.max),
+                        ],
                     ),
                 };
                 area.draw(&Rectangle::new([(x0, y0), (x0 + CELL, y0 + CELL)], fill.filled()))?;
-                area.draw(&Rectangle::new([(x0, y0), (x0 + CELL, y0 + CELL)], WHITE.stroke_width(2)))?;
+                area.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + CELL, y0 + CELL)],
+                    WHITE.stroke_width(2),
+                ))?;
                 // Dark colours (low end of viridis) need white text.
                 let light = (fill.0 as u32 + fill.1 as u32 + fill.2 as u32) > 330;
                 let colour = if light { BLACK } else { WHITE };
@@ -121,7 +137,10 @@ impl Heatmap<'_> {
         let left = Pos::new(HPos::Left, VPos::Center);
         for e in lo..=hi {
             let yy = y + h - (h as f64 * (e - lo) as f64 / (hi - lo) as f64).round() as i32;
-            area.draw(&PathElement::new(vec![(x + 18, yy), (x + 24, yy)], BLACK.stroke_width(1)))?;
+            area.draw(&PathElement::new(
+                vec![(x + 18, yy), (x + 24, yy)],
+                BLACK.stroke_width(1),
+            ))?;
             area.draw(&Text::new(format!("1e{e}"), (x + 27, yy), font(11).pos(left)))?;
         }
         area.draw(&Text::new("L2", (x, y - 14), font(12)))?;

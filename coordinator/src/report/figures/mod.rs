@@ -79,6 +79,9 @@ pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32, what: &Path) -> Result<Vec<
         let mut enc = png::Encoder::new(&mut out, w, h);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
+        // Figures are mostly flat colour: the best deflate level keeps them a few tens of KB.
+        enc.set_compression(png::Compression::Best);
+        enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
         let mut wr = enc.write_header().map_err(fail)?;
         wr.write_image_data(rgb).map_err(fail)?;
     }
@@ -125,7 +128,13 @@ pub(crate) fn draw_all(results: &Results, t1: &[Table1Row], dir: &Path) -> Resul
     for m in &results.matrices {
         let fig = heatmap::Heatmap::new(&m.value);
         let name = super::safe_name(&format!("heatmap-{}", m.name));
-        out.push(render(&fig, dir, &name, m.value.key.title(), Place::Matrix(m.name.clone()))?);
+        out.push(render(
+            &fig,
+            dir,
+            &name,
+            m.value.key.title(),
+            Place::Matrix(m.name.clone()),
+        )?);
     }
     for (name, fig) in curves::adam_figures(&results.adam) {
         let title = fig.title.clone();
@@ -134,11 +143,21 @@ pub(crate) fn draw_all(results: &Results, t1: &[Table1Row], dir: &Path) -> Resul
     for s in &results.shuffle {
         let fig = curves::shuffle_figure(&s.value);
         let title = fig.title.clone();
-        out.push(render(&fig, dir, &super::safe_name(&format!("shuffle-{}", s.name)), title, Place::Shuffle)?);
+        out.push(render(
+            &fig,
+            dir,
+            &super::safe_name(&format!("shuffle-{}", s.name)),
+            title,
+            Place::Shuffle,
+        )?);
     }
     for g in &results.grids {
         ensure_font()?;
-        out.push(grid::write_grid(&g.value, dir, &super::safe_name(&format!("grid-{}", g.name)))?);
+        out.push(grid::write_grid(
+            &g.value,
+            dir,
+            &super::safe_name(&format!("grid-{}", g.name)),
+        )?);
     }
     Ok(out)
 }
@@ -161,7 +180,11 @@ pub(crate) fn viridis(t: f64) -> RGBColor {
     let i = (x.floor() as usize).min(A.len() - 2);
     let f = x - i as f64;
     let mix = |a: u8, b: u8| (a as f64 + (b as f64 - a as f64) * f).round() as u8;
-    RGBColor(mix(A[i].0, A[i + 1].0), mix(A[i].1, A[i + 1].1), mix(A[i].2, A[i + 1].2))
+    RGBColor(
+        mix(A[i].0, A[i + 1].0),
+        mix(A[i].1, A[i + 1].1),
+        mix(A[i].2, A[i + 1].2),
+    )
 }
 
 /// Decades [lo, hi] (lo < hi) covering every positive, finite value; `None` when there is none.

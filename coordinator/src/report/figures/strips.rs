@@ -47,21 +47,22 @@ impl Strips {
             if !models.iter().any(|m| m.0 == r.model) {
                 models.push((r.model, Vec::new(), Vec::new()));
             }
-            let Some(entry) = models.iter_mut().find(|m| m.0 == r.model) else { continue };
+            let Some(entry) = models.iter_mut().find(|m| m.0 == r.model) else {
+                continue;
+            };
             let setting = if many_datasets(r.model) {
                 format!("{} b={}", r.dataset, r.batch_size)
             } else {
                 format!("b={}", r.batch_size)
             };
             let benign_label = format!("benign {setting}");
+            let zero_note = format!("{setting}: benign 0 (bitwise equal everywhere)");
             match r.benign_l2 {
-                Some(v) if v > 0.0 => {
-                    if !entry.1.iter().any(|p| p.0 == Mark::Benign && p.2 == benign_label) {
-                        entry.1.push(Point(Mark::Benign, v, benign_label));
-                    }
+                Some(v) if v > 0.0 && !entry.1.iter().any(|p| p.0 == Mark::Benign && p.2 == benign_label) => {
+                    entry.1.push(Point(Mark::Benign, v, benign_label));
                 }
-                Some(_) => entry.2.push(format!("{setting}: benign 0 (bitwise equal everywhere)")),
-                None => {}
+                Some(v) if v <= 0.0 && !entry.2.contains(&zero_note) => entry.2.push(zero_note),
+                _ => {}
             }
             if let (Some(a), Some(v)) = (&r.attack, r.attack_l2) {
                 if v > 0.0 {
@@ -74,6 +75,18 @@ impl Strips {
                 let label = format!("published {a}");
                 if !entry.1.iter().any(|p| p.0 == Mark::Published && p.2 == label) {
                     entry.1.push(Point(Mark::Published, v, label));
+                }
+            }
+        }
+        // Published attack figures of a drawn model appear on its strip even where no attack of that kind was run.
+        for (model, points, _) in models.iter_mut() {
+            for p in PUBLISHED
+                .iter()
+                .filter(|p| p.side == Side::Attack && p.model == Some(*model))
+            {
+                let label = format!("published {}", p.attack.unwrap_or("attack"));
+                if let (Some(v), false) = (p.l2(), points.iter().any(|x| x.0 == Mark::Published && x.2 == label)) {
+                    points.push(Point(Mark::Published, v, label));
                 }
             }
         }
@@ -104,7 +117,10 @@ where
 {
     match m {
         Mark::Benign => area.draw(&Circle::new((x, y), 7, BENIGN.filled()))?,
-        Mark::Attack => area.draw(&Polygon::new(vec![(x, y - 8), (x - 8, y + 6), (x + 8, y + 6)], ATTACK.filled()))?,
+        Mark::Attack => area.draw(&Polygon::new(
+            vec![(x, y - 8), (x - 8, y + 6), (x + 8, y + 6)],
+            ATTACK.filled(),
+        ))?,
         Mark::Published => {
             let d = vec![(x, y - 8), (x + 8, y), (x, y + 8), (x - 8, y), (x, y - 8)];
             area.draw(&PathElement::new(d, BLACK.stroke_width(2)))?
@@ -124,23 +140,54 @@ impl Figure for Strips {
     {
         area.fill(&WHITE)?;
         area.draw(&Text::new(self.title(), (12, 10), font(15)))?;
-        let legend = [(Mark::Benign, "largest benign error"), (Mark::Attack, "attack error"), (Mark::Published, "published (not measured here)")];
+        let legend = [
+            (Mark::Benign, "largest benign error"),
+            (Mark::Attack, "attack error"),
+            (Mark::Published, "published (not measured here)"),
+        ];
         for (k, (m, text)) in legend.iter().enumerate() {
             let x = 24 + k as i32 * 260;
             marker(area, *m, x, 44)?;
-            area.draw(&Text::new(*text, (x + 14, 44), font(12).pos(Pos::new(HPos::Left, VPos::Center))))?;
+            area.draw(&Text::new(
+                *text,
+                (x + 14, 44),
+                font(12).pos(Pos::new(HPos::Left, VPos::Center)),
+            ))?;
         }
         let bottom = TOP + STRIP * self.models.len().max(1) as i32;
+        for i in (0..self.models.len() as i32).step_by(2) {
+            let y0 = TOP + STRIP * i;
+            area.draw(&Rectangle::new(
+                [(0, y0), (W, y0 + STRIP)],
+                RGBColor(244, 244, 244).filled(),
+            ))?;
+        }
         let (lo, hi) = self.range;
         for e in lo..=hi {
             let x = self.x(10f64.powi(e));
-            area.draw(&PathElement::new(vec![(x, TOP), (x, bottom)], RGBColor(200, 200, 200).stroke_width(1)))?;
-            area.draw(&Text::new(format!("1e{e}"), (x, bottom + 8), font(11).pos(Pos::new(HPos::Center, VPos::Top))))?;
+            area.draw(&PathElement::new(
+                vec![(x, TOP), (x, bottom)],
+                RGBColor(200, 200, 200).stroke_width(1),
+            ))?;
+            area.draw(&Text::new(
+                format!("1e{e}"),
+                (x, bottom + 8),
+                font(11).pos(Pos::new(HPos::Center, VPos::Top)),
+            ))?;
         }
-        area.draw(&Text::new("L2 error", (LEFT + (W - LEFT - RIGHT) / 2, bottom + 30), font(13).pos(Pos::new(HPos::Center, VPos::Top))))?;
+        area.draw(&Text::new(
+            "L2 error",
+            (LEFT + (W - LEFT - RIGHT) / 2, bottom + 30),
+            font(13).pos(Pos::new(HPos::Center, VPos::Top)),
+        ))?;
         if let Some(v) = self.diagonal {
             let x = self.x(v);
-            area.draw(&plotters::element::DashedPathElement::new(vec![(x, TOP - 8), (x, bottom)], 6, 4, BLACK.stroke_width(1)))?;
+            area.draw(&plotters::element::DashedPathElement::new(
+                vec![(x, TOP - 8), (x, bottom)],
+                6,
+                4,
+                BLACK.stroke_width(1),
+            ))?;
             area.draw(&Text::new(
                 format!("published same-GPU diagonal {v:.1e} (RTX 4090, cuDNN auto-tuning; model not stated)"),
                 (x + 4, TOP - 14),
@@ -150,11 +197,15 @@ impl Figure for Strips {
         for (i, (model, points, notes)) in self.models.iter().enumerate() {
             let y0 = TOP + STRIP * i as i32;
             let yc = y0 + STRIP / 2;
-            if i % 2 == 0 {
-                area.draw(&Rectangle::new([(0, y0), (W, y0 + STRIP)], RGBColor(244, 244, 244).filled()))?;
-            }
-            area.draw(&Text::new(model.to_string(), (12, yc), font(14).pos(Pos::new(HPos::Left, VPos::Center))))?;
-            area.draw(&PathElement::new(vec![(LEFT, yc), (W - RIGHT, yc)], RGBColor(150, 150, 150).stroke_width(1)))?;
+            area.draw(&Text::new(
+                model.to_string(),
+                (12, yc),
+                font(14).pos(Pos::new(HPos::Left, VPos::Center)),
+            ))?;
+            area.draw(&PathElement::new(
+                vec![(LEFT, yc), (W - RIGHT, yc)],
+                RGBColor(150, 150, 150).stroke_width(1),
+            ))?;
             for (k, note) in notes.iter().enumerate() {
                 area.draw(&Text::new(note.clone(), (LEFT + 4, y0 + 6 + 13 * k as i32), font(10)))?;
             }
