@@ -4,8 +4,11 @@
 //! workers register, lease jobs bound to their profile, upload artifacts and report results; clients submit
 //! sweeps, watch them and fetch the aggregated cross-device tables.
 pub mod aggregate;
+pub mod cli;
+pub mod dump;
 pub mod error;
 pub mod ledger;
+pub mod local;
 pub mod plan;
 pub mod server;
 pub mod service;

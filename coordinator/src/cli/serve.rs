@@ -1,0 +1,88 @@
+//! `forgebench coordinator` (the coordinator alone) and `forgebench worker` (one worker joining a coordinator).
+use crate::error::{CoordError, Result};
+use crate::ledger::Ledger;
+use crate::local::{worker_exe, WorkerLaunch};
+use crate::service::{Coordinator, Settings};
+use clap::Args;
+use forgebench_shared::config::ClusterConfig;
+use std::path::PathBuf;
+
+/// Options of `forgebench worker`.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerArgs {
+    /// The profile (a `[[profile]]` name of cluster.toml) this worker runs with.
+    #[arg(long)]
+    pub profile: String,
+    /// Coordinator address (default: the configured listen address).
+    #[arg(long, env = "FORGEBENCH_COORDINATOR")]
+    pub coordinator: Option<String>,
+    /// Where jobs write their files.
+    #[arg(long, default_value = "runs/worker")]
+    pub work_dir: PathBuf,
+    /// Data directory (default: the bundled subset, or $FORGEBENCH_DATA).
+    #[arg(long, env = "FORGEBENCH_DATA")]
+    pub data_dir: Option<PathBuf>,
+    /// Worker name (default: <profile>@<host>:<pid>).
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// Builds the settings and the coordinator over the configured ledger.
+pub fn open_coordinator(cfg: &ClusterConfig) -> Result<Coordinator> {
+    let ledger = Ledger::open(&cfg.coordinator.ledger)?;
+    Ok(Coordinator::new(ledger, Settings::from_config(cfg)))
+}
+
+/// Serves until interrupted.
+pub fn coordinator(cfg: &ClusterConfig) -> Result<()> {
+    let token = super::token(cfg, true)?;
+    let coord = open_coordinator(cfg)?;
+    super::runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(cfg.coordinator.listen)
+            .await
+            .map_err(|e| CoordError::Process(format!("binding {}: {e}", cfg.coordinator.listen)))?;
+        let co = &cfg.coordinator;
+        let running = crate::server::start(coord, listener, &token, co.tls.as_ref(), co.max_message_bytes).await?;
+        eprintln!(
+            "coordinator listening on {} (ledger {}); Ctrl-C stops it",
+            running.addr(),
+            co.ledger.display()
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("coordinator: stopping; the ledger keeps every result");
+        running.shutdown().await
+    })
+}
+
+/// Replaces this process's role with one worker of the profile: spawns `forgebench-worker serve` with the profile's
+/// environment and waits for it, passing its exit status on.
+pub fn worker(cfg: &ClusterConfig, a: &WorkerArgs) -> Result<()> {
+    let profile = cfg
+        .profiles
+        .iter()
+        .find(|p| p.name == a.profile)
+        .ok_or_else(|| {
+            let known: Vec<_> = cfg.profiles.iter().map(|p| p.name.as_str()).collect();
+            CoordError::NotFound(format!("profile {:?} (cluster.toml has: {})", a.profile, known.join(", ")))
+        })?;
+    let co = &cfg.coordinator;
+    let launch = WorkerLaunch {
+        exe: worker_exe()?,
+        coordinator: super::target(cfg, a.coordinator.as_deref())?.address,
+        token_file: co.token_file.clone(),
+        token_env: co.token_env.clone(),
+        work_dir: a.work_dir.clone(),
+        data_dir: a.data_dir.clone(),
+        tls: co.tls.as_ref().map(|t| (t.ca.clone().unwrap_or(t.cert.clone()), t.domain.clone())),
+        max_message_bytes: co.max_message_bytes,
+    };
+    let name = a.name.clone().unwrap_or_else(|| format!("{}@{}", profile.name, std::process::id()));
+    let status = launch
+        .command(profile, &name)?
+        .status()
+        .map_err(|e| CoordError::Process(format!("starting {}: {e}", launch.exe.display())))?;
+    if !status.success() {
+        return Err(CoordError::Process(format!("worker {name} ended with {status}")));
+    }
+    Ok(())
+}
