@@ -76,6 +76,7 @@ impl WorkerLaunch {
         if let Some((ca, domain)) = &self.tls {
             cmd.arg("--tls-ca").arg(ca).arg("--tls-domain").arg(domain);
         }
+        die_with_parent(&mut cmd);
         Ok(cmd)
     }
 }
@@ -180,6 +181,21 @@ async fn keep_alive(
         restarts.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(%profile, ?status, "worker exited; restarting it (log: {})", log.display());
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// A local worker must not outlive `up` (or `forgebench worker`) when that is killed without a chance to clean up:
+/// ask the kernel to send it SIGTERM when its parent goes away.
+fn die_with_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe and touches only the child between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

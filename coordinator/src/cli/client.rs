@@ -104,9 +104,10 @@ pub fn submit(cfg: &ClusterConfig, a: &SubmitArgs) -> Result<()> {
             text
         }
         (None, name) => {
-            let name = name.as_deref().or(cfg.default_sweep.as_deref()).ok_or_else(|| {
-                CoordError::Invalid("no --sweep given and cluster.toml has no default_sweep".into())
-            })?;
+            let name = name
+                .as_deref()
+                .or(cfg.default_sweep.as_deref())
+                .ok_or_else(|| CoordError::Invalid("no --sweep given and cluster.toml has no default_sweep".into()))?;
             toml::to_string(cfg.sweep(name)?).map_err(|e| CoordError::Invalid(format!("sweep to TOML: {e}")))?
         }
     };
@@ -129,7 +130,9 @@ pub fn status(cfg: &ClusterConfig, a: &StatusArgs) -> Result<()> {
     super::runtime()?.block_on(async {
         let mut c = super::control(cfg, a.coordinator.as_deref()).await?;
         let s = c
-            .get_status(pb::StatusRequest { sweep_id: a.sweep.clone() })
+            .get_status(pb::StatusRequest {
+                sweep_id: a.sweep.clone(),
+            })
             .await
             .map_err(remote("status"))?
             .into_inner();
@@ -161,7 +164,9 @@ pub fn tables(cfg: &ClusterConfig, a: &TablesArgs) -> Result<()> {
     super::runtime()?.block_on(async {
         let mut c = super::control(cfg, a.coordinator.as_deref()).await?;
         let r = c
-            .get_tables(pb::TablesRequest { sweep_id: a.sweep.clone() })
+            .get_tables(pb::TablesRequest {
+                sweep_id: a.sweep.clone(),
+            })
             .await
             .map_err(remote("tables"))?
             .into_inner();

@@ -68,9 +68,9 @@ impl Live {
     pub fn new(total: u32) -> Live {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = ProgressBar::new(total as u64);
-            if let Ok(style) =
-                ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} jobs, ~{eta} left {msg}")
-            {
+            if let Ok(style) = ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} jobs, ~{eta} left {msg}",
+            ) {
                 b.set_style(style);
             }
             b.enable_steady_tick(Duration::from_millis(200));

@@ -57,14 +57,14 @@ pub fn coordinator(cfg: &ClusterConfig) -> Result<()> {
 /// Replaces this process's role with one worker of the profile: spawns `forgebench-worker serve` with the profile's
 /// environment and waits for it, passing its exit status on.
 pub fn worker(cfg: &ClusterConfig, a: &WorkerArgs) -> Result<()> {
-    let profile = cfg
-        .profiles
-        .iter()
-        .find(|p| p.name == a.profile)
-        .ok_or_else(|| {
-            let known: Vec<_> = cfg.profiles.iter().map(|p| p.name.as_str()).collect();
-            CoordError::NotFound(format!("profile {:?} (cluster.toml has: {})", a.profile, known.join(", ")))
-        })?;
+    let profile = cfg.profiles.iter().find(|p| p.name == a.profile).ok_or_else(|| {
+        let known: Vec<_> = cfg.profiles.iter().map(|p| p.name.as_str()).collect();
+        CoordError::NotFound(format!(
+            "profile {:?} (cluster.toml has: {})",
+            a.profile,
+            known.join(", ")
+        ))
+    })?;
     let co = &cfg.coordinator;
     let launch = WorkerLaunch {
         exe: worker_exe()?,
@@ -73,10 +73,16 @@ pub fn worker(cfg: &ClusterConfig, a: &WorkerArgs) -> Result<()> {
         token_env: co.token_env.clone(),
         work_dir: a.work_dir.clone(),
         data_dir: a.data_dir.clone(),
-        tls: co.tls.as_ref().map(|t| (t.ca.clone().unwrap_or(t.cert.clone()), t.domain.clone())),
+        tls: co
+            .tls
+            .as_ref()
+            .map(|t| (t.ca.clone().unwrap_or(t.cert.clone()), t.domain.clone())),
         max_message_bytes: co.max_message_bytes,
     };
-    let name = a.name.clone().unwrap_or_else(|| format!("{}@{}", profile.name, std::process::id()));
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}@{}", profile.name, std::process::id()));
     let status = launch
         .command(profile, &name)?
         .status()

@@ -53,14 +53,19 @@ pub fn run(cfg: &ClusterConfig, a: &UpArgs) -> Result<()> {
     let done_before = coord.ledger().sweep_status(&id)?.counts[2];
     eprintln!(
         "sweep {id}: {jobs} jobs{}",
-        if existed { format!(" (resuming: {done_before} already done)") } else { String::new() }
+        if existed {
+            format!(" (resuming: {done_before} already done)")
+        } else {
+            String::new()
+        }
     );
     super::runtime()?.block_on(async {
         let co = &cfg.coordinator;
-        let listener = tokio::net::TcpListener::bind(co.listen)
-            .await
-            .map_err(|e| CoordError::Process(format!("binding {} (is another coordinator running?): {e}", co.listen)))?;
-        let running = crate::server::start(coord.clone(), listener, &token, co.tls.as_ref(), co.max_message_bytes).await?;
+        let listener = tokio::net::TcpListener::bind(co.listen).await.map_err(|e| {
+            CoordError::Process(format!("binding {} (is another coordinator running?): {e}", co.listen))
+        })?;
+        let running =
+            crate::server::start(coord.clone(), listener, &token, co.tls.as_ref(), co.max_message_bytes).await?;
         eprintln!("coordinator on {}; ledger {}", running.addr(), co.ledger.display());
         let workers = if a.no_workers {
             None
@@ -94,7 +99,9 @@ fn start_workers(
     let (_, profiles) = coord.ledger().sweep_config(id)?;
     for p in &a.profiles {
         if !profiles.iter().any(|q| &q.name == p) {
-            return Err(CoordError::NotFound(format!("profile {p:?} is not covered by sweep {id}")));
+            return Err(CoordError::NotFound(format!(
+                "profile {p:?} is not covered by sweep {id}"
+            )));
         }
     }
     let chosen: Vec<_> = profiles
@@ -109,11 +116,18 @@ fn start_workers(
         token_env: co.token_env.clone(),
         work_dir: a.out.join("workers"),
         data_dir: a.data_dir.clone(),
-        tls: co.tls.as_ref().map(|t| (t.ca.clone().unwrap_or(t.cert.clone()), t.domain.clone())),
+        tls: co
+            .tls
+            .as_ref()
+            .map(|t| (t.ca.clone().unwrap_or(t.cert.clone()), t.domain.clone())),
         max_message_bytes: co.max_message_bytes,
     };
     let names: Vec<_> = chosen.iter().map(|p| p.name.as_str()).collect();
-    eprintln!("starting local workers: {} (logs in {})", names.join(", "), a.out.join("logs").display());
+    eprintln!(
+        "starting local workers: {} (logs in {})",
+        names.join(", "),
+        a.out.join("logs").display()
+    );
     Supervisor::start(&launch, &chosen, &a.out.join("logs"), a.max_restarts)
 }
 

@@ -1,0 +1,156 @@
+//! The whole cluster on loopback, with real processes: `forgebench up` against the single-machine matrix command
+//! (bit for bit), a worker killed with SIGKILL mid-sweep, and a coordinator killed with SIGKILL and restarted.
+mod e2e;
+
+use e2e::*;
+use forgebench_coordinator::ledger::JobState;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// These tests start many processes; on a small machine they run one at a time.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+const LENET: &str = "experiments = [\"reproduction\"]\nmodels = [\"lenet5\"]\nbatch_sizes = [100]\nseeds = [SEED]\n\
+                     triples = TRIPLES\ndevices = \"all\"\n";
+
+fn lenet_sweep(seed: u64, triples: usize) -> String {
+    LENET
+        .replace("SEED", &seed.to_string())
+        .replace("TRIPLES", &triples.to_string())
+}
+
+fn sweep_id(c: &Cluster) -> Option<forgebench_shared::ids::SweepId> {
+    c.ledger().sweep_ids().ok()?.into_iter().next()
+}
+
+fn done_jobs(c: &Cluster) -> u32 {
+    sweep_id(c)
+        .and_then(|id| c.ledger().sweep_status(&id).ok())
+        .map_or(0, |s| s.counts[2])
+}
+
+#[test]
+fn up_gives_the_single_machine_matrix_bit_for_bit() {
+    let _g = serial();
+    let c = Cluster::new(&lenet_sweep(3, 8));
+    let out = c.path().join("up");
+    let o = c
+        .cmd(&["up", "--out", out.to_str().expect("utf-8")])
+        .output()
+        .expect("run up");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "up failed: {}", String::from_utf8_lossy(&o.stderr));
+    assert!(stdout.contains("| cpu-avx512 |"), "the tables are printed:\n{stdout}");
+    assert!(out.join("report").join("index.html").exists(), "the report is written");
+    let cluster = Cluster::results_matrices(&out);
+    assert_eq!(cluster.len(), 1);
+    let single = single_machine_matrix(&c.path().join("single"), "lenet5", 100, 8, 3);
+    assert_same_cells(&cluster[0], &single);
+    // Off the diagonal the profiles really differ, on it they agree exactly.
+    let cells = &cluster[0].cells;
+    assert_eq!(cells[1][1].as_ref().expect("diag").summary.l2.max, 0.0);
+    assert!(cells[0][2].as_ref().expect("cell").summary.l2.max > 0.0);
+}
+
+#[test]
+fn a_worker_killed_mid_sweep_is_restarted_and_the_tables_stay_identical() {
+    let _g = serial();
+    let c = Cluster::new(&lenet_sweep(5, 60));
+    let out = c.path().join("up");
+    let mut up = c.spawn(&["up", "--out", out.to_str().expect("utf-8")], "up.log");
+    assert!(wait_for(120, || done_jobs(&c) >= 2), "two jobs finished");
+    let path = c.path().to_string_lossy().into_owned();
+    let victims = pids_with(&["forgebench-worker", "serve", "cpu-avx2@", &path]);
+    assert_eq!(victims.len(), 1, "one cpu-avx2 worker process: {victims:?}");
+    let total = sweep_id(&c)
+        .map(|id| c.ledger().sweep_status(&id).expect("status").total())
+        .expect("sweep");
+    assert!(done_jobs(&c) < total, "the kill lands mid-sweep");
+    kill9(victims[0]);
+    let status = up.wait(300).expect("up finishes");
+    let log = std::fs::read_to_string(c.path().join("up.log")).expect("log");
+    assert!(status.success(), "up failed:\n{log}");
+    assert!(
+        log.contains("restarted 1 time"),
+        "the supervisor restarted the worker:\n{log}"
+    );
+    let cluster = Cluster::results_matrices(&out);
+    let single = single_machine_matrix(&c.path().join("single"), "lenet5", 100, 60, 5);
+    assert_same_cells(&cluster[0], &single);
+}
+
+#[test]
+fn a_coordinator_killed_mid_sweep_resumes_without_redoing_finished_jobs() {
+    let _g = serial();
+    let c = Cluster::new(&lenet_sweep(9, 60));
+    let mut coord = c.spawn(&["coordinator"], "coord1.log");
+    let addr = format!("127.0.0.1:{}", c.port);
+    assert!(
+        wait_for(30, || std::net::TcpStream::connect(&addr).is_ok()),
+        "coordinator up"
+    );
+    let work = c.path().join("w");
+    let mut workers = Vec::new();
+    for p in ["cpu-avx512", "cpu-avx2", "cpu-default"] {
+        let args = ["worker", "--profile", p, "--work-dir", work.to_str().expect("utf-8")];
+        workers.push(c.spawn(&args, &format!("{p}.log")));
+    }
+    let o = c.cmd(&["submit"]).output().expect("submit");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let id = String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    assert!(wait_for(120, || done_jobs(&c) >= 3), "three jobs finished");
+    kill9(coord.pid());
+    assert!(coord.wait(10).is_some(), "the coordinator is gone");
+    let before: HashMap<String, u32> = c
+        .ledger()
+        .sweep_jobs(&forgebench_shared::ids::SweepId(id.clone()))
+        .expect("jobs")
+        .into_iter()
+        .filter(|j| j.state == JobState::Done)
+        .map(|j| (j.id.0, j.attempts))
+        .collect();
+    let total = c
+        .ledger()
+        .sweep_status(&forgebench_shared::ids::SweepId(id.clone()))
+        .expect("status")
+        .total();
+    assert!(
+        before.len() >= 3 && (before.len() as u32) < total,
+        "killed mid-sweep: {} done",
+        before.len()
+    );
+    let _coord2 = c.spawn(&["coordinator"], "coord2.log");
+    let sid = forgebench_shared::ids::SweepId(id.clone());
+    assert!(
+        wait_for(300, || c
+            .ledger()
+            .sweep_status(&sid)
+            .map(|s| s.complete())
+            .unwrap_or(false)),
+        "the restarted coordinator finished the sweep"
+    );
+    let after = c.ledger().sweep_jobs(&sid).expect("jobs");
+    for j in &after {
+        assert_eq!(j.state, JobState::Done, "{} is done", j.id);
+        if let Some(&a) = before.get(&j.id.0) {
+            assert_eq!(
+                j.attempts, a,
+                "{} was finished before the kill and was not redone",
+                j.id
+            );
+        }
+    }
+    let o = c
+        .cmd(&["tables", "--sweep", &id, "--format", "json"])
+        .output()
+        .expect("tables");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: Vec<forgebench_shared::tables::CrossDeviceMatrix> = serde_json::from_slice(&o.stdout).expect("json");
+    let single = single_machine_matrix(&c.path().join("single"), "lenet5", 100, 60, 9);
+    assert_same_cells(&m[0], &single);
+    drop(workers);
+}

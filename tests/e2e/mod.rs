@@ -1,0 +1,221 @@
+//! Helpers of the whole-cluster tests: the built binaries, a throw-away cluster.toml, processes that are killed
+//! when a test ends, polling instead of sleeping, and the single-machine matrix to compare with.
+#![allow(dead_code)]
+use forgebench_shared::tables::CrossDeviceMatrix;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// The directory of the built binaries (`target/<profile>`), found from this test executable.
+pub fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir").to_path_buf();
+    for b in ["forgebench", "forgebench-worker"] {
+        assert!(
+            dir.join(b).exists(),
+            "{} is missing: run `cargo build --workspace --bins` before these tests (scripts/test.sh does)",
+            dir.join(b).display()
+        );
+    }
+    dir
+}
+
+/// A free loopback port (the listener is dropped, so a race is possible but unlikely).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A cluster in a temporary folder: its cluster.toml (three CPU profiles, one sweep "s"), ledger and token.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+}
+
+impl Cluster {
+    /// A cluster whose sweep is `sweep_body` (the keys after `name = "s"`).
+    pub fn new(sweep_body: &str) -> Cluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let toml = format!(
+            "default_sweep = \"s\"\n[coordinator]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{d}/token\"\n\
+             ledger = \"{d}/ledger.sqlite\"\nlease_seconds = 4.0\nheartbeat_seconds = 0.5\nmax_attempts = 3\n\
+             {profiles}\n[[sweep]]\nname = \"s\"\n{sweep_body}",
+            d = dir.path().display(),
+            profiles = PROFILES
+        );
+        std::fs::write(dir.path().join("cluster.toml"), toml).expect("write cluster.toml");
+        Cluster { dir, port }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `forgebench --config <this> ARGS`.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(bin_dir().join("forgebench"));
+        c.arg("--config").arg(self.path().join("cluster.toml")).args(args);
+        c.env_remove("FORGEBENCH_TOKEN").env_remove("FORGEBENCH_COORDINATOR");
+        c
+    }
+
+    /// Spawns `forgebench ARGS` with output to `<dir>/<log>`.
+    pub fn spawn(&self, args: &[&str], log: &str) -> Proc {
+        let f = std::fs::File::create(self.path().join(log)).expect("log");
+        let child = self
+            .cmd(args)
+            .stdout(f.try_clone().expect("clone"))
+            .stderr(f)
+            .spawn()
+            .expect("spawn forgebench");
+        Proc(child)
+    }
+
+    /// The ledger.
+    pub fn ledger(&self) -> forgebench_coordinator::ledger::Ledger {
+        forgebench_coordinator::ledger::Ledger::open(&self.path().join("ledger.sqlite")).expect("ledger")
+    }
+
+    /// The matrices `up` wrote to `<out>/results/matrices`, sorted by file name.
+    pub fn results_matrices(out: &Path) -> Vec<CrossDeviceMatrix> {
+        let dir = out.join("results").join("matrices");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .expect("matrices folder")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("matrix json"))
+            .collect()
+    }
+}
+
+impl Drop for Cluster {
+    /// Workers started through `forgebench worker` are grandchildren: kill whatever still runs in this folder.
+    fn drop(&mut self) {
+        let path = self.dir.path().to_string_lossy().into_owned();
+        for pid in pids_with(&["forgebench", &path]) {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        }
+    }
+}
+
+/// The three CPU profiles of the checked-in cluster.toml.
+pub const PROFILES: &str = "[[profile]]\nname = \"cpu-avx512\"\ndevice = \"cpu\"\n[profile.cpu]\n\
+    aten_cpu_capability = \"avx512\"\nthreads = 1\n[[profile]]\nname = \"cpu-avx2\"\ndevice = \"cpu\"\n\
+    [profile.cpu]\naten_cpu_capability = \"avx2\"\nthreads = 1\n[[profile]]\nname = \"cpu-default\"\n\
+    device = \"cpu\"\n[profile.cpu]\naten_cpu_capability = \"default\"\nthreads = 1\nonednn = false\n";
+
+/// A child process killed (SIGKILL) when dropped, so a failing test leaves nothing behind.
+pub struct Proc(pub Child);
+
+impl Proc {
+    /// Its pid.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+    /// Waits for it to exit, up to `secs`.
+    pub fn wait(&mut self, secs: u64) -> Option<std::process::ExitStatus> {
+        let until = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < until {
+            if let Some(s) = self.0.try_wait().expect("try_wait") {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// SIGKILL to `pid`.
+pub fn kill9(pid: u32) {
+    let ok = Command::new("kill")
+        .arg("-9")
+        .arg(pid.to_string())
+        .status()
+        .expect("kill");
+    assert!(ok.success(), "kill -9 {pid}");
+}
+
+/// Pids of processes whose command line contains every one of `parts`.
+pub fn pids_with(parts: &[&str]) -> Vec<u32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if parts.iter().all(|p| cmd.contains(p)) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// Polls `cond` every 50 ms for up to `secs` seconds.
+pub fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    cond()
+}
+
+/// The single-machine matrix command (`forgebench-worker matrix`) on the same parameters.
+pub fn single_machine_matrix(out: &Path, model: &str, b: usize, triples: usize, seed: u64) -> CrossDeviceMatrix {
+    let st = Command::new(bin_dir().join("forgebench-worker"))
+        .args(["matrix", "--model", model, "--batch-size", &b.to_string()])
+        .args(["--triples", &triples.to_string(), "--seed", &seed.to_string()])
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("run matrix");
+    assert!(
+        st.status.success(),
+        "matrix command failed: {}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(out.join("matrix.json")).expect("matrix.json")).expect("json")
+}
+
+/// Asserts that two matrices have bit-identical cells (every measure, every statistic) and the same devices.
+pub fn assert_same_cells(a: &CrossDeviceMatrix, b: &CrossDeviceMatrix) {
+    let names = |m: &CrossDeviceMatrix| m.devices.iter().map(|d| d.profile.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(a), names(b), "device order");
+    assert_eq!((a.key.model, a.key.batch_size), (b.key.model, b.key.batch_size));
+    for (w, (ra, rb)) in a.cells.iter().zip(&b.cells).enumerate() {
+        for (v, (ca, cb)) in ra.iter().zip(rb).enumerate() {
+            let (ca, cb) = (ca.as_ref().expect("cell a"), cb.as_ref().expect("cell b"));
+            let (ja, jb) = (
+                serde_json::to_string(&ca.summary).expect("json"),
+                serde_json::to_string(&cb.summary).expect("json"),
+            );
+            assert_eq!(ja, jb, "cell ({w}, {v}) differs:\n{ja}\n{jb}");
+            assert_eq!(
+                ca.summary.l2.max.to_bits(),
+                cb.summary.l2.max.to_bits(),
+                "cell ({w}, {v}) max L2: {} vs {}",
+                ca.summary.l2.max,
+                cb.summary.l2.max
+            );
+        }
+    }
+}
