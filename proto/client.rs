@@ -58,7 +58,10 @@ impl Target {
         let mut ep = Endpoint::from_shared(url.clone())
             .map_err(conn)?
             .connect_timeout(Duration::from_secs(5))
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            // Large windows so an artifact stream is not held to one 64 KiB window per round trip.
+            .initial_stream_window_size(8 << 20)
+            .initial_connection_window_size(16 << 20);
         if let Some(ca) = &self.tls_ca {
             let tls = ClientTlsConfig::new()
                 .ca_certificate(Certificate::from_pem(ca))

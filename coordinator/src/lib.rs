@@ -12,6 +12,7 @@ pub mod local;
 pub mod plan;
 pub mod server;
 pub mod service;
+pub mod slurm;
 
 pub use error::{CoordError, Result};
 pub mod report;

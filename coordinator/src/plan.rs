@@ -2,14 +2,27 @@
 //!
 //! Reproduction: one `WriteLog` job per profile, then a `VerifyLog` job for every (log, verifier) pair, the
 //! diagonal included. A verify job cannot name its log before the log exists, so it is planned as
-//! [`Plan::VerifyOf`] the writer job and becomes a concrete [`JobSpec`] when it is leased.
+//! [`Plan::VerifyOf`] the writer job and becomes a concrete [`JobSpec`] when it is leased. The other kinds are
+//! expanded in [`attacks`]; their jobs that read an artifact of another job are planned as
+//! [`Plan::NeedsArtifact`] and completed the same way.
+mod attacks;
+#[cfg(test)]
+mod tests;
+
 use forgebench_shared::config::{ExperimentKind, SweepConfig};
 use forgebench_shared::experiment::ReproSpec;
-use forgebench_shared::ids::{JobId, SweepId};
-use forgebench_shared::jobs::JobSpec;
+use forgebench_shared::ids::{ArtifactId, JobId, SweepId};
+use forgebench_shared::jobs::{ForgeSpec, JobSpec, PolSpec};
 use forgebench_shared::profile::DeviceProfile;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+/// Artifact role of a trained PoL log (as the worker's `PolTrain` job names it).
+pub const POL_LOG: &str = "pol-log";
+/// Artifact role of a forged PoL log (the worker's `Forge` job).
+pub const FORGED_POL_LOG: &str = "forged-pol-log";
+/// Artifact role of an image batch as JSON ([`forgebench_shared::results::ImageBatch`]), beside its PNG grid.
+pub const IMAGE_BATCH: &str = "image-batch";
 
 /// What a job will run, as the ledger stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +40,50 @@ pub enum Plan {
         /// The job that writes the log.
         writer_job: JobId,
     },
+    /// A job that reads the artifact of role `role` that job `dep` (its `depends_on`) produced.
+    NeedsArtifact {
+        /// The job, short of its input.
+        job: ArtifactJob,
+        /// The job whose outcome holds the artifact.
+        dep: JobId,
+        /// The artifact's role, e.g. "pol-log" or "forged-pol-log".
+        role: String,
+    },
+}
+
+/// A job whose input artifact is only known once another job is done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ArtifactJob {
+    /// Replay a PoL log (trained or forged).
+    PolVerify {
+        /// The training run the log records.
+        spec: PolSpec,
+        /// L2 pass threshold; `None`: exact replay.
+        epsilon: Option<f64>,
+    },
+    /// Forge a PoL log.
+    Forge {
+        /// The attack.
+        spec: ForgeSpec,
+    },
+}
+
+impl ArtifactJob {
+    /// The runnable job reading `log`.
+    pub fn with_input(&self, log: ArtifactId) -> JobSpec {
+        match self {
+            ArtifactJob::PolVerify { spec, epsilon } => JobSpec::PolVerify {
+                spec: spec.clone(),
+                log,
+                epsilon: *epsilon,
+            },
+            ArtifactJob::Forge { spec } => JobSpec::Forge {
+                spec: spec.clone(),
+                log,
+            },
+        }
+    }
 }
 
 /// A job to insert.
@@ -50,15 +107,24 @@ pub fn sweep_identity(cfg: &SweepConfig, profiles: &[DeviceProfile]) -> (SweepId
     (SweepId(format!("{}-{}", cfg.name, &fp[..10])), fp)
 }
 
-/// Expands `cfg` over `profiles` (already selected).
+/// Expands `cfg` over `profiles` (already selected, at least one): every kind in the order listed.
 pub fn expand(sweep: &SweepId, cfg: &SweepConfig, profiles: &[DeviceProfile]) -> Vec<NewJob> {
     let mut jobs = Vec::new();
-    for exp in &cfg.experiments {
-        match exp {
-            ExperimentKind::Reproduction => {
-                for (model, dataset) in cfg.model_datasets() {
-                    for &batch_size in &cfg.batch_sizes {
-                        for &seed in &cfg.seeds {
+    let Some(first) = profiles.first() else {
+        return jobs;
+    };
+    for &kind in &cfg.experiments {
+        for (model, dataset) in cfg.kind_model_datasets(kind) {
+            for &batch_size in &cfg.batch_sizes {
+                for &seed in &cfg.seeds {
+                    let point = attacks::Point {
+                        model,
+                        dataset,
+                        batch_size,
+                        seed,
+                    };
+                    match kind {
+                        ExperimentKind::Reproduction => {
                             let spec = ReproSpec {
                                 model,
                                 dataset,
@@ -71,6 +137,7 @@ pub fn expand(sweep: &SweepId, cfg: &SweepConfig, profiles: &[DeviceProfile]) ->
                             let stem = format!("{sweep}/repro-{model}-{dataset}-b{batch_size}-s{seed}");
                             reproduction(&stem, &spec, profiles, &mut jobs);
                         }
+                        _ => attacks::expand_kind(sweep, cfg, kind, &point, first, profiles, &mut jobs),
                     }
                 }
             }
@@ -103,50 +170,5 @@ fn reproduction(stem: &str, spec: &ReproSpec, profiles: &[DeviceProfile], jobs: 
                 depends_on: Some(writer_job.clone()),
             });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use forgebench_shared::config::SweepConfig;
-    use forgebench_shared::profile::default_cpu_profiles;
-
-    fn sweep() -> SweepConfig {
-        SweepConfig::from_toml_str(
-            "name = \"t\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\", \"lenet5\"]\nbatch_sizes = [100]\n\
-             seeds = [0, 1]\ntriples = 4\ndevices = \"all\"\n",
-        )
-        .expect("valid sweep")
-    }
-
-    #[test]
-    fn reproduction_expands_to_logs_and_every_pair() {
-        let profiles = default_cpu_profiles();
-        let (id, _) = sweep_identity(&sweep(), &profiles);
-        let jobs = expand(&id, &sweep(), &profiles);
-        // 2 models x 2 seeds x (3 logs + 9 pairs)
-        assert_eq!(jobs.len(), 2 * 2 * (3 + 9));
-        let diag = jobs
-            .iter()
-            .filter(|j| j.id.0.ends_with("verify-cpu-avx2@cpu-avx2"))
-            .count();
-        assert_eq!(diag, 4, "the diagonal is verified as its own job");
-        for j in &jobs {
-            if let Some(dep) = &j.depends_on {
-                assert!(jobs.iter().any(|w| &w.id == dep), "{} depends on a missing job", j.id);
-            }
-        }
-        let ids: std::collections::HashSet<_> = jobs.iter().map(|j| &j.id).collect();
-        assert_eq!(ids.len(), jobs.len(), "job ids are unique");
-    }
-
-    #[test]
-    fn identity_is_stable_and_grid_sensitive() {
-        let p = default_cpu_profiles();
-        assert_eq!(sweep_identity(&sweep(), &p), sweep_identity(&sweep(), &p));
-        let mut other = sweep();
-        other.triples = 5;
-        assert_ne!(sweep_identity(&sweep(), &p).0, sweep_identity(&other, &p).0);
     }
 }

@@ -61,7 +61,11 @@ pub async fn start(
     let control = ControlServiceServer::new(coord.clone())
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
-    let mut builder = Server::builder();
+    // Artifacts stream in 256 KiB chunks: HTTP/2's default 64 KiB windows would stall every chunk on a round trip.
+    let mut builder = Server::builder()
+        .initial_stream_window_size(8 << 20)
+        .initial_connection_window_size(16 << 20)
+        .max_frame_size(1 << 20);
     if let Some(t) = tls {
         builder = builder.tls_config(tls_config(t)?)?;
     }
@@ -70,7 +74,8 @@ pub async fn start(
         .add_service(InterceptedService::new(control, check));
     let (stop, rx) = watch::channel(false);
     tokio::spawn(coord.clone().reap_leases(stopped(rx.clone())));
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Without TCP_NODELAY every small reply (a lease, a report) waits ~40 ms on Nagle's algorithm.
+    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let task = tokio::spawn(async move {
         router
             .serve_with_incoming_shutdown(incoming, stopped(rx))

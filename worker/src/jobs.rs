@@ -89,6 +89,17 @@ fn to_json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value> {
     serde_json::to_value(v).map_err(|e| WorkerError::Invalid(format!("result not serialisable: {e}")))
 }
 
+/// Each PNG grid and the [`ImageBatch`](forgebench_shared::results::ImageBatch) JSON `grid::save` wrote beside it:
+/// the reports draw their figures from the JSON.
+fn grid_artifacts(pngs: &[PathBuf]) -> Result<Vec<(ArtifactRef, PathBuf)>> {
+    let mut out = Vec::with_capacity(2 * pngs.len());
+    for png in pngs {
+        out.push(artifact(png, "image-grid")?);
+        out.push(artifact(&png.with_extension("json"), "image-batch")?);
+    }
+    Ok(out)
+}
+
 /// Runs `spec`; `inputs` maps every artifact the job needs ([`JobSpec::inputs`]) to a local file.
 pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, PathBuf>) -> Result<ExecOutput> {
     let started = Instant::now();
@@ -167,22 +178,14 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
         JobSpec::AdamForge { spec } => {
             let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
             let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
-            (
-                to_json(&crate::forge::run::adam_forge(spec, &ds, device, prov, None)?.0)?,
-                vec![],
-            )
+            let (report, grids) = crate::forge::run::adam_forge(spec, &ds, device, prov, Some(&ctx.work_dir))?;
+            (to_json(&report)?, grid_artifacts(&grids)?)
         }
         JobSpec::Prop2 { spec } => {
             let ds = datasets::train(forgebench_shared::experiment::DatasetKind::Mnist, &ctx.data_dir)?;
             let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
             let (report, grids) = crate::forge::run::prop2(spec, &ds, prov, Some(&ctx.work_dir))?;
-            (
-                to_json(&report)?,
-                grids
-                    .iter()
-                    .map(|f| artifact(f, "image-grid"))
-                    .collect::<Result<Vec<_>>>()?,
-            )
+            (to_json(&report)?, grid_artifacts(&grids)?)
         }
     };
     let outcome = JobOutcome {

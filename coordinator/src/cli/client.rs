@@ -195,7 +195,9 @@ pub fn report(cfg: &ClusterConfig, a: &ReportArgs) -> Result<()> {
         (Some(r), _) => crate::report::run_report_command(r, &a.out).map(|_| ()),
         (None, Some(s)) => {
             let ledger = crate::ledger::Ledger::open(&cfg.coordinator.ledger)?;
-            let results = crate::dump::sweep_results(&ledger, &forgebench_shared::ids::SweepId(s.clone()))?;
+            let artifacts = crate::service::Settings::from_config(cfg).artifacts_dir;
+            let id = forgebench_shared::ids::SweepId(s.clone());
+            let results = crate::dump::sweep_results_with_artifacts(&ledger, &id, &artifacts)?;
             let dir = a.out.join("results");
             crate::report::write_results(&results, &dir)?;
             crate::report::run_report_command(&dir, &a.out.join("report")).map(|_| ())

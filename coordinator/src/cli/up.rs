@@ -165,7 +165,7 @@ async fn watch(coord: &crate::service::Coordinator, id: &SweepId, workers: Optio
 /// Prints the tables and writes the results folder and the report.
 fn finish(coord: &crate::service::Coordinator, id: &SweepId, a: &UpArgs) -> Result<()> {
     let s = coord.ledger().sweep_status(id)?;
-    let results = crate::dump::sweep_results(coord.ledger(), id)?;
+    let results = crate::dump::sweep_results_with_artifacts(coord.ledger(), id, &coord.settings().artifacts_dir)?;
     let matrices: Vec<_> = results.matrices.iter().map(|m| m.value.clone()).collect();
     print!("{}", render(&matrices, Format::Md, a.measure)?);
     let results_dir = a.out.join("results");
@@ -174,7 +174,10 @@ fn finish(coord: &crate::service::Coordinator, id: &SweepId, a: &UpArgs) -> Resu
     if !results.attacks.is_empty() {
         let t1 = files.dir.join("tables").join("table1.md");
         if let Ok(text) = std::fs::read_to_string(&t1) {
-            print!("{text}");
+            // The provenance block is in the report; the terminal gets the tables.
+            let tables = text.split("**Provenance**").next().unwrap_or(&text);
+            print!("{}", tables.trim_end());
+            println!();
         }
     }
     eprintln!(

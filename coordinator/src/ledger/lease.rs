@@ -39,6 +39,17 @@ fn artifact_ref(tx: &Transaction<'_>, id: &ArtifactId) -> Result<ArtifactRef> {
     })
 }
 
+/// The outcome of the done job `dep`.
+fn dep_outcome(tx: &Transaction<'_>, dep: &JobId) -> Result<JobOutcome> {
+    let json: String = tx
+        .query_row("SELECT outcome_json FROM results WHERE job_id = ?1", [&dep.0], |r| {
+            r.get(0)
+        })
+        .optional()?
+        .ok_or_else(|| CoordError::NotFound(format!("no result for {dep}")))?;
+    serde_json::from_str(&json).map_err(|e| CoordError::json("outcome", e))
+}
+
 /// Turns a stored plan into a runnable spec with its inputs.
 fn materialise(tx: &Transaction<'_>, plan: &Plan) -> Result<(JobSpec, Vec<ArtifactRef>)> {
     match plan {
@@ -51,15 +62,7 @@ fn materialise(tx: &Transaction<'_>, plan: &Plan) -> Result<(JobSpec, Vec<Artifa
             Ok((job.clone(), inputs))
         }
         Plan::VerifyOf { spec, writer_job } => {
-            let json: String = tx
-                .query_row(
-                    "SELECT outcome_json FROM results WHERE job_id = ?1",
-                    [&writer_job.0],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or_else(|| CoordError::NotFound(format!("no result for {writer_job}")))?;
-            let outcome: JobOutcome = serde_json::from_str(&json).map_err(|e| CoordError::json("outcome", e))?;
+            let outcome = dep_outcome(tx, writer_job)?;
             let log = outcome
                 .artifacts
                 .iter()
@@ -71,6 +74,23 @@ fn materialise(tx: &Transaction<'_>, plan: &Plan) -> Result<(JobSpec, Vec<Artifa
                 log: log.id.clone(),
             };
             Ok((job, vec![artifact_ref(tx, &log.id)?]))
+        }
+        Plan::NeedsArtifact { job, dep, role } => {
+            // The role is required (no fallback to the first artifact as for reproduction logs): a job may write
+            // several artifacts, and the wrong one would only fail on the worker, after its download.
+            let outcome = dep_outcome(tx, dep)?;
+            let a = outcome.artifacts.iter().find(|a| &a.role == role).ok_or_else(|| {
+                let roles: Vec<_> = outcome.artifacts.iter().map(|a| a.role.as_str()).collect();
+                CoordError::Invalid(format!(
+                    "{dep} produced no {role:?} artifact (roles: {})",
+                    if roles.is_empty() {
+                        "none".into()
+                    } else {
+                        roles.join(", ")
+                    }
+                ))
+            })?;
+            Ok((job.with_input(a.id.clone()), vec![artifact_ref(tx, &a.id)?]))
         }
     }
 }

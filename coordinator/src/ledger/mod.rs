@@ -6,11 +6,13 @@
 mod jobs;
 mod lease;
 mod query;
+mod slurm;
 mod workers;
 
 pub use jobs::{JobState, SweepRecord};
 pub use lease::Leased;
 pub use query::{JobRow, SweepRow};
+pub use slurm::SlurmJobRow;
 pub use workers::WorkerRow;
 
 use crate::error::{CoordError, Result};
@@ -41,6 +43,9 @@ CREATE TABLE IF NOT EXISTS workers(
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, profile TEXT NOT NULL, profile_json TEXT NOT NULL,
     fingerprint_json TEXT NOT NULL, registered_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
     running_job TEXT);
+CREATE TABLE IF NOT EXISTS slurm_jobs(
+    sweep_id TEXT NOT NULL, slurm_job_id TEXT NOT NULL, state TEXT NOT NULL, submitted_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL, script TEXT NOT NULL, resubmitted_as TEXT, PRIMARY KEY(sweep_id, slurm_job_id));
 ";
 
 /// The SQLite ledger.

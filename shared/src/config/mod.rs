@@ -3,8 +3,10 @@
 //! Configuration is two-stage: the TOML file is parsed strictly (`deny_unknown_fields`, so a misspelt key is an
 //! error naming it), command-line overrides are applied, and [`ClusterConfig::validate`] checks the result once.
 //! Everything downstream takes the validated struct.
+mod slurm;
 mod sweep;
 
+pub use slurm::{is_slurm_time, GpusPerNode, SlurmConfig};
 pub use sweep::{DeviceSelection, ExperimentKind, SweepConfig};
 
 use crate::error::{Result, SharedError};
@@ -94,6 +96,9 @@ pub struct ClusterConfig {
     /// Named sweeps.
     #[serde(rename = "sweep", default)]
     pub sweeps: Vec<SweepConfig>,
+    /// How `forgebench slurm launch` asks Slurm for worker tasks (absent: Slurm defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm: Option<SlurmConfig>,
 }
 
 /// Command-line values that replace those of the file (the first stage of the two-stage configuration).
@@ -190,6 +195,9 @@ impl ClusterConfig {
                     other => other,
                 })?;
             }
+        }
+        if let Some(s) = &self.slurm {
+            s.validate()?;
         }
         if let Some(d) = &self.default_sweep {
             if !sweeps.contains(d.as_str()) {

@@ -3,23 +3,11 @@ use crate::error::{Result, SharedError};
 use crate::experiment::{DatasetKind, ModelKind};
 use crate::profile::DeviceProfile;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
-/// Experiment kinds the cluster knows how to expand into jobs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ExperimentKind {
-    /// Reproduction logs: one log per device, every (log, verifier) pair verified, the diagonal included.
-    Reproduction,
-}
+mod kinds;
 
-impl ExperimentKind {
-    /// Name used in job ids and tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            ExperimentKind::Reproduction => "reproduction",
-        }
-    }
-}
+pub use kinds::ExperimentKind;
 
 /// Which devices a sweep covers: `"all"` or a list of selectors, each a profile name or a GPU name (matched
 /// against the fingerprints of registered workers, e.g. "RTX 4090").
@@ -120,6 +108,36 @@ pub struct SweepConfig {
     pub eta: f64,
     /// Devices covered.
     pub devices: DeviceSelection,
+    /// Per-kind model lists replacing `models` for that kind (e.g. `{ prop2 = ["logreg"] }`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models_for: BTreeMap<ExperimentKind, Vec<ModelKind>>,
+    /// Shuffled orders per shuffle experiment (default 20).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shuffles: Option<usize>,
+    /// SGD steps of the PoL training run behind `pol`, `greedy` and `local` (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pol_steps: Option<usize>,
+    /// PoL checkpoint interval s; forging needs 1 (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pol_checkpoint_every: Option<usize>,
+    /// L2 pass threshold of PoL replays; absent: exact replay required (epsilon 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pol_epsilon: Option<f64>,
+    /// Steps of the PoL log forged, from step 0 (default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forge_steps: Option<usize>,
+    /// Pool size n that forging candidates are drawn from (default 500).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forge_pool: Option<usize>,
+    /// Candidate batches M scored per forged step (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forge_candidates: Option<usize>,
+    /// Local-search move budget of `local` (default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_moves: Option<usize>,
+    /// Adam iterations I of `adam` and `adam-projected` (default 100); one run per seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adam_iterations: Option<usize>,
 }
 
 impl SweepConfig {
@@ -173,13 +191,18 @@ impl SweepConfig {
                 format!("{} is not a positive learning rate", self.eta),
             ));
         }
-        Ok(())
+        self.validate_kinds()
     }
 
     /// The (model, data set) pairs of the grid.
     pub fn model_datasets(&self) -> Vec<(ModelKind, DatasetKind)> {
+        self.pairs(&self.models)
+    }
+
+    /// `models` crossed with the data sets (each model's own when `datasets` is absent).
+    fn pairs(&self, models: &[ModelKind]) -> Vec<(ModelKind, DatasetKind)> {
         let mut out = Vec::new();
-        for &m in &self.models {
+        for &m in models {
             match &self.datasets {
                 Some(ds) => out.extend(ds.iter().map(|&d| (m, d))),
                 None => out.push((m, m.default_dataset())),

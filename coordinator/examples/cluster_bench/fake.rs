@@ -1,0 +1,97 @@
+//! What a benchmark worker "runs": valid outcomes for the reproduction jobs without any numerics. A write job
+//! stores a small log naming its writer (uploaded as a real artifact); a verify job reads the writer back from the
+//! log it was given and reports a summary the aggregation accepts, so the sweep ends in complete tables.
+use forgebench_coordinator::{CoordError, Result};
+use forgebench_shared::fingerprint::DeviceFingerprint;
+use forgebench_shared::ids::ArtifactId;
+use forgebench_shared::jobs::{ArtifactRef, JobSpec};
+use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
+use forgebench_shared::profile::DeviceProfile;
+use forgebench_shared::provenance::Provenance;
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+
+/// Size of a fake log: small, so the transfer does not hide the scheduling overhead being measured.
+const LOG_BYTES: usize = 4 << 10;
+
+/// The fingerprint a benchmark worker announces.
+pub fn fingerprint(profile: &str) -> DeviceFingerprint {
+    DeviceFingerprint {
+        hostname: "bench".into(),
+        cpu_model: format!("sleeping cpu of {profile}"),
+        cpu_flags: vec![],
+        libtorch_version: "none".into(),
+        libtorch_config: String::new(),
+        cuda_driver: "none".into(),
+        gpus: vec![],
+        code_version: "cluster-bench".into(),
+        threads: 1,
+    }
+}
+
+/// A fake error between two profiles: zero on the diagonal, distinct elsewhere.
+fn fake_l2(writer: &str, verifier: &str) -> f64 {
+    if writer == verifier {
+        0.0
+    } else {
+        (writer.len() * 7 + verifier.len()) as f64 * 1e-7
+    }
+}
+
+/// Runs `spec` as `profile`, with its downloaded `inputs`, writing files into `dir`. Returns the result JSON and
+/// the artifacts to upload.
+pub fn execute(
+    spec: &JobSpec,
+    profile: &DeviceProfile,
+    inputs: &[PathBuf],
+    dir: &Path,
+) -> Result<(serde_json::Value, Vec<(ArtifactRef, PathBuf)>)> {
+    match spec {
+        JobSpec::WriteLog { spec } => {
+            let line = format!("seed {} by {}\n", spec.seed, profile.name);
+            let bytes: Vec<u8> = line.bytes().cycle().take(LOG_BYTES.max(line.len())).collect();
+            let path = dir.join(format!("log-s{}-{}", spec.seed, profile.name));
+            std::fs::write(&path, &bytes).map_err(|e| CoordError::io(&path, e))?;
+            let r = ArtifactRef {
+                id: ArtifactId(hex::encode(Sha256::digest(&bytes))),
+                role: "repro-log".into(),
+                size: bytes.len() as u64,
+            };
+            Ok((serde_json::json!({ "writer": profile.name }), vec![(r, path)]))
+        }
+        JobSpec::VerifyLog { .. } => {
+            let path = inputs
+                .first()
+                .ok_or_else(|| CoordError::Invalid("a verify job without its log".into()))?;
+            let text = std::fs::read_to_string(path).map_err(|e| CoordError::io(path, e))?;
+            let writer = text
+                .lines()
+                .next()
+                .and_then(|l| l.split(" by ").nth(1))
+                .ok_or_else(|| CoordError::Invalid(format!("{}: not a benchmark log", path.display())))?;
+            let l2 = fake_l2(writer, &profile.name);
+            let m = ErrorMeasures {
+                l2,
+                l2_sq: l2 * l2,
+                l2_sq_per_dim: l2 * l2 / 7840.0,
+                linf: l2,
+                rel: l2,
+            };
+            let verifier = Provenance {
+                code_version: "cluster-bench".into(),
+                profile: profile.clone(),
+                fingerprint: fingerprint(&profile.name),
+                seeds: vec![],
+            };
+            let v = serde_json::json!({
+                "writer_profile": writer, "verifier_profile": profile.name, "verifier": verifier,
+                "summary": MeasureSummary::of(&[m]),
+            });
+            Ok((v, vec![]))
+        }
+        other => Err(CoordError::Invalid(format!(
+            "the benchmark worker cannot run {} jobs",
+            other.kind()
+        ))),
+    }
+}

@@ -1,0 +1,193 @@
+//! One done job's outcome into the results sections: its typed report (checked against the job's plan, so that a
+//! result filed under the wrong job cannot reach a table), its attack row, and its image grids.
+use super::push_unique;
+use crate::error::{CoordError, Result};
+use crate::ledger::JobRow;
+use crate::plan::{ArtifactJob, Plan, IMAGE_BATCH};
+use crate::report::{safe_name, Results};
+use forgebench_shared::experiment::{DatasetKind, ModelKind};
+use forgebench_shared::jobs::{JobOutcome, JobSpec};
+use forgebench_shared::measures::Measure;
+use forgebench_shared::provenance::Provenance;
+use forgebench_shared::results::{AdamReport, ForgeReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport};
+use forgebench_shared::tables::AttackRow;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// The margin of the calibrated Proof-of-Learning threshold over the largest benign error (the worker's
+/// `--margin` default): epsilon = largest benign L2 x this.
+pub const POL_MARGIN: f64 = 10.0;
+
+/// The verdict on an attack at the calibrated PoL threshold (largest benign L2 x [`POL_MARGIN`]), with its ratio.
+pub fn verdict(error_l2: f64, benign_l2: Option<f64>) -> String {
+    match benign_l2 {
+        None => "unknown: the sweep measured no benign matrix for this setting".into(),
+        Some(b) if b > 0.0 && error_l2 <= b * POL_MARGIN => format!(
+            "NOT detected: {:.1e}x the largest benign error, within the calibrated PoL threshold ({POL_MARGIN}x)",
+            error_l2 / b
+        ),
+        Some(b) if b > 0.0 => format!(
+            "detected: {:.1e}x the largest benign error, above the calibrated PoL threshold ({POL_MARGIN}x)",
+            error_l2 / b
+        ),
+        Some(_) if error_l2 > 0.0 => "detected: benign replay is exact here (largest benign error 0)".into(),
+        Some(_) => "NOT detected: exact, like benign replay".into(),
+    }
+}
+
+fn parse<T: DeserializeOwned>(j: &JobRow, o: &JobOutcome) -> Result<T> {
+    serde_json::from_value(o.result.clone()).map_err(|e| CoordError::json(format!("result of {}", j.id), e))
+}
+
+fn check(j: &JobRow, matches: bool, ran: &Provenance) -> Result<()> {
+    if !matches {
+        return Err(CoordError::Invalid(format!(
+            "{}: the result is for another spec than the job's",
+            j.id
+        )));
+    }
+    if ran.profile.name != j.profile {
+        return Err(CoordError::Invalid(format!(
+            "{}: the result was computed on {}, the job is bound to {}",
+            j.id, ran.profile.name, j.profile
+        )));
+    }
+    Ok(())
+}
+
+/// The largest benign L2 of (model, data set, b) over the sweep's matrices.
+fn benign(results: &Results, model: ModelKind, dataset: DatasetKind, b: usize) -> Option<f64> {
+    results
+        .matrices
+        .iter()
+        .filter(|m| (m.value.key.model, m.value.key.dataset, m.value.key.batch_size) == (model, dataset, b))
+        .filter_map(|m| m.value.largest(Measure::L2))
+        .reduce(f64::max)
+}
+
+/// `(attack, model, dataset, b, error, parameters)` as a row with its benign reference and verdict.
+fn attack_row(
+    results: &Results,
+    attack: &str,
+    setting: (ModelKind, DatasetKind, usize),
+    error: f64,
+    params: String,
+) -> AttackRow {
+    let benign_l2 = benign(results, setting.0, setting.1, setting.2);
+    AttackRow {
+        attack: attack.into(),
+        model: setting.0,
+        dataset: setting.1,
+        batch_size: setting.2,
+        error_l2: error,
+        // AttackRow has no verdict field; the parameters column is what every table shows beside the error.
+        parameters: format!("{params}; verdict: {}", verdict(error, benign_l2)),
+        benign_l2,
+    }
+}
+
+/// Files `o`, the outcome of the done job `j`, under `name` in `results`.
+pub(super) fn collect(
+    j: &JobRow,
+    o: &JobOutcome,
+    name: &str,
+    grids: Option<&Path>,
+    results: &mut Results,
+) -> Result<()> {
+    match &j.plan {
+        Plan::Ready {
+            job: JobSpec::Shuffle { spec },
+        } => {
+            let r: ShuffleReport = parse(j, o)?;
+            check(j, &r.spec == spec, &r.provenance)?;
+            // The report names its figures "shuffle-<name>" already.
+            push_unique(&mut results.shuffle, name.strip_prefix("shuffle-").unwrap_or(name), r);
+        }
+        Plan::Ready {
+            job: JobSpec::AdamForge { spec },
+        } => {
+            let r: AdamReport = parse(j, o)?;
+            check(j, &r.spec == spec, &r.provenance)?;
+            let attack = if spec.projected { "adam-projected" } else { "adam" };
+            let params = format!("I={}, seed {}", spec.iterations, spec.seed);
+            let row = attack_row(
+                results,
+                attack,
+                (spec.model, spec.dataset, spec.batch_size),
+                r.final_error.l2,
+                params,
+            );
+            push_unique(&mut results.attacks, name, vec![row]);
+            push_unique(&mut results.adam, name, r);
+            add_grids(j, o, grids, results)?;
+        }
+        Plan::Ready {
+            job: JobSpec::Prop2 { spec },
+        } => {
+            let r: Prop2Report = parse(j, o)?;
+            check(j, &r.spec == spec, &r.provenance)?;
+            // The error a verifier sees: the forged batch's update computed in f32, as training runs.
+            let params = format!("f32, rank {}, seed {}", r.rank, spec.seed);
+            let setting = (ModelKind::Logreg, DatasetKind::Mnist, spec.batch_size);
+            let row = attack_row(results, "prop2", setting, r.error_f32.l2, params);
+            push_unique(&mut results.attacks, name, vec![row]);
+            push_unique(&mut results.prop2, name, r);
+            add_grids(j, o, grids, results)?;
+        }
+        Plan::NeedsArtifact {
+            job: ArtifactJob::PolVerify { spec, .. },
+            ..
+        } => {
+            let r: PolVerifyReport = parse(j, o)?;
+            check(j, &r.spec == spec, &r.verifier)?;
+            push_unique(&mut results.pol, name, r);
+        }
+        Plan::NeedsArtifact {
+            job: ArtifactJob::Forge { spec },
+            ..
+        } => {
+            let r: ForgeReport = parse(j, o)?;
+            check(j, &r.spec == spec, &r.provenance)?;
+            let local = spec.local_moves > 0;
+            let mut worst: Option<f64> = None;
+            for s in &r.steps {
+                let e = if local { s.local.as_ref() } else { Some(&s.greedy) };
+                let e = e.ok_or_else(|| {
+                    CoordError::Invalid(format!("{}: step {} has no local-search error", j.id, s.step))
+                })?;
+                // A forged log passes only if every step does: its worst step decides.
+                worst = Some(worst.map_or(e.l2, |w| w.max(e.l2)));
+            }
+            let error = worst.ok_or_else(|| CoordError::Invalid(format!("{}: no step was forged", j.id)))?;
+            let mut params = format!("n={}, M={}", spec.pool, spec.candidates);
+            if local {
+                params.push_str(&format!(", {} moves", spec.local_moves));
+            }
+            params.push_str(&format!(", worst of {} steps, seed {}", r.steps.len(), spec.seed));
+            let attack = if local { "local-search" } else { "greedy" };
+            let p = &spec.pol;
+            let row = attack_row(results, attack, (p.model, p.dataset, p.batch_size), error, params);
+            push_unique(&mut results.attacks, name, vec![row]);
+        }
+        // Reproduction feeds the matrices; a PoL training run is only the input of the replays and forgeries.
+        Plan::Ready { .. } | Plan::VerifyOf { .. } => {}
+    }
+    Ok(())
+}
+
+/// The image batches among `o`'s artifacts, read from the artifact store.
+fn add_grids(j: &JobRow, o: &JobOutcome, dir: Option<&Path>, results: &mut Results) -> Result<()> {
+    let Some(dir) = dir else { return Ok(()) };
+    for a in o.artifacts.iter().filter(|a| a.role == IMAGE_BATCH) {
+        let path = dir.join(&a.id.0);
+        if !path.is_file() {
+            tracing::warn!(job = %j.id, artifact = %a.id, "image batch not in the artifact store; grid skipped");
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| CoordError::io(&path, e))?;
+        let batch: ImageBatch =
+            serde_json::from_str(&text).map_err(|e| CoordError::json(format!("image batch of {}", j.id), e))?;
+        push_unique(&mut results.grids, &safe_name(&batch.title), batch);
+    }
+    Ok(())
+}

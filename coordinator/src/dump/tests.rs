@@ -1,0 +1,116 @@
+//! Dump tests: a ledger whose sweep of every kind is run by fake workers filing hand-made outcomes, read back as a
+//! results folder.
+mod fake;
+
+use super::*;
+use crate::report::{load_results, write_results};
+use fake::{run, run_with, BENIGN};
+
+const SWEEP: &str = "name = \"d\"\nexperiments = [\"reproduction\", \"shuffle\", \"pol\", \"greedy\", \"local\", \
+    \"adam\", \"adam-projected\", \"prop2\"]\nmodels = [\"lenet5\"]\n\
+    models_for = { reproduction = [\"logreg\", \"lenet5\"], prop2 = [\"logreg\"] }\nbatch_sizes = [10]\n\
+    seeds = [0]\ntriples = 2\ndevices = \"all\"\nforge_steps = 2\nforge_pool = 50\nshuffles = 3\n";
+
+fn row<'a>(r: &'a Results, attack: &str) -> &'a forgebench_shared::tables::AttackRow {
+    r.attack_rows()
+        .find(|a| a.attack == attack)
+        .unwrap_or_else(|| panic!("no {attack} row"))
+}
+
+#[test]
+fn every_kind_reaches_its_section() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let l = Ledger::in_memory().expect("ledger");
+    let sweep = run(&l, dir.path(), SWEEP, "adam-projected-");
+    assert!(l.sweep_status(&sweep).expect("status").complete());
+    let r = sweep_results_with_artifacts(&l, &sweep, dir.path()).expect("results");
+    assert_eq!(r.matrices.len(), 2, "logreg and lenet5 reproduction");
+    let names: Vec<_> = r.shuffle.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["lenet5-mnist-b10-s0-a", "lenet5-mnist-b10-s0-b"]);
+    // Benign replays and the replays of both forged logs, on both profiles.
+    assert_eq!(r.pol.len(), 2 + 2 * 2);
+    assert!(
+        r.pol.iter().any(|n| n.name == "pol-lenet5-mnist-b10-s0-local-verify-b"),
+        "{:?}",
+        r.pol
+    );
+    // adam-projected failed: nothing of it is reported.
+    assert_eq!((r.adam.len(), r.prop2.len(), r.attacks.len()), (1, 1, 4));
+    assert!(r.attack_rows().all(|a| a.attack != "adam-projected"));
+    assert_eq!(r.grids.len(), 4, "forged and real batches of adam and prop2");
+
+    let greedy = row(&r, "greedy");
+    assert_eq!(
+        (greedy.error_l2, greedy.benign_l2),
+        (2e-3, Some(BENIGN)),
+        "the worst forged step counts"
+    );
+    assert!(
+        greedy.parameters.contains("n=50") && greedy.parameters.contains("detected: 1.0e3x"),
+        "{greedy:?}"
+    );
+    let local = row(&r, "local-search");
+    assert_eq!(local.error_l2, 2e-4, "the local-search error, not the greedy one");
+    let prop2 = row(&r, "prop2");
+    assert_eq!(
+        (prop2.model, prop2.batch_size),
+        (forgebench_shared::experiment::ModelKind::Logreg, 10)
+    );
+    assert!(prop2.parameters.contains("NOT detected"), "{prop2:?}");
+    assert_eq!(row(&r, "adam").ratio(), Some(5e-4 / BENIGN));
+
+    let out = dir.path().join("results");
+    write_results(&r, &out).expect("names are safe and unique");
+    let back = load_results(&out).expect("reads back");
+    assert_eq!((back.pol.len(), back.grids.len(), back.attacks.len()), (6, 4, 4));
+    assert!(
+        sweep_results(&l, &sweep).expect("results").grids.is_empty(),
+        "no store, no grids"
+    );
+}
+
+#[test]
+fn a_result_for_another_spec_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = SWEEP
+        .replace("experiments = [\"reproduction\", ", "experiments = [")
+        .replace("reproduction = [\"logreg\", \"lenet5\"], ", "");
+    let l = Ledger::in_memory().expect("ledger");
+    let sweep = run_with(&l, dir.path(), &text, "\u{0}", true);
+    let err = sweep_results(&l, &sweep).unwrap_err().to_string();
+    assert!(
+        err.contains("/shuffle-lenet5-mnist-b10-s0@a") && err.contains("another spec"),
+        "{err}"
+    );
+    // Filed honestly, the same sweep dumps; with no benign matrix in it, the verdict says so.
+    let l = Ledger::in_memory().expect("ledger");
+    let sweep = run(&l, dir.path(), &text, "\u{0}");
+    let r = sweep_results(&l, &sweep).expect("results");
+    assert!(r.matrices.is_empty());
+    assert!(
+        row(&r, "greedy").parameters.contains("unknown"),
+        "{:?}",
+        row(&r, "greedy")
+    );
+}
+
+#[test]
+fn verdict_words() {
+    assert!(verdict(1.0, None).starts_with("unknown"));
+    assert!(verdict(1.0, Some(1.0)).starts_with("NOT detected"));
+    assert!(
+        verdict(9.9, Some(1.0)).starts_with("NOT detected"),
+        "within the 10x margin"
+    );
+    assert!(
+        verdict(3.0, Some(0.15)).starts_with("detected: 2.0e1x"),
+        "{}",
+        verdict(3.0, Some(0.15))
+    );
+    assert!(verdict(1e-9, Some(0.0)).starts_with("detected"));
+    assert!(verdict(0.0, Some(0.0)).starts_with("NOT detected"));
+    assert!(
+        verdict(f64::NAN, Some(1.0)).starts_with("detected"),
+        "NaN is never hidden in noise"
+    );
+}

@@ -1,0 +1,232 @@
+//! Fake workers for the dump tests: each job kind gets a hand-made outcome of the worker's schema, with
+//! artifacts indexed in the ledger (and written to a store, for the image batches the dump reads back).
+use super::super::*;
+use crate::plan::{expand, sweep_identity};
+use forgebench_shared::config::SweepConfig;
+use forgebench_shared::fingerprint::DeviceFingerprint;
+use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
+use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
+use forgebench_shared::profile::DeviceProfile;
+use forgebench_shared::provenance::Provenance;
+use forgebench_shared::results::*;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// Off-diagonal benign reproduction error of the fake verifiers.
+pub(super) const BENIGN: f64 = 2e-6;
+
+fn m(l2: f64) -> ErrorMeasures {
+    ErrorMeasures {
+        l2,
+        l2_sq: l2 * l2,
+        l2_sq_per_dim: l2 * l2 / 100.0,
+        linf: l2,
+        rel: l2,
+    }
+}
+
+fn prov(p: &str) -> Provenance {
+    Provenance {
+        code_version: "t".into(),
+        profile: DeviceProfile::cpu(p),
+        fingerprint: DeviceFingerprint {
+            hostname: "h".into(),
+            cpu_model: format!("cpu of {p}"),
+            cpu_flags: vec![],
+            libtorch_version: "2.13".into(),
+            libtorch_config: String::new(),
+            cuda_driver: "none".into(),
+            gpus: vec![],
+            code_version: "t".into(),
+            threads: 1,
+        },
+        seeds: vec![],
+    }
+}
+
+/// Fake workers: every artifact is indexed in the ledger, image batches are also written to `store`.
+struct Fake<'a> {
+    ledger: &'a Ledger,
+    store: &'a Path,
+    writer_of: HashMap<String, String>,
+    tamper: bool,
+}
+
+impl Fake<'_> {
+    fn artifact(&mut self, job: &str, role: &str, bytes: &[u8]) -> ArtifactRef {
+        let id = hex::encode(Sha256::digest(format!("{job}/{role}/{}", bytes.len())));
+        std::fs::write(self.store.join(&id), bytes).expect("store");
+        self.ledger.add_artifact(&id, bytes.len() as u64, role).expect("index");
+        ArtifactRef {
+            id: id.as_str().into(),
+            role: role.into(),
+            size: bytes.len() as u64,
+        }
+    }
+
+    fn grids(&mut self, job: &str, title: &str) -> Vec<ArtifactRef> {
+        ["forged", "real"]
+            .into_iter()
+            .map(|side| {
+                let b = ImageBatch {
+                    title: format!("{title} {side}"),
+                    shape: [1, 2, 2],
+                    pixels: vec![0.5; 8],
+                };
+                let text = serde_json::to_vec(&b).expect("json");
+                self.artifact(&format!("{job}/{side}"), crate::plan::IMAGE_BATCH, &text)
+            })
+            .collect()
+    }
+
+    fn outcome(&mut self, job: &str, spec: &JobSpec, p: &str) -> JobOutcome {
+        let (result, artifacts) = match spec {
+            JobSpec::WriteLog { .. } => {
+                let a = self.artifact(job, "repro-log", b"log");
+                self.writer_of.insert(a.id.0.clone(), p.to_owned());
+                (json!({}), vec![a])
+            }
+            JobSpec::VerifyLog { log, .. } => {
+                let w = self.writer_of[&log.0].clone();
+                let l2 = if w == p { 0.0 } else { BENIGN };
+                let s = MeasureSummary::of(&[m(l2), m(l2 / 2.0)]);
+                (
+                    json!({ "writer_profile": w, "verifier": prov(p), "summary": s }),
+                    vec![],
+                )
+            }
+            JobSpec::Shuffle { spec } => {
+                let errors = vec![m(1e-7); spec.shuffles];
+                let mut spec = spec.clone();
+                spec.shuffles += usize::from(self.tamper);
+                let r = ShuffleReport {
+                    spec,
+                    provenance: prov(p),
+                    summary: MeasureSummary::of(&errors),
+                    errors,
+                };
+                (json!(r), vec![])
+            }
+            JobSpec::PolTrain { .. } => (json!({}), vec![self.artifact(job, crate::plan::POL_LOG, b"pol")]),
+            JobSpec::PolVerify { spec, epsilon, .. } => {
+                let r = PolVerifyReport {
+                    spec: spec.clone(),
+                    writer: prov("a"),
+                    verifier: prov(p),
+                    per_interval: vec![m(0.0); spec.steps],
+                    epsilon: *epsilon,
+                    epsilon_source: "given".into(),
+                    failed_intervals: vec![],
+                    passed: true,
+                };
+                (json!(r), vec![])
+            }
+            JobSpec::Forge { spec, .. } => {
+                let steps = (0..spec.step_count)
+                    .map(|i| ForgedStep {
+                        step: i,
+                        greedy: m(1e-3 * (i + 1) as f64),
+                        local: (spec.local_moves > 0).then(|| m(1e-4 * (i + 1) as f64)),
+                        batch: vec![i; spec.pol.batch_size],
+                        candidates_scored: spec.candidates,
+                        moves: 1,
+                    })
+                    .collect();
+                let r = ForgeReport {
+                    spec: spec.clone(),
+                    provenance: prov(p),
+                    steps,
+                    setup_seconds: 0.1,
+                    search_seconds: 0.1,
+                };
+                (
+                    json!(r),
+                    vec![self.artifact(job, crate::plan::FORGED_POL_LOG, b"forged")],
+                )
+            }
+            JobSpec::AdamForge { spec } => {
+                let r = AdamReport {
+                    spec: spec.clone(),
+                    provenance: prov(p),
+                    curve_l2: vec![1.0, 0.1, 5e-4],
+                    final_error: m(5e-4),
+                };
+                (json!(r), self.grids(job, "adam"))
+            }
+            JobSpec::Prop2 { spec } => {
+                let r = Prop2Report {
+                    spec: spec.clone(),
+                    provenance: prov(p),
+                    rank: 9,
+                    rank_tolerance: 1e-12,
+                    error_f32: m(BENIGN / 4.0),
+                    error_f64: m(1e-15),
+                    pixels_outside_unit: 0.4,
+                    label_simplex_violation: 0.2,
+                    batch_distance: 3.0,
+                };
+                (json!(r), self.grids(job, "prop2"))
+            }
+        };
+        JobOutcome {
+            result,
+            artifacts,
+            compute_seconds: 0.01,
+        }
+    }
+}
+
+/// Submits `text` over profiles a and b and runs it to the end; jobs whose id contains `fail` fail.
+pub(super) fn run(ledger: &Ledger, store: &Path, text: &str, fail: &str) -> SweepId {
+    run_with(ledger, store, text, fail, false)
+}
+
+/// [`run`]; with `tamper`, shuffle results report one shuffle more than their job ran.
+pub(super) fn run_with(ledger: &Ledger, store: &Path, text: &str, fail: &str, tamper: bool) -> SweepId {
+    let cfg = SweepConfig::from_toml_str(text).expect("valid sweep");
+    let profiles = vec![DeviceProfile::cpu("a"), DeviceProfile::cpu("b")];
+    let (id, fp) = sweep_identity(&cfg, &profiles);
+    let rec = crate::ledger::SweepRecord {
+        id: &id,
+        name: &cfg.name,
+        fingerprint: &fp,
+        config_toml: text,
+        profiles: &profiles,
+    };
+    ledger
+        .insert_sweep(rec, &expand(&id, &cfg, &profiles), 1)
+        .expect("insert");
+    let mut fake = Fake {
+        ledger,
+        store,
+        writer_of: HashMap::new(),
+        tamper,
+    };
+    let workers: Vec<_> = profiles
+        .iter()
+        .map(|p| {
+            ledger
+                .register_worker(&format!("w{}", p.name), p, &prov(&p.name).fingerprint)
+                .expect("register")
+        })
+        .collect();
+    loop {
+        let mut ran = false;
+        for (p, w) in profiles.iter().zip(&workers) {
+            while let Some(j) = ledger.lease_next(w, &p.name, 10_000).expect("lease") {
+                ran = true;
+                let o = fake.outcome(&j.job_id.0, &j.spec, &p.name);
+                let r = if j.job_id.0.contains(fail) {
+                    Err("injected")
+                } else {
+                    Ok(&o)
+                };
+                ledger.report(w, &j.job_id, j.attempt, r).expect("report");
+            }
+        }
+        if !ran {
+            return id;
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Expansion of the kinds beside reproduction. Per-device experiments (shuffles, PoL replays) get a job on every
+//! selected profile; single runs (PoL training, forging, Adam, Proposition 2) run on the first selected profile.
+//!
+//! Job graph of one grid point `<tag>` = `<model>-<dataset>-b<b>-s<seed>` (ids below the sweep id):
+//! - shuffle: `shuffle-<tag>@<p>` for every profile p;
+//! - pol, greedy, local share `pol-<tag>/train@<first>` (planned once); pol adds `pol-<tag>/verify@<p>` reading
+//!   its `pol-log`; greedy (local) adds `pol-<tag>/greedy@<first>` reading the `pol-log`, then
+//!   `pol-<tag>/greedy/verify@<p>` replaying its `forged-pol-log` on every profile;
+//! - adam, adam-projected: `adam-<tag>@<first>`, `adam-projected-<tag>@<first>`;
+//! - prop2: `prop2-<tag>@<first>`.
+use super::{ArtifactJob, NewJob, Plan, FORGED_POL_LOG, POL_LOG};
+use forgebench_shared::config::{ExperimentKind, SweepConfig};
+use forgebench_shared::experiment::{DatasetKind, ModelKind};
+use forgebench_shared::ids::{JobId, SweepId};
+use forgebench_shared::jobs::{
+    AdamSpec, ForgeScenario, ForgeSpec, JobSpec, PolSpec, Prop2Spec, SearchNorm, ShuffleSpec,
+};
+use forgebench_shared::profile::DeviceProfile;
+
+/// One point of a sweep's grid.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Point {
+    /// Model.
+    pub model: ModelKind,
+    /// Data set.
+    pub dataset: DatasetKind,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Seed.
+    pub seed: u64,
+}
+
+impl Point {
+    fn tag(&self) -> String {
+        format!("{}-{}-b{}-s{}", self.model, self.dataset, self.batch_size, self.seed)
+    }
+}
+
+fn ready(id: String, profile: &DeviceProfile, job: JobSpec) -> NewJob {
+    NewJob {
+        id: JobId(id),
+        profile: profile.name.clone(),
+        plan: Plan::Ready { job },
+        depends_on: None,
+    }
+}
+
+fn needs(id: String, profile: &DeviceProfile, job: ArtifactJob, dep: &JobId, role: &str) -> NewJob {
+    NewJob {
+        id: JobId(id),
+        profile: profile.name.clone(),
+        plan: Plan::NeedsArtifact {
+            job,
+            dep: dep.clone(),
+            role: role.to_owned(),
+        },
+        depends_on: Some(dep.clone()),
+    }
+}
+
+/// Appends the jobs of `kind` at `pt`; `first` is the first of `profiles`.
+pub(super) fn expand_kind(
+    sweep: &SweepId,
+    cfg: &SweepConfig,
+    kind: ExperimentKind,
+    pt: &Point,
+    first: &DeviceProfile,
+    profiles: &[DeviceProfile],
+    jobs: &mut Vec<NewJob>,
+) {
+    let tag = pt.tag();
+    match kind {
+        ExperimentKind::Reproduction => {}
+        ExperimentKind::Shuffle => {
+            let spec = ShuffleSpec {
+                model: pt.model,
+                dataset: pt.dataset,
+                batch_size: pt.batch_size,
+                eta: cfg.eta,
+                shuffles: cfg.shuffles(),
+                seed: pt.seed,
+            };
+            for p in profiles {
+                let job = JobSpec::Shuffle { spec: spec.clone() };
+                jobs.push(ready(format!("{sweep}/shuffle-{tag}@{}", p.name), p, job));
+            }
+        }
+        ExperimentKind::Pol | ExperimentKind::Greedy | ExperimentKind::Local => {
+            let stem = format!("{sweep}/pol-{tag}");
+            let pol = pol_spec(cfg, pt);
+            let train = JobId(format!("{stem}/train@{}", first.name));
+            // pol, greedy and local forge and replay the same log: train it once.
+            if !jobs.iter().any(|j| j.id == train) {
+                let job = JobSpec::PolTrain { spec: pol.clone() };
+                jobs.push(ready(train.0.clone(), first, job));
+            }
+            let replay = |dep: &JobId, role: &str, id: &str, jobs: &mut Vec<NewJob>| {
+                for p in profiles {
+                    let job = ArtifactJob::PolVerify {
+                        spec: pol.clone(),
+                        epsilon: cfg.pol_epsilon,
+                    };
+                    jobs.push(needs(format!("{id}@{}", p.name), p, job, dep, role));
+                }
+            };
+            if kind == ExperimentKind::Pol {
+                replay(&train, POL_LOG, &format!("{stem}/verify"), jobs);
+                return;
+            }
+            let forge = JobId(format!("{stem}/{}@{}", kind.name(), first.name));
+            let job = ArtifactJob::Forge {
+                spec: forge_spec(cfg, kind, pt, pol.clone()),
+            };
+            jobs.push(needs(forge.0.clone(), first, job, &train, POL_LOG));
+            replay(&forge, FORGED_POL_LOG, &format!("{stem}/{}/verify", kind.name()), jobs);
+        }
+        ExperimentKind::Adam | ExperimentKind::AdamProjected => {
+            let spec = AdamSpec {
+                model: pt.model,
+                dataset: pt.dataset,
+                batch_size: pt.batch_size,
+                eta: cfg.eta,
+                iterations: cfg.adam_iterations(),
+                seed: pt.seed,
+                projected: kind == ExperimentKind::AdamProjected,
+            };
+            let id = format!("{sweep}/{}-{tag}@{}", kind.name(), first.name);
+            jobs.push(ready(id, first, JobSpec::AdamForge { spec }));
+        }
+        ExperimentKind::Prop2 => {
+            // Validation keeps prop2 to logreg/mnist, the only pair the construction (and the job) knows.
+            let spec = Prop2Spec {
+                batch_size: pt.batch_size,
+                seed: pt.seed,
+                eta: cfg.eta,
+            };
+            let id = format!("{sweep}/prop2-{tag}@{}", first.name);
+            jobs.push(ready(id, first, JobSpec::Prop2 { spec }));
+        }
+    }
+}
+
+fn pol_spec(cfg: &SweepConfig, pt: &Point) -> PolSpec {
+    PolSpec {
+        model: pt.model,
+        dataset: pt.dataset,
+        batch_size: pt.batch_size,
+        eta: cfg.eta,
+        steps: cfg.pol_steps(),
+        checkpoint_every: cfg.pol_checkpoint_every(),
+        seed: pt.seed,
+    }
+}
+
+fn forge_spec(cfg: &SweepConfig, kind: ExperimentKind, pt: &Point, pol: PolSpec) -> ForgeSpec {
+    ForgeSpec {
+        pol,
+        pool: cfg.forge_pool(),
+        candidates: cfg.forge_candidates(),
+        first_step: 0,
+        step_count: cfg.forge_steps(),
+        local_moves: if kind == ExperimentKind::Local {
+            cfg.local_moves()
+        } else {
+            0
+        },
+        seed: pt.seed,
+        norm: SearchNorm::L2,
+        scenario: ForgeScenario::EveryStep,
+    }
+}

@@ -1,0 +1,212 @@
+//! Expansion tests: the job graph of every kind, the invariants every expansion keeps, and leasing of the jobs
+//! that read their dependency's artifact.
+mod lease;
+
+use super::*;
+use forgebench_shared::config::SweepConfig;
+use forgebench_shared::profile::default_cpu_profiles;
+use std::collections::HashSet;
+
+fn sweep() -> SweepConfig {
+    SweepConfig::from_toml_str(
+        "name = \"t\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\", \"lenet5\"]\nbatch_sizes = [100]\n\
+         seeds = [0, 1]\ntriples = 4\ndevices = \"all\"\n",
+    )
+    .expect("valid sweep")
+}
+
+/// A one-kind sweep over lenet5 (logreg for prop2) with `extra` keys.
+fn kind_sweep(kinds: &str, extra: &str) -> SweepConfig {
+    let model = if kinds.contains("prop2") { "logreg" } else { "lenet5" };
+    SweepConfig::from_toml_str(&format!(
+        "name = \"k\"\nexperiments = [{kinds}]\nmodels = [\"{model}\"]\nbatch_sizes = [100]\nseeds = [3]\n\
+         triples = 2\ndevices = \"all\"\n{extra}"
+    ))
+    .expect("valid sweep")
+}
+
+/// Expands and checks what every expansion must keep: unique ids, bound to selected profiles, dependencies
+/// planned earlier, and a `NeedsArtifact` plan's dependency equal to the job's `depends_on`.
+fn expand_checked(cfg: &SweepConfig, profiles: &[DeviceProfile]) -> Vec<NewJob> {
+    let (id, _) = sweep_identity(cfg, profiles);
+    let jobs = expand(&id, cfg, profiles);
+    let ids: HashSet<_> = jobs.iter().map(|j| &j.id).collect();
+    assert_eq!(ids.len(), jobs.len(), "job ids are unique");
+    for (i, j) in jobs.iter().enumerate() {
+        assert!(j.id.0.starts_with(&format!("{id}/")), "{} is outside the sweep", j.id);
+        assert!(
+            profiles.iter().any(|p| p.name == j.profile),
+            "{} bound to {}",
+            j.id,
+            j.profile
+        );
+        if let Some(dep) = &j.depends_on {
+            assert!(
+                jobs[..i].iter().any(|w| &w.id == dep),
+                "{} depends on a missing or later job",
+                j.id
+            );
+        }
+        if let Plan::NeedsArtifact { dep, .. } = &j.plan {
+            assert_eq!(
+                j.depends_on.as_ref(),
+                Some(dep),
+                "{} would lease before its input exists",
+                j.id
+            );
+        }
+    }
+    jobs
+}
+
+fn find<'a>(jobs: &'a [NewJob], suffix: &str) -> &'a NewJob {
+    jobs.iter()
+        .find(|j| j.id.0.ends_with(suffix))
+        .unwrap_or_else(|| panic!("no job ending in {suffix}"))
+}
+
+#[test]
+fn reproduction_expands_to_logs_and_every_pair() {
+    let jobs = expand_checked(&sweep(), &default_cpu_profiles());
+    // 2 models x 2 seeds x (3 logs + 9 pairs)
+    assert_eq!(jobs.len(), 2 * 2 * (3 + 9));
+    let diag = jobs
+        .iter()
+        .filter(|j| j.id.0.ends_with("verify-cpu-avx2@cpu-avx2"))
+        .count();
+    assert_eq!(diag, 4, "the diagonal is verified as its own job");
+}
+
+#[test]
+fn identity_is_stable_and_grid_sensitive() {
+    let p = default_cpu_profiles();
+    assert_eq!(sweep_identity(&sweep(), &p), sweep_identity(&sweep(), &p));
+    let mut other = sweep();
+    other.triples = 5;
+    assert_ne!(sweep_identity(&sweep(), &p).0, sweep_identity(&other, &p).0);
+    let mut other = sweep();
+    other.shuffles = Some(7);
+    assert_ne!(sweep_identity(&sweep(), &p).0, sweep_identity(&other, &p).0);
+}
+
+#[test]
+fn shuffle_runs_on_every_profile() {
+    let profiles = default_cpu_profiles();
+    let jobs = expand_checked(&kind_sweep("\"shuffle\"", "shuffles = 7\n"), &profiles);
+    assert_eq!(jobs.len(), 3);
+    for (j, p) in jobs.iter().zip(&profiles) {
+        assert_eq!(j.profile, p.name);
+        match &j.plan {
+            Plan::Ready {
+                job: JobSpec::Shuffle { spec },
+            } => assert_eq!((spec.shuffles, spec.batch_size, spec.seed), (7, 100, 3)),
+            other => panic!("{}: {other:?}", j.id),
+        }
+    }
+}
+
+#[test]
+fn pol_trains_once_and_replays_everywhere() {
+    let profiles = default_cpu_profiles();
+    let jobs = expand_checked(&kind_sweep("\"pol\"", "pol_steps = 6\npol_epsilon = 0.5\n"), &profiles);
+    assert_eq!(jobs.len(), 1 + 3);
+    let train = find(&jobs, "/train@cpu-avx512");
+    assert!(matches!(&train.plan, Plan::Ready { job: JobSpec::PolTrain { spec } } if spec.steps == 6));
+    for p in &profiles {
+        let v = find(&jobs, &format!("/verify@{}", p.name));
+        assert_eq!(v.profile, p.name);
+        match &v.plan {
+            Plan::NeedsArtifact {
+                job: ArtifactJob::PolVerify { spec, epsilon },
+                dep,
+                role,
+            } => {
+                assert_eq!(
+                    (dep, role.as_str(), *epsilon, spec.steps),
+                    (&train.id, POL_LOG, Some(0.5), 6)
+                );
+            }
+            other => panic!("{}: {other:?}", v.id),
+        }
+    }
+}
+
+fn forge_of(j: &NewJob) -> (&ForgeSpec, &JobId, &str) {
+    match &j.plan {
+        Plan::NeedsArtifact {
+            job: ArtifactJob::Forge { spec },
+            dep,
+            role,
+        } => (spec, dep, role),
+        other => panic!("{}: not a forge job: {other:?}", j.id),
+    }
+}
+
+#[test]
+fn forging_depends_on_the_log_and_its_forgery_is_replayed() {
+    let profiles = default_cpu_profiles();
+    let extra = "forge_steps = 2\nforge_candidates = 9\nforge_pool = 300\nlocal_moves = 5\n";
+    let jobs = expand_checked(&kind_sweep("\"greedy\", \"pol\", \"local\"", extra), &profiles);
+    // One shared log, its replays, and per attack a forge job plus its replays.
+    assert_eq!(jobs.len(), 1 + 3 + 2 * (1 + 3));
+    assert_eq!(jobs.iter().filter(|j| j.id.0.contains("/train@")).count(), 1);
+    let train = find(&jobs, "/train@cpu-avx512");
+    for (name, moves) in [("greedy", 0), ("local", 5)] {
+        let f = find(&jobs, &format!("/{name}@cpu-avx512"));
+        let (spec, dep, role) = forge_of(f);
+        assert_eq!((dep, role), (&train.id, POL_LOG));
+        assert_eq!(
+            (spec.local_moves, spec.candidates, spec.pool, spec.step_count),
+            (moves, 9, 300, 2)
+        );
+        assert_eq!(spec.pol.checkpoint_every, 1);
+        for p in &profiles {
+            let v = find(&jobs, &format!("/{name}/verify@{}", p.name));
+            assert!(
+                matches!(&v.plan, Plan::NeedsArtifact { job: ArtifactJob::PolVerify { .. }, dep, role }
+                    if dep == &f.id && role == FORGED_POL_LOG),
+                "{}: {:?}",
+                v.id,
+                v.plan
+            );
+        }
+    }
+}
+
+#[test]
+fn single_runs_use_the_first_selected_profile() {
+    let profiles: Vec<_> = default_cpu_profiles().into_iter().skip(1).collect();
+    let jobs = expand_checked(
+        &kind_sweep("\"adam-projected\", \"adam\"", "adam_iterations = 11\n"),
+        &profiles,
+    );
+    assert_eq!(jobs.len(), 2);
+    for (j, projected) in jobs.iter().zip([true, false]) {
+        assert_eq!(j.profile, "cpu-avx2");
+        match &j.plan {
+            Plan::Ready {
+                job: JobSpec::AdamForge { spec },
+            } => assert_eq!((spec.projected, spec.iterations, spec.seed), (projected, 11, 3)),
+            other => panic!("{}: {other:?}", j.id),
+        }
+    }
+    let jobs = expand_checked(&kind_sweep("\"prop2\"", "eta = 0.05\n"), &profiles);
+    assert_eq!(jobs.len(), 1);
+    assert!(
+        jobs[0].id.0.ends_with("/prop2-logreg-mnist-b100-s3@cpu-avx2"),
+        "{}",
+        jobs[0].id
+    );
+    assert!(matches!(&jobs[0].plan, Plan::Ready { job: JobSpec::Prop2 { spec } } if spec.eta == 0.05));
+}
+
+#[test]
+fn checked_in_attacks_sweep_expands() {
+    let text = include_str!("../../../cluster.toml");
+    let c = forgebench_shared::config::ClusterConfig::from_toml_str(text, std::path::Path::new("cluster.toml"))
+        .expect("valid");
+    let cfg = c.sweep("attacks-small").expect("present");
+    let jobs = expand_checked(cfg, &c.profiles);
+    // reproduction 2 x 12, shuffle 3, pol 1 + 3, greedy and local 2 x (1 + 3), adam, adam-projected, prop2.
+    assert_eq!(jobs.len(), 24 + 3 + 4 + 8 + 3);
+}
