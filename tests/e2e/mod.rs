@@ -37,12 +37,17 @@ pub struct Cluster {
 impl Cluster {
     /// A cluster whose sweep is `sweep_body` (the keys after `name = "s"`).
     pub fn new(sweep_body: &str) -> Cluster {
+        Self::with_tables(sweep_body, "")
+    }
+
+    /// A cluster with further top-level tables (e.g. `[slurm]`) after the sweep.
+    pub fn with_tables(sweep_body: &str, tables: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let toml = format!(
             "default_sweep = \"s\"\n[coordinator]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{d}/token\"\n\
              ledger = \"{d}/ledger.sqlite\"\nlease_seconds = 4.0\nheartbeat_seconds = 0.5\nmax_attempts = 3\n\
-             {profiles}\n[[sweep]]\nname = \"s\"\n{sweep_body}",
+             {profiles}\n[[sweep]]\nname = \"s\"\n{sweep_body}\n{tables}",
             d = dir.path().display(),
             profiles = PROFILES
         );

@@ -4,6 +4,7 @@ mod client;
 mod progress;
 mod serve;
 mod up;
+mod watcher;
 
 pub use up::UpArgs;
 
@@ -55,6 +56,12 @@ pub enum Cmd {
     Tables(client::TablesArgs),
     /// Write the report (tables, figures, HTML) of a results folder or of a sweep in the ledger.
     Report(client::ReportArgs),
+    /// Start a sweep's workers through Slurm (sbatch), follow and cancel them.
+    Slurm {
+        /// The Slurm command.
+        #[command(subcommand)]
+        cmd: crate::slurm::SlurmCmd,
+    },
 }
 
 impl Cli {
@@ -80,6 +87,7 @@ impl Cli {
             Cmd::Resubmit(a) => client::resubmit(&cfg, a),
             Cmd::Tables(a) => client::tables(&cfg, a),
             Cmd::Report(a) => client::report(&cfg, a),
+            Cmd::Slurm { cmd } => crate::slurm::run(&cfg, &self.config, cmd),
         }
     }
 }

@@ -17,6 +17,9 @@ pub fn status_text(s: &pb::StatusResponse) -> String {
         for f in &w.failures {
             out += &format!("  failed: {f}\n");
         }
+        if !w.slurm_jobs.is_empty() {
+            out += &format!("  slurm jobs: {}\n", w.slurm_jobs.join(", "));
+        }
     }
     if s.sweeps.is_empty() {
         out += "no sweeps\n";
@@ -42,7 +45,7 @@ pub fn status_json(s: &pb::StatusResponse) -> String {
         .map(|w| {
             serde_json::json!({"sweep_id": w.sweep_id, "name": w.name, "total": w.total, "pending": w.pending,
                 "leased": w.leased, "done": w.done, "failed": w.failed, "compute_seconds": w.compute_seconds,
-                "failures": w.failures})
+                "failures": w.failures, "slurm_jobs": w.slurm_jobs})
         })
         .collect();
     let workers: Vec<_> = s

@@ -42,13 +42,16 @@ pub fn coordinator(cfg: &ClusterConfig) -> Result<()> {
             .await
             .map_err(|e| CoordError::Process(format!("binding {}: {e}", cfg.coordinator.listen)))?;
         let co = &cfg.coordinator;
-        let running = crate::server::start(coord, listener, &token, co.tls.as_ref(), co.max_message_bytes).await?;
+        let running =
+            crate::server::start(coord.clone(), listener, &token, co.tls.as_ref(), co.max_message_bytes).await?;
         eprintln!(
             "coordinator listening on {} (ledger {}); Ctrl-C stops it",
             running.addr(),
             co.ledger.display()
         );
+        let watcher = super::watcher::start(cfg, &coord);
         let _ = tokio::signal::ctrl_c().await;
+        drop(watcher);
         eprintln!("coordinator: stopping; the ledger keeps every result");
         running.shutdown().await
     })

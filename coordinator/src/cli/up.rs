@@ -72,7 +72,11 @@ pub fn run(cfg: &ClusterConfig, a: &UpArgs) -> Result<()> {
         } else {
             Some(start_workers(cfg, a, &coord, &id, running.addr())?)
         };
+        let slurm_watcher = super::watcher::start(cfg, &coord);
         let outcome = watch(&coord, &id, workers.as_ref()).await;
+        if let Some(w) = slurm_watcher {
+            w.finish(&coord, cfg);
+        }
         if let Some(w) = workers {
             let restarts = w.restarts();
             w.stop().await;

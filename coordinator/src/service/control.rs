@@ -27,6 +27,12 @@ impl Coordinator {
         let mut sweeps = Vec::new();
         for id in self.sweep_ids(sweep)? {
             let s = self.ledger().sweep_status(&id)?;
+            let slurm_jobs = self
+                .ledger()
+                .slurm_jobs(Some(&id))?
+                .into_iter()
+                .map(|j| format!("{} {}", j.job, j.state.as_str()))
+                .collect();
             sweeps.push(pb::SweepStatus {
                 sweep_id: s.id.0.clone(),
                 name: s.name.clone(),
@@ -37,6 +43,7 @@ impl Coordinator {
                 failed: s.counts[3],
                 compute_seconds: s.compute_seconds,
                 failures: s.failures,
+                slurm_jobs,
             });
         }
         let now = crate::ledger::now_ms();
