@@ -114,3 +114,52 @@ fn verdict_words() {
         "NaN is never hidden in noise"
     );
 }
+
+/// The report written from a ledger holds the ledger's own numbers: every matrix cell as aggregated from the done
+/// verify jobs, and every attack error as the attack jobs filed it.
+#[test]
+fn report_numbers_equal_the_ledgers_results() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let l = Ledger::in_memory().expect("ledger");
+    let sweep = run(&l, dir.path(), SWEEP, "no-job-fails");
+    let r = sweep_results_with_artifacts(&l, &sweep, dir.path()).expect("results");
+    let out = dir.path().join("report");
+    crate::report::write_report(&r, &out).expect("report");
+    let read = |f: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join("tables").join(f)).expect("table")).expect("json")
+    };
+    let ledger_matrices = crate::aggregate::matrices(&l, &sweep).expect("aggregate");
+    let t3 = read("table3.json");
+    let written = t3["matrices"].as_array().expect("matrices");
+    assert_eq!(written.len(), ledger_matrices.len());
+    for m in &ledger_matrices {
+        let w = written
+            .iter()
+            .find(|w| w["matrix"]["key"] == serde_json::to_value(&m.key).expect("key"))
+            .unwrap_or_else(|| panic!("{:?} is in the report", m.key));
+        assert_eq!(w["matrix"]["cells"], serde_json::to_value(&m.cells).expect("cells"), "{:?}", m.key);
+        assert_eq!(w["largest_l2"].as_f64(), m.largest(forgebench_shared::measures::Measure::L2));
+    }
+    // Attack errors: straight from the done attack jobs' outcomes in the ledger.
+    let mut filed = Vec::new();
+    for j in l.sweep_jobs(&sweep).expect("jobs") {
+        let Some(o) = &j.outcome else { continue };
+        if let Some(e) = o.result.pointer("/final_error/l2").and_then(|v| v.as_f64()) {
+            filed.push(e);
+        }
+        if let Some(e) = o.result.pointer("/error_f32/l2").and_then(|v| v.as_f64()) {
+            filed.push(e);
+        }
+    }
+    let t1 = read("table1.json");
+    let rows = t1["rows"].as_array().expect("rows");
+    assert_eq!(rows.len(), r.attack_rows().count());
+    for row in rows {
+        let e = row["attack_l2"].as_f64().expect("attack_l2");
+        let a = r.attack_rows().find(|a| a.error_l2 == e).expect("a row of the results");
+        assert_eq!(row["benign_l2"].as_f64(), a.benign_l2, "{row}");
+        if ["adam", "prop2"].contains(&a.attack.as_str()) {
+            assert!(filed.contains(&e), "{} error {e} is what its job filed: {filed:?}", a.attack);
+        }
+    }
+}
