@@ -5,7 +5,6 @@ use crate::error::ProtoError;
 use crate::v1::{artifact_chunk::Part, ArtifactChunk, ArtifactHeader, DownloadRequest, UploadResponse};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_stream::{Stream, StreamExt};
 
 /// Bytes per chunk: well under the smallest message limit a config may set (1 MiB).
@@ -25,35 +24,34 @@ pub fn check_id(id: &str) -> Result<(), ProtoError> {
 
 /// Sends `path` (announced as `header`) as chunks on a channel the caller turns into a request stream.
 pub fn chunks_of(path: PathBuf, header: ArtifactHeader) -> tokio_stream::wrappers::ReceiverStream<ArtifactChunk> {
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    tokio::spawn(async move {
-        if tx
-            .send(ArtifactChunk {
-                part: Some(Part::Header(header)),
-            })
-            .await
-            .is_err()
-        {
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    // Plain blocking reads on a blocking thread: tokio's file type would hop threads for every chunk.
+    tokio::task::spawn_blocking(move || {
+        use std::io::Read;
+        let send = |part| tx.blocking_send(ArtifactChunk { part: Some(part) }).is_ok();
+        if !send(Part::Header(header)) {
             return;
         }
         // A read error ends the stream early; the receiver then rejects the short upload by its size.
-        let Ok(mut f) = tokio::fs::File::open(&path).await else {
+        let Ok(mut f) = std::fs::File::open(&path) else {
             return;
         };
         loop {
             let mut buf = vec![0u8; CHUNK_BYTES];
-            let n = match f.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(n) => n,
-            };
+            let mut n = 0;
+            while n < CHUNK_BYTES {
+                match f.read(&mut buf[n..]) {
+                    Ok(0) => break,
+                    Ok(k) => n += k,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Err(_) => return,
+                }
+            }
+            if n == 0 {
+                return;
+            }
             buf.truncate(n);
-            if tx
-                .send(ArtifactChunk {
-                    part: Some(Part::Data(buf)),
-                })
-                .await
-                .is_err()
-            {
+            if !send(Part::Data(buf)) || n < CHUNK_BYTES {
                 return;
             }
         }
@@ -137,29 +135,57 @@ where
         id: header.sha256.clone(),
         problem,
     };
-    let mut f = tokio::fs::File::create(part)
-        .await
-        .map_err(|e| ProtoError::io(part, e))?;
-    let mut hasher = Sha256::new();
+    // Hashing and writing run on a blocking thread, overlapped with receiving the next chunks.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    let path = part.to_path_buf();
+    let writer = tokio::task::spawn_blocking(move || -> Result<String, ProtoError> {
+        use std::io::Write;
+        let f = std::fs::File::create(&path).map_err(|e| ProtoError::io(&path, e))?;
+        let mut f = std::io::BufWriter::with_capacity(1 << 20, f);
+        let mut hasher = Sha256::new();
+        while let Some(data) = rx.blocking_recv() {
+            hasher.update(&data);
+            f.write_all(&data).map_err(|e| ProtoError::io(&path, e))?;
+        }
+        // No fsync: like the ledger (WAL, synchronous = NORMAL) the store survives a killed process, and only a
+        // power loss may drop the newest files, which a download would then refuse by their hash.
+        f.flush().map_err(|e| ProtoError::io(&path, e))?;
+        Ok(hex::encode(hasher.finalize()))
+    });
     let mut size = 0u64;
+    let mut failed = None;
     while let Some(chunk) = stream.next().await {
-        let data = match chunk?.part {
-            Some(Part::Data(d)) => d,
-            _ => return Err(corrupt("a second header in the stream".into())),
+        let data = match chunk.map(|c| c.part) {
+            Ok(Some(Part::Data(d))) => d,
+            Ok(_) => {
+                failed = Some(corrupt("a second header in the stream".into()));
+                break;
+            }
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
         };
         size += data.len() as u64;
         if size > header.size {
-            return Err(corrupt(format!("more than the announced {} bytes", header.size)));
+            failed = Some(corrupt(format!("more than the announced {} bytes", header.size)));
+            break;
         }
-        hasher.update(&data);
-        f.write_all(&data).await.map_err(|e| ProtoError::io(part, e))?;
+        if tx.send(data).await.is_err() {
+            break;
+        }
     }
-    f.flush().await.map_err(|e| ProtoError::io(part, e))?;
-    f.sync_all().await.map_err(|e| ProtoError::io(part, e))?;
+    drop(tx);
+    let written = writer
+        .await
+        .map_err(|e| corrupt(format!("the writer thread failed: {e}")))?;
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    let got = written?;
     if size != header.size {
         return Err(corrupt(format!("{size} bytes received, {} announced", header.size)));
     }
-    let got = hex::encode(hasher.finalize());
     if got != header.sha256 {
         return Err(corrupt(format!("the bytes hash to {got}")));
     }

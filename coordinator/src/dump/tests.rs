@@ -137,8 +137,16 @@ fn report_numbers_equal_the_ledgers_results() {
             .iter()
             .find(|w| w["matrix"]["key"] == serde_json::to_value(&m.key).expect("key"))
             .unwrap_or_else(|| panic!("{:?} is in the report", m.key));
-        assert_eq!(w["matrix"]["cells"], serde_json::to_value(&m.cells).expect("cells"), "{:?}", m.key);
-        assert_eq!(w["largest_l2"].as_f64(), m.largest(forgebench_shared::measures::Measure::L2));
+        assert_eq!(
+            w["matrix"]["cells"],
+            serde_json::to_value(&m.cells).expect("cells"),
+            "{:?}",
+            m.key
+        );
+        assert_eq!(
+            w["largest_l2"].as_f64(),
+            m.largest(forgebench_shared::measures::Measure::L2)
+        );
     }
     // Attack errors: straight from the done attack jobs' outcomes in the ledger.
     let mut filed = Vec::new();
@@ -159,7 +167,11 @@ fn report_numbers_equal_the_ledgers_results() {
         let a = r.attack_rows().find(|a| a.error_l2 == e).expect("a row of the results");
         assert_eq!(row["benign_l2"].as_f64(), a.benign_l2, "{row}");
         if ["adam", "prop2"].contains(&a.attack.as_str()) {
-            assert!(filed.contains(&e), "{} error {e} is what its job filed: {filed:?}", a.attack);
+            assert!(
+                filed.contains(&e),
+                "{} error {e} is what its job filed: {filed:?}",
+                a.attack
+            );
         }
     }
 }
