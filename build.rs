@@ -10,6 +10,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)
+        // Artifact chunks decode as slices of the received buffer instead of fresh copies.
+        .bytes(".forgebench.v1.ArtifactChunk.data")
         .compile_protos(&protos, &["proto"])?;
     Ok(())
 }

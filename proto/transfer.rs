@@ -51,7 +51,7 @@ pub fn chunks_of(path: PathBuf, header: ArtifactHeader) -> tokio_stream::wrapper
                 return;
             }
             buf.truncate(n);
-            if !send(Part::Data(buf)) || n < CHUNK_BYTES {
+            if !send(Part::Data(buf.into())) || n < CHUNK_BYTES {
                 return;
             }
         }
@@ -136,7 +136,7 @@ where
         problem,
     };
     // Hashing and writing run on a blocking thread, overlapped with receiving the next chunks.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(16);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<prost::bytes::Bytes>(16);
     let path = part.to_path_buf();
     let writer = tokio::task::spawn_blocking(move || -> Result<String, ProtoError> {
         use std::io::Write;

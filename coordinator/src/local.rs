@@ -45,6 +45,29 @@ pub fn worker_exe() -> Result<PathBuf> {
 }
 
 impl WorkerLaunch {
+    /// How `cfg`'s workers start: its token, TLS and message limit, against `coordinator`.
+    pub fn from_config(
+        cfg: &forgebench_shared::config::ClusterConfig,
+        coordinator: String,
+        work_dir: PathBuf,
+        data_dir: Option<PathBuf>,
+    ) -> Result<WorkerLaunch> {
+        let co = &cfg.coordinator;
+        Ok(WorkerLaunch {
+            exe: worker_exe()?,
+            coordinator,
+            token_file: co.token_file.clone(),
+            token_env: co.token_env.clone(),
+            work_dir,
+            data_dir,
+            tls: co
+                .tls
+                .as_ref()
+                .map(|t| (t.ca.clone().unwrap_or(t.cert.clone()), t.domain.clone())),
+            max_message_bytes: co.max_message_bytes,
+        })
+    }
+
     /// The command line of one worker of `profile`, its environment included.
     pub fn command(&self, profile: &DeviceProfile, name: &str) -> Result<std::process::Command> {
         let mut cmd = std::process::Command::new(&self.exe);

@@ -105,20 +105,8 @@ pub fn token(cfg: &ClusterConfig, create: bool) -> Result<String> {
 }
 
 fn write_new_token(path: &Path) -> Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| CoordError::io(dir, e))?;
-    }
     let bytes: [u8; 32] = rand::random();
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-        .map_err(|e| CoordError::io(path, e))?;
-    f.write_all(hex::encode(bytes).as_bytes())
-        .map_err(|e| CoordError::io(path, e))?;
+    crate::slurm::private_token_file(path, &hex::encode(bytes))?;
     tracing::info!(path = %path.display(), "created a new cluster token");
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `forgebench coordinator` (the coordinator alone) and `forgebench worker` (one worker joining a coordinator).
 use crate::error::{CoordError, Result};
 use crate::ledger::Ledger;
-use crate::local::{worker_exe, WorkerLaunch};
+use crate::local::WorkerLaunch;
 use crate::service::{Coordinator, Settings};
 use clap::Args;
 use forgebench_shared::config::ClusterConfig;
@@ -68,20 +68,8 @@ pub fn worker(cfg: &ClusterConfig, a: &WorkerArgs) -> Result<()> {
             known.join(", ")
         ))
     })?;
-    let co = &cfg.coordinator;
-    let launch = WorkerLaunch {
-        exe: worker_exe()?,
-        coordinator: super::target(cfg, a.coordinator.as_deref())?.address,
-        token_file: co.token_file.clone(),
-        token_env: co.token_env.clone(),
-        work_dir: a.work_dir.clone(),
-        data_dir: a.data_dir.clone(),
-        tls: co
-            .tls
-            .as_ref()
-            .map(|t| (t.ca.clone().unwrap_or(t.cert.clone()), t.domain.clone())),
-        max_message_bytes: co.max_message_bytes,
-    };
+    let address = super::target(cfg, a.coordinator.as_deref())?.address;
+    let launch = WorkerLaunch::from_config(cfg, address, a.work_dir.clone(), a.data_dir.clone())?;
     let name = a
         .name
         .clone()

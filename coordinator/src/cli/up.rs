@@ -5,7 +5,7 @@ use super::client::{render, Format};
 use super::progress::Live;
 use super::serve::open_coordinator;
 use crate::error::{CoordError, Result};
-use crate::local::{worker_exe, Supervisor, WorkerLaunch};
+use crate::local::{Supervisor, WorkerLaunch};
 use clap::Args;
 use forgebench_shared::config::ClusterConfig;
 use forgebench_shared::ids::SweepId;
@@ -112,20 +112,7 @@ fn start_workers(
         .into_iter()
         .filter(|p| a.profiles.is_empty() || a.profiles.contains(&p.name))
         .collect();
-    let co = &cfg.coordinator;
-    let launch = WorkerLaunch {
-        exe: worker_exe()?,
-        coordinator: addr.to_string(),
-        token_file: co.token_file.clone(),
-        token_env: co.token_env.clone(),
-        work_dir: a.out.join("workers"),
-        data_dir: a.data_dir.clone(),
-        tls: co
-            .tls
-            .as_ref()
-            .map(|t| (t.ca.clone().unwrap_or(t.cert.clone()), t.domain.clone())),
-        max_message_bytes: co.max_message_bytes,
-    };
+    let launch = WorkerLaunch::from_config(cfg, addr.to_string(), a.out.join("workers"), a.data_dir.clone())?;
     let names: Vec<_> = chosen.iter().map(|p| p.name.as_str()).collect();
     eprintln!(
         "starting local workers: {} (logs in {})",

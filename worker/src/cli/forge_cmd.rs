@@ -4,6 +4,7 @@
 use super::oneshot::emit;
 use super::ProcessArgs;
 use crate::error::{Result, WorkerError};
+use crate::forge::step::Scoring;
 use crate::forge::{bench, detect, prop1, run};
 use crate::{datasets, pol};
 use clap::{Args, Subcommand};
@@ -26,7 +27,8 @@ pub struct JudgeArgs {
 /// Forging attacks.
 #[derive(Debug, Subcommand)]
 pub enum ForgeCommand {
-    /// Greedy (and local-search) forging of a PoL log (checkpoint_every = 1); writes the forged log.
+    /// Greedy (and local-search) forging of a PoL log (checkpoint_every = 1); writes the forged log. VGGmini is
+    /// scored naively (a backward pass per candidate and per local swap), the others through the Gram products.
     Forge {
         #[arg(long)]
         log: PathBuf,
@@ -196,8 +198,9 @@ impl ForgeCommand {
                         .filter_map(f)
                         .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))))
                 };
-                let (p, b) = (format!("n={pool}, M={candidates}"), spec.pol.batch_size);
-                let (m, d) = (spec.pol.model, spec.pol.dataset);
+                let (m, d, b) = (spec.pol.model, spec.pol.dataset, spec.pol.batch_size);
+                let scoring = Scoring::for_model(m).name();
+                let p = format!("n={pool}, M={candidates}, scoring={scoring}");
                 let mut rows = Vec::new();
                 if let Some(e) = worst(&|s| Some(s.greedy.l2)) {
                     rows.push(judged(&judge, row("greedy", m, d, b, e, p.clone()))?);
@@ -209,7 +212,9 @@ impl ForgeCommand {
                     )?);
                 }
                 emit(
-                    &serde_json::json!({ "report": report, "detectability (largest step error)": rows }),
+                    &serde_json::json!({
+                        "report": report, "scoring": scoring, "detectability (largest step error)": rows,
+                    }),
                     None,
                 )
             }

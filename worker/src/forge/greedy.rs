@@ -1,7 +1,8 @@
 //! Greedy search forging (Thudi et al. 2022; Kong et al. 2023): draw a pool of n points from D' = D \ U, draw M
 //! random candidate batches of size b from it, and keep the candidates that best reproduce the logged step. Scores
 //! come from the Gram products (L2) or from summed per-example gradient rows (Linf, which does not expand); the
-//! few best are re-scored exactly by the caller.
+//! few best are re-scored exactly by the caller. Models without per-example gradients score each candidate with a
+//! real backward pass instead (`naive_step`), through the same pool draw and candidate stream.
 use super::gram::Gram;
 use super::pergrad;
 use super::StepTarget;
@@ -37,18 +38,7 @@ impl Pool {
         rng: &mut PortableRng,
         device: Device,
     ) -> Result<Pool> {
-        let allowed: Vec<usize> = (0..ds.n).filter(|i| !exclude.contains(i)).collect();
-        if n > allowed.len() {
-            return Err(WorkerError::Invalid(format!(
-                "pool of {n} requested but only {} examples lie outside the excluded set",
-                allowed.len()
-            )));
-        }
-        let indices: Vec<usize> = rng
-            .sample_indices(allowed.len(), n)
-            .into_iter()
-            .map(|p| allowed[p])
-            .collect();
+        let indices = draw_pool(ds, exclude, n, rng)?;
         let precision = if target.theta.kind() == Kind::Double {
             Precision::F64
         } else {
@@ -64,6 +54,23 @@ impl Pool {
     pub fn data_indices(&self, s: &[usize]) -> Vec<usize> {
         s.iter().map(|&p| self.indices[p]).collect()
     }
+}
+
+/// Draws `n` distinct training indices of `ds` outside `exclude` (pool position -> data index). Gram and naive
+/// scoring draw their pools, and then their candidates, from the same stream, so one seed gives both the same search.
+pub fn draw_pool(ds: &Dataset, exclude: &HashSet<usize>, n: usize, rng: &mut PortableRng) -> Result<Vec<usize>> {
+    let allowed: Vec<usize> = (0..ds.n).filter(|i| !exclude.contains(i)).collect();
+    if n > allowed.len() {
+        return Err(WorkerError::Invalid(format!(
+            "pool of {n} requested but only {} examples lie outside the excluded set",
+            allowed.len()
+        )));
+    }
+    Ok(rng
+        .sample_indices(allowed.len(), n)
+        .into_iter()
+        .map(|p| allowed[p])
+        .collect())
 }
 
 /// The best candidates of a greedy search, best first.

@@ -1,7 +1,8 @@
 //! Forging attacks on SGD logs: search forging (greedy and local search over real examples, scored through a Gram
-//! matrix of per-example gradients), optimisation forging (the paper's Algorithm 1, Adam over a synthetic batch),
-//! the logistic-regression constructions of Propositions 1 and 2, image grids of batches, and the detectability of
-//! each attack against the benign floating-point noise.
+//! matrix of per-example gradients, or by a real backward pass per candidate where none exist), optimisation
+//! forging (the paper's Algorithm 1, Adam over a synthetic batch), the logistic-regression constructions of
+//! Propositions 1 and 2, image grids of batches, and the detectability of each attack against the benign
+//! floating-point noise.
 //!
 //! Every error is measured like a benign one: the L2 (and friends) distance, in f64, between the logged theta_{i+1}
 //! and theta_i - eta * grad L(forged batch; theta_i) recomputed with a real backward pass.
@@ -14,6 +15,7 @@ pub mod grid;
 pub mod local;
 pub mod log;
 pub mod naive;
+pub mod naive_step;
 pub mod pergrad;
 mod pergrad_lenet;
 pub mod prop1;

@@ -1,7 +1,10 @@
-//! Forging one logged step: pool, greedy search, exact re-score of the best few, then optional local search.
+//! Forging one logged step: pool, greedy search, exact re-score of the best few, then optional local search. Models
+//! whose batch gradient is a mean of per-example gradients are scored through the Gram products; the others
+//! (VGGmini) by a real backward pass per candidate (`naive_step`).
 use super::greedy::{self, Pool};
 use super::local::local_search;
 use super::naive::Exact;
+use super::naive_step::forge_step_naive;
 use super::StepTarget;
 use crate::error::{Result, WorkerError};
 use forgebench_shared::data::Dataset;
@@ -40,22 +43,52 @@ pub struct SearchParams {
 pub struct StepOutcome {
     /// The report entry.
     pub step: ForgedStep,
-    /// Seconds for per-example gradients and the Gram products.
+    /// Seconds for the pool: its per-example gradients and Gram products (Gram scoring), or its draw alone (naive).
     pub setup_seconds: f64,
     /// Seconds of candidate scoring and local search (exact re-scores included).
     pub search_seconds: f64,
-    /// Predicted squared L2 error after each local move (entry 0: the greedy start).
+    /// Squared L2 error after each local move (entry 0: the greedy start), predicted (Gram) or exact (naive).
     pub local_trace: Vec<f64>,
 }
 
-fn norm_of(m: &ErrorMeasures, norm: SearchNorm) -> f64 {
+/// How a model's candidate batches are scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scoring {
+    /// O(b^2) per candidate from the Gram products of per-example gradients (logistic regression, LeNet).
+    Gram,
+    /// A real forward and backward pass per candidate (VGGmini, whose BatchNorm couples the batch).
+    Naive,
+}
+
+impl Scoring {
+    /// The scoring `forge_step` uses for `model`.
+    pub fn for_model(model: ModelKind) -> Scoring {
+        if model.per_example_separable() {
+            Scoring::Gram
+        } else {
+            Scoring::Naive
+        }
+    }
+
+    /// "gram" or "naive", as reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scoring::Gram => "gram",
+            Scoring::Naive => "naive",
+        }
+    }
+}
+
+/// The searched norm of a measured error.
+pub(super) fn norm_of(m: &ErrorMeasures, norm: SearchNorm) -> f64 {
     match norm {
         SearchNorm::L2 => m.l2,
         SearchNorm::Linf => m.linf,
     }
 }
 
-/// Forges step `index` (theta_i -> theta_{i+1}) with a batch drawn from `ds` outside `exclude`.
+/// Forges step `index` (theta_i -> theta_{i+1}) with a batch drawn from `ds` outside `exclude`, scored as
+/// [`Scoring::for_model`] says.
 #[allow(clippy::too_many_arguments)]
 pub fn forge_step(
     model: ModelKind,
@@ -67,10 +100,8 @@ pub fn forge_step(
     device: Device,
     index: usize,
 ) -> Result<StepOutcome> {
-    if !model.per_example_separable() {
-        return Err(WorkerError::Invalid(format!(
-            "search forging needs per-example gradients; {model} has none"
-        )));
+    if Scoring::for_model(model) == Scoring::Naive {
+        return forge_step_naive(model, target, ds, exclude, params, rng, device, index);
     }
     let t0 = Instant::now();
     let pool = Pool::build(model, target, ds, exclude, params.pool, params.batch_size, rng, device)?;
