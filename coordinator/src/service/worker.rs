@@ -76,6 +76,7 @@ impl WorkerService for Coordinator {
         }))
     }
 
+    #[tracing::instrument(name = "heartbeat", skip_all, fields(worker = %req.get_ref().worker_id))]
     async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Reply<pb::HeartbeatResponse> {
         let r = req.into_inner();
         let worker = WorkerId(r.worker_id);
@@ -89,6 +90,7 @@ impl WorkerService for Coordinator {
         Ok(Response::new(pb::HeartbeatResponse { lease_valid }))
     }
 
+    #[tracing::instrument(name = "lease_job", skip_all, fields(worker = %req.get_ref().worker_id))]
     async fn lease_job(&self, req: Request<pb::LeaseRequest>) -> Reply<pb::LeaseResponse> {
         let r = req.into_inner();
         let worker = WorkerId(r.worker_id);
@@ -110,6 +112,7 @@ impl WorkerService for Coordinator {
         }
     }
 
+    #[tracing::instrument(name = "report_result", skip_all, fields(worker = %req.get_ref().worker_id))]
     async fn report_result(&self, req: Request<pb::ReportRequest>) -> Reply<pb::ReportResponse> {
         let r = req.into_inner();
         let (worker, job) = (WorkerId(r.worker_id), JobId(r.job_id));
