@@ -1,0 +1,60 @@
+//! TLS (rustls): a coordinator serving a self-signed certificate accepts a worker that trusts it, and a client that
+//! speaks plain HTTP/2 to it gets nowhere.
+mod common;
+
+use common::*;
+use forgebench_coordinator::ledger::Ledger;
+use forgebench_coordinator::server::start;
+use forgebench_coordinator::service::Coordinator;
+use forgebench_proto::auth::BearerToken;
+use forgebench_proto::client::Target;
+use forgebench_shared::config::TlsConfig;
+use forgebench_shared::profile::DeviceProfile;
+
+#[tokio::test]
+async fn tls_cluster_registers_a_worker_that_trusts_its_certificate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let (cert_pem, key_pem) = (cert.cert.pem(), cert.signing_key.serialize_pem());
+    let tls = TlsConfig {
+        cert: dir.path().join("cert.pem"),
+        key: dir.path().join("key.pem"),
+        ca: None,
+        domain: "localhost".into(),
+    };
+    std::fs::write(&tls.cert, &cert_pem).expect("cert");
+    std::fs::write(&tls.key, &key_pem).expect("key");
+    let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).expect("ledger");
+    let coord = Coordinator::new(ledger, settings(dir.path(), 5_000, 3));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let running = start(coord.clone(), listener, TOKEN, Some(&tls), 1 << 20)
+        .await
+        .expect("serve with TLS");
+    let token = BearerToken::new(TOKEN).expect("token");
+    let target = Target {
+        address: format!("localhost:{}", running.addr().port()),
+        tls_ca: Some(cert_pem.into_bytes()),
+        tls_domain: "localhost".into(),
+        max_message_bytes: 1 << 20,
+    };
+    let mut c = target.worker(&token).await.expect("TLS connect");
+    let id = register(&mut c, &DeviceProfile::cpu("cpu-avx2"), "tls-worker")
+        .await
+        .expect("registered over TLS");
+    assert!(!id.is_empty());
+    assert_eq!(coord.ledger().workers().expect("workers").len(), 1);
+    let plain = Target::plain(running.addr().to_string());
+    let refused = match plain.worker(&token).await {
+        Err(_) => true,
+        Ok(mut c) => register(&mut c, &DeviceProfile::cpu("cpu-avx2"), "plain")
+            .await
+            .is_err(),
+    };
+    assert!(refused, "a plain-text client is not served");
+    assert_eq!(
+        coord.ledger().workers().expect("workers").len(),
+        1,
+        "only the TLS worker registered"
+    );
+    running.shutdown().await.expect("shutdown");
+}
