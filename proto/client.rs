@@ -61,8 +61,7 @@ impl Target {
             .tcp_nodelay(true)
             // Large windows so an artifact stream is not held to one 64 KiB window per round trip.
             .initial_stream_window_size(8 << 20)
-            .initial_connection_window_size(16 << 20)
-            .max_frame_size(1 << 20);
+            .initial_connection_window_size(16 << 20);
         if let Some(ca) = &self.tls_ca {
             let tls = ClientTlsConfig::new()
                 .ca_certificate(Certificate::from_pem(ca))

@@ -64,8 +64,7 @@ pub async fn start(
     // Artifacts stream in 256 KiB chunks: HTTP/2's default 64 KiB windows would stall every chunk on a round trip.
     let mut builder = Server::builder()
         .initial_stream_window_size(8 << 20)
-        .initial_connection_window_size(16 << 20)
-        .max_frame_size(1 << 20);
+        .initial_connection_window_size(16 << 20);
     if let Some(t) = tls {
         builder = builder.tls_config(tls_config(t)?)?;
     }

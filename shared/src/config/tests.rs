@@ -255,3 +255,20 @@ fn kind_lists_are_checked() {
     let err = attacks_error(", \"prop2\"]", "]");
     assert!(err.contains("models_for.prop2") && err.contains("not among"), "{err}");
 }
+
+#[test]
+fn vggmini_may_be_forged_by_greedy_search_but_not_local_search() {
+    let sweep = |kind: &str| {
+        let text = format!(
+            "name = \"v\"\nexperiments = [\"{kind}\"]\nmodels = [\"vggmini\"]\nbatch_sizes = [100]\n\
+             seeds = [0]\ntriples = 2\ndevices = \"all\"\n"
+        );
+        SweepConfig::from_toml_str(&text).and_then(|s| s.validate().map(|_| s))
+    };
+    sweep("greedy").expect("greedy search scores VGGmini's candidates naively");
+    let err = sweep("local").unwrap_err().to_string();
+    assert!(
+        err.contains("local search on vggmini") && err.contains("backward pass"),
+        "{err}"
+    );
+}
