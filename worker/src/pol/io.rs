@@ -2,11 +2,10 @@
 //! `forgebench.manifest` and written beside the file (`.json`), mirroring the reproduction logs.
 use super::log::{PolLog, PolManifest, POL_FORMAT};
 use crate::error::{Result, WorkerError};
+use crate::repro::META_KEY;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
-
-const META_KEY: &str = "forgebench.manifest";
 
 /// Writes `log` to `path` (safetensors, through a temporary name) and its manifest to `path` with extension `.json`.
 pub fn write(log: &PolLog, path: &Path) -> Result<()> {
@@ -67,16 +66,7 @@ fn i64s(bytes: &[u8]) -> Vec<i64> {
 /// Reads and checks a PoL log: format tag, dimension, tensor dtypes and shapes, the checkpoint steps and the range
 /// of every batch index.
 pub fn read(path: &Path) -> Result<PolLog> {
-    let bytes = std::fs::read(path).map_err(|e| WorkerError::io(path, e))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| WorkerError::artifact(path, format!("not a safetensors file: {e}")))?;
-    let json = meta
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(META_KEY))
-        .ok_or_else(|| WorkerError::artifact(path, format!("no {META_KEY} in the safetensors metadata")))?;
-    let manifest: PolManifest =
-        serde_json::from_str(json).map_err(|e| WorkerError::artifact(path, format!("manifest: {e}")))?;
+    let (bytes, manifest): (_, PolManifest) = crate::repro::read_with_manifest(path)?;
     if manifest.format != POL_FORMAT {
         return Err(WorkerError::artifact(
             path,

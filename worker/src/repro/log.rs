@@ -14,7 +14,7 @@ use std::path::Path;
 
 /// Format tag of the manifest.
 pub const LOG_FORMAT: &str = "forgebench-repro-log/1";
-const META_KEY: &str = "forgebench.manifest";
+pub(crate) const META_KEY: &str = "forgebench.manifest";
 
 /// Everything about a log except its tensors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,8 +134,8 @@ fn read_f32(st: &SafeTensors, name: &str, shape: &[usize], path: &Path) -> Resul
         .collect())
 }
 
-/// Reads and checks a log: format tag, tensor dtypes and shapes against the manifest.
-pub fn read_log(path: &Path) -> Result<ReproLog> {
+/// The bytes of a forgebench safetensors file (a reproduction or PoL log) and the JSON manifest in its metadata.
+pub(crate) fn read_with_manifest<M: serde::de::DeserializeOwned>(path: &Path) -> Result<(Vec<u8>, M)> {
     let bytes = std::fs::read(path).map_err(|e| WorkerError::io(path, e))?;
     let (_, meta) = SafeTensors::read_metadata(&bytes)
         .map_err(|e| WorkerError::artifact(path, format!("not a safetensors file: {e}")))?;
@@ -144,8 +144,13 @@ pub fn read_log(path: &Path) -> Result<ReproLog> {
         .as_ref()
         .and_then(|m| m.get(META_KEY))
         .ok_or_else(|| WorkerError::artifact(path, format!("no {META_KEY} in the safetensors metadata")))?;
-    let manifest: LogManifest =
-        serde_json::from_str(json).map_err(|e| WorkerError::artifact(path, format!("manifest: {e}")))?;
+    let manifest = serde_json::from_str(json).map_err(|e| WorkerError::artifact(path, format!("manifest: {e}")))?;
+    Ok((bytes, manifest))
+}
+
+/// Reads and checks a log: format tag, tensor dtypes and shapes against the manifest.
+pub fn read_log(path: &Path) -> Result<ReproLog> {
+    let (bytes, manifest): (_, LogManifest) = read_with_manifest(path)?;
     if manifest.format != LOG_FORMAT {
         return Err(WorkerError::artifact(
             path,
