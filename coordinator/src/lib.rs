@@ -13,6 +13,8 @@ pub mod plan;
 pub mod server;
 pub mod service;
 pub mod slurm;
+#[cfg(test)]
+mod testing;
 
 pub use error::{CoordError, Result};
 pub mod report;

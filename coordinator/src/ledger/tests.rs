@@ -1,23 +1,12 @@
 //! Ledger tests: leasing order and dependencies, retries, lease expiry, resubmission and reopening from disk.
 use super::*;
-use crate::plan::{expand, sweep_identity};
 use forgebench_shared::config::SweepConfig;
 use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
 use forgebench_shared::profile::{default_cpu_profiles, DeviceProfile};
 
 fn fingerprint() -> DeviceFingerprint {
-    DeviceFingerprint {
-        hostname: "h".into(),
-        cpu_model: "cpu".into(),
-        cpu_flags: vec![],
-        libtorch_version: "2.13".into(),
-        libtorch_config: String::new(),
-        cuda_driver: "none".into(),
-        gpus: vec![],
-        code_version: "t".into(),
-        threads: 1,
-    }
+    crate::testing::fingerprint("cpu")
 }
 
 fn submit(l: &Ledger, profiles: &[DeviceProfile], max_attempts: u32) -> forgebench_shared::ids::SweepId {
@@ -25,17 +14,10 @@ fn submit(l: &Ledger, profiles: &[DeviceProfile], max_attempts: u32) -> forgeben
         "name = \"t\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\"]\nbatch_sizes = [10]\nseeds = [0]\n\
                 triples = 2\ndevices = \"all\"\n";
     let cfg = SweepConfig::from_toml_str(text).expect("valid");
-    let (id, fp) = sweep_identity(&cfg, profiles);
-    let jobs = expand(&id, &cfg, profiles);
-    let rec = super::SweepRecord {
-        id: &id,
-        name: "t",
-        fingerprint: &fp,
-        config_toml: text,
-        profiles,
-    };
-    assert!(!l.insert_sweep(rec, &jobs, max_attempts).expect("insert"));
-    assert!(l.insert_sweep(rec, &jobs, max_attempts).expect("again"), "idempotent");
+    let (id, existed) = crate::testing::record_sweep(l, &cfg, profiles, max_attempts);
+    assert!(!existed);
+    let (again, existed) = crate::testing::record_sweep(l, &cfg, profiles, max_attempts);
+    assert!(existed && again == id, "idempotent");
     id
 }
 

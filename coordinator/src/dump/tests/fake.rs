@@ -1,9 +1,7 @@
 //! Fake workers for the dump tests: each job kind gets a hand-made outcome of the worker's schema, with
 //! artifacts indexed in the ledger (and written to a store, for the image batches the dump reads back).
 use super::super::*;
-use crate::plan::{expand, sweep_identity};
 use forgebench_shared::config::SweepConfig;
-use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
 use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
 use forgebench_shared::profile::DeviceProfile;
@@ -30,17 +28,7 @@ fn prov(p: &str) -> Provenance {
     Provenance {
         code_version: "t".into(),
         profile: DeviceProfile::cpu(p),
-        fingerprint: DeviceFingerprint {
-            hostname: "h".into(),
-            cpu_model: format!("cpu of {p}"),
-            cpu_flags: vec![],
-            libtorch_version: "2.13".into(),
-            libtorch_config: String::new(),
-            cuda_driver: "none".into(),
-            gpus: vec![],
-            code_version: "t".into(),
-            threads: 1,
-        },
+        fingerprint: crate::testing::fingerprint(&format!("cpu of {p}")),
         seeds: vec![],
     }
 }
@@ -186,17 +174,7 @@ pub(super) fn run(ledger: &Ledger, store: &Path, text: &str, fail: &str) -> Swee
 pub(super) fn run_with(ledger: &Ledger, store: &Path, text: &str, fail: &str, tamper: bool) -> SweepId {
     let cfg = SweepConfig::from_toml_str(text).expect("valid sweep");
     let profiles = vec![DeviceProfile::cpu("a"), DeviceProfile::cpu("b")];
-    let (id, fp) = sweep_identity(&cfg, &profiles);
-    let rec = crate::ledger::SweepRecord {
-        id: &id,
-        name: &cfg.name,
-        fingerprint: &fp,
-        config_toml: text,
-        profiles: &profiles,
-    };
-    ledger
-        .insert_sweep(rec, &expand(&id, &cfg, &profiles), 1)
-        .expect("insert");
+    let (id, _) = crate::testing::record_sweep(ledger, &cfg, &profiles, 1);
     let mut fake = Fake {
         ledger,
         store,

@@ -1,35 +1,16 @@
 //! Leasing the planned jobs that read their dependency's artifact: the role picks the input, and a dependency
 //! without it fails its dependents with the reason.
 use super::*;
-use crate::ledger::{JobState, Ledger, SweepRecord};
+use crate::ledger::{JobState, Ledger};
 use forgebench_shared::jobs::{ArtifactRef, JobOutcome};
 
 fn fingerprint() -> forgebench_shared::fingerprint::DeviceFingerprint {
-    forgebench_shared::fingerprint::DeviceFingerprint {
-        hostname: "h".into(),
-        cpu_model: "cpu".into(),
-        cpu_flags: vec![],
-        libtorch_version: "2.13".into(),
-        libtorch_config: String::new(),
-        cuda_driver: "none".into(),
-        gpus: vec![],
-        code_version: "t".into(),
-        threads: 1,
-    }
+    crate::testing::fingerprint("cpu")
 }
 
 fn ledger_with(cfg: &SweepConfig, profiles: &[DeviceProfile]) -> Ledger {
     let l = Ledger::in_memory().expect("ledger");
-    let (id, fp) = sweep_identity(cfg, profiles);
-    let text = toml::to_string(cfg).expect("toml");
-    let rec = SweepRecord {
-        id: &id,
-        name: &cfg.name,
-        fingerprint: &fp,
-        config_toml: &text,
-        profiles,
-    };
-    l.insert_sweep(rec, &expand(&id, cfg, profiles), 1).expect("insert");
+    crate::testing::record_sweep(&l, cfg, profiles, 1);
     l
 }
 

@@ -2,10 +2,8 @@
 //! left (once per lost job, within the limit), cancellation once the sweep is complete.
 use crate::error::Result;
 use crate::ledger::Ledger;
-use crate::plan::{expand, sweep_identity};
 use crate::slurm::{poll, poll_all, Event, SlurmCtl, SlurmJobId, SlurmState, WatchPolicy};
 use forgebench_shared::config::SweepConfig;
-use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::ids::SweepId;
 use forgebench_shared::profile::DeviceProfile;
 use std::cell::{Cell, RefCell};
@@ -53,32 +51,13 @@ fn sweep(l: &Ledger, attempts: u32) -> (SweepId, DeviceProfile) {
                 seeds = [0]\ntriples = 2\ndevices = \"all\"\n";
     let cfg = SweepConfig::from_toml_str(text).expect("valid");
     let profiles = vec![DeviceProfile::cpu("a")];
-    let (id, fp) = sweep_identity(&cfg, &profiles);
-    let rec = crate::ledger::SweepRecord {
-        id: &id,
-        name: "t",
-        fingerprint: &fp,
-        config_toml: text,
-        profiles: &profiles,
-    };
-    l.insert_sweep(rec, &expand(&id, &cfg, &profiles), attempts)
-        .expect("insert");
+    let (id, _) = crate::testing::record_sweep(l, &cfg, &profiles, attempts);
     (id, profiles[0].clone())
 }
 
 /// Ends the sweep: its log job fails for good, and its verify job with it.
 fn finish(l: &Ledger, p: &DeviceProfile) {
-    let fp = DeviceFingerprint {
-        hostname: "h".into(),
-        cpu_model: "cpu".into(),
-        cpu_flags: vec![],
-        libtorch_version: "2.13".into(),
-        libtorch_config: String::new(),
-        cuda_driver: "none".into(),
-        gpus: vec![],
-        code_version: "t".into(),
-        threads: 1,
-    };
+    let fp = crate::testing::fingerprint("cpu");
     let w = l.register_worker("w", p, &fp).expect("register");
     let j = l.lease_next(&w, &p.name, 10_000).expect("lease").expect("a job");
     l.report(&w, &j.job_id, 1, Err("boom")).expect("report");

@@ -1,0 +1,40 @@
+//! Fixtures shared by the crate's unit tests: a device fingerprint and a sweep recorded in a ledger.
+use crate::ledger::{Ledger, SweepRecord};
+use crate::plan::{expand, sweep_identity};
+use forgebench_shared::config::SweepConfig;
+use forgebench_shared::fingerprint::DeviceFingerprint;
+use forgebench_shared::ids::SweepId;
+use forgebench_shared::profile::DeviceProfile;
+
+/// A CPU-only fingerprint with the given CPU model.
+pub fn fingerprint(cpu_model: &str) -> DeviceFingerprint {
+    DeviceFingerprint {
+        hostname: "h".into(),
+        cpu_model: cpu_model.into(),
+        cpu_flags: vec![],
+        libtorch_version: "2.13".into(),
+        libtorch_config: String::new(),
+        cuda_driver: "none".into(),
+        gpus: vec![],
+        code_version: "t".into(),
+        threads: 1,
+    }
+}
+
+/// Expands `cfg` over `profiles` and records it with `attempts` attempts per job; returns its id and whether the
+/// same sweep was already recorded.
+pub fn record_sweep(l: &Ledger, cfg: &SweepConfig, profiles: &[DeviceProfile], attempts: u32) -> (SweepId, bool) {
+    let (id, fp) = sweep_identity(cfg, profiles);
+    let text = toml::to_string(cfg).expect("sweep as TOML");
+    let rec = SweepRecord {
+        id: &id,
+        name: &cfg.name,
+        fingerprint: &fp,
+        config_toml: &text,
+        profiles,
+    };
+    let existed = l
+        .insert_sweep(rec, &expand(&id, cfg, profiles), attempts)
+        .expect("insert");
+    (id, existed)
+}
