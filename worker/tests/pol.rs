@@ -1,48 +1,17 @@
 //! Proof-of-Learning logs: safetensors round trip, exact replay on the writer's profile, a replaced batch caught at
 //! exactly its step, and refusal of other data. Calibration, export and the CLI are in `pol_tools.rs`.
-use forgebench_shared::data::{self, Dataset, Split};
+mod pol_common;
+
+use forgebench_shared::data::{self, Split};
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
-use forgebench_shared::jobs::PolSpec;
-use forgebench_shared::profile::DeviceProfile;
-use forgebench_shared::provenance::{code_version, Provenance};
 use forgebench_worker::models::draw_theta;
 use forgebench_worker::pol::{self, Epsilon};
+use pol_common::{mnist, provenance, spec, tmp};
 use safetensors::tensor::Dtype;
 use safetensors::SafeTensors;
 use std::io::Read;
 use std::path::PathBuf;
 use tch::Device;
-
-fn spec(model: ModelKind, b: usize, steps: usize, s: usize) -> PolSpec {
-    PolSpec {
-        model,
-        dataset: DatasetKind::Mnist,
-        batch_size: b,
-        eta: 0.01,
-        steps,
-        checkpoint_every: s,
-        seed: 5,
-    }
-}
-
-fn provenance() -> Provenance {
-    Provenance {
-        code_version: code_version(),
-        profile: DeviceProfile::cpu("test"),
-        fingerprint: forgebench_worker::fingerprint::collect(),
-        seeds: vec![("seed".into(), 5)],
-    }
-}
-
-fn mnist() -> Dataset {
-    data::load(DatasetKind::Mnist, &data::bundled_dir(), Split::Train).unwrap()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fb-pol-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
 
 #[test]
 fn pol_log_round_trips_through_safetensors() {

@@ -1,47 +1,15 @@
 //! Proof-of-Learning tooling: epsilon calibration from a reproduction matrix, the public PoL layout export, and the
 //! `pol-train` / `pol-verify` command line.
-use forgebench_shared::data::{self, Dataset, Split};
+mod pol_common;
+
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
-use forgebench_shared::jobs::PolSpec;
 use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
 use forgebench_shared::profile::DeviceProfile;
-use forgebench_shared::provenance::{code_version, Provenance};
 use forgebench_shared::tables::{Cell, CrossDeviceMatrix, DeviceLabel, MatrixKey};
 use forgebench_worker::pol;
+use pol_common::{mnist, provenance, spec, tmp};
 use safetensors::SafeTensors;
-use std::path::PathBuf;
 use tch::Device;
-
-fn spec(model: ModelKind, b: usize, steps: usize, s: usize) -> PolSpec {
-    PolSpec {
-        model,
-        dataset: DatasetKind::Mnist,
-        batch_size: b,
-        eta: 0.01,
-        steps,
-        checkpoint_every: s,
-        seed: 5,
-    }
-}
-
-fn provenance() -> Provenance {
-    Provenance {
-        code_version: code_version(),
-        profile: DeviceProfile::cpu("test"),
-        fingerprint: forgebench_worker::fingerprint::collect(),
-        seeds: vec![("seed".into(), 5)],
-    }
-}
-
-fn mnist() -> Dataset {
-    data::load(DatasetKind::Mnist, &data::bundled_dir(), Split::Train).unwrap()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("fb-pol-tools-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
 
 fn matrix(model: ModelKind, l2s: &[f64]) -> CrossDeviceMatrix {
     let e = |l2: f64| ErrorMeasures {
