@@ -7,6 +7,8 @@ use tonic::metadata::{Ascii, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
 
+const BEARER: &str = "Bearer ";
+
 /// The metadata key carrying the token.
 pub const AUTH_KEY: &str = "authorization";
 
@@ -17,7 +19,7 @@ fn bearer(token: &str) -> Result<MetadataValue<Ascii>, ProtoError> {
             problem: "empty".into(),
         });
     }
-    format!("Bearer {token}").parse().map_err(|_| ProtoError::Invalid {
+    format!("{BEARER}{token}").parse().map_err(|_| ProtoError::Invalid {
         field: "token",
         problem: "must be printable ASCII".into(),
     })
@@ -31,6 +33,13 @@ impl BearerToken {
     /// A token from its text.
     pub fn new(token: &str) -> Result<Self, ProtoError> {
         Ok(BearerToken(bearer(token)?))
+    }
+}
+
+impl BearerToken {
+    /// The token itself, for the bulk channel's request header.
+    pub(crate) fn secret(&self) -> &[u8] {
+        &self.0.as_bytes()[BEARER.len()..]
     }
 }
 
@@ -55,6 +64,14 @@ impl TokenCheck {
     /// Expects `token`.
     pub fn new(token: &str) -> Result<Self, ProtoError> {
         Ok(TokenCheck(bearer(token)?.as_bytes().into()))
+    }
+}
+
+impl TokenCheck {
+    /// Whether `token` (without "Bearer ") is the cluster's, compared in constant time.
+    pub fn accepts(&self, token: &[u8]) -> bool {
+        let expected = &self.0[BEARER.len()..];
+        same(token, expected)
     }
 }
 
@@ -88,6 +105,12 @@ mod tests {
     #[test]
     fn right_token_passes_wrong_one_does_not() {
         let mut check = TokenCheck::new("s3cret").expect("valid");
+        assert!(
+            check.accepts(b"s3cret"),
+            "the bulk channel's check takes the bare token"
+        );
+        assert!(!check.accepts(b"s3cre") && !check.accepts(b"Bearer s3cret"));
+        assert_eq!(BearerToken::new("s3cret").expect("valid").secret(), b"s3cret");
         let req = BearerToken::new("s3cret")
             .expect("valid")
             .call(Request::new(()))

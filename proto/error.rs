@@ -39,6 +39,14 @@ pub enum ProtoError {
         /// Why.
         source: std::io::Error,
     },
+    /// The bulk channel's socket failed (the peer went away, a timeout): worth a retry or the gRPC path.
+    #[error("bulk channel to {peer}: {source}")]
+    Bulk {
+        /// The other end.
+        peer: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Bytes received do not match their announced hash or size.
     #[error("artifact {id}: {problem}")]
     Corrupt {
@@ -54,6 +62,13 @@ impl ProtoError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         ProtoError::Io {
             path: path.into(),
+            source,
+        }
+    }
+    /// Wraps a failure of the bulk socket to `peer`.
+    pub fn bulk(peer: impl Into<String>, source: std::io::Error) -> Self {
+        ProtoError::Bulk {
+            peer: peer.into(),
             source,
         }
     }

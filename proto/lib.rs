@@ -1,6 +1,7 @@
 //! The forgebench gRPC protocol, compiled from `proto/` by the root `build.rs`.
-//! prost types stay at this edge: `convert` maps them to the domain types of `forgebench-shared`; `auth`, `client`
-//! and `transfer` hold what both ends of the cluster share (token check, connecting, checked artifact streams).
+//! prost types stay at this edge: `convert` maps them to the domain types of `forgebench-shared`; `auth`, `client`,
+//! `transfer` and `bulk` hold what both ends of the cluster share (token check, connecting, checked artifact
+//! streams over gRPC and over the bulk channel).
 
 /// Generated prost and tonic code for package `forgebench.v1`.
 pub mod v1 {
@@ -8,6 +9,7 @@ pub mod v1 {
 }
 
 pub mod auth;
+pub mod bulk;
 pub mod client;
 pub mod convert;
 pub mod error;

@@ -4,6 +4,7 @@
 //! workers register, lease jobs bound to their profile, upload artifacts and report results; clients submit
 //! sweeps, watch them and fetch the aggregated cross-device tables.
 pub mod aggregate;
+pub mod bulk;
 pub mod cli;
 pub mod dump;
 pub mod error;

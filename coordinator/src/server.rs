@@ -1,5 +1,5 @@
-//! Serving the coordinator: both services behind the token interceptor, message limits, optional TLS, the lease
-//! reaper, and a clean shutdown.
+//! Serving the coordinator: both services behind the token interceptor, message limits, optional TLS, the bulk
+//! channel for artifact bytes, the lease reaper, and a clean shutdown.
 use crate::error::{CoordError, Result};
 use crate::service::Coordinator;
 use forgebench_proto::auth::TokenCheck;
@@ -15,6 +15,7 @@ use tonic::transport::{Identity, Server, ServerTlsConfig};
 /// A running coordinator server.
 pub struct Running {
     addr: SocketAddr,
+    bulk_addr: Option<SocketAddr>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<()>>,
 }
@@ -23,6 +24,11 @@ impl Running {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address of the bulk channel, when it is on.
+    pub fn bulk_addr(&self) -> Option<SocketAddr> {
+        self.bulk_addr
     }
 
     /// Stops accepting calls, lets in-flight ones finish and waits.
@@ -70,9 +76,22 @@ pub async fn start(
     }
     let router = builder
         .add_service(InterceptedService::new(worker, check.clone()))
-        .add_service(InterceptedService::new(control, check));
+        .add_service(InterceptedService::new(control, check.clone()));
     let (stop, rx) = watch::channel(false);
     tokio::spawn(coord.clone().reap_leases(stopped(rx.clone())));
+    let bulk_addr = match coord.settings().bulk_port {
+        Some(port) => Some(
+            start_bulk(
+                &coord,
+                SocketAddr::new(addr.ip(), port),
+                &check,
+                tls,
+                stopped(rx.clone()),
+            )
+            .await?,
+        ),
+        None => None,
+    };
     // Without TCP_NODELAY every small reply (a lease, a report) waits ~40 ms on Nagle's algorithm.
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let task = tokio::spawn(async move {
@@ -81,6 +100,38 @@ pub async fn start(
             .await
             .map_err(CoordError::from)
     });
-    tracing::info!(%addr, tls = tls.is_some(), "coordinator listening");
-    Ok(Running { addr, stop, task })
+    tracing::info!(%addr, bulk = ?bulk_addr, tls = tls.is_some(), "coordinator listening");
+    Ok(Running {
+        addr,
+        bulk_addr,
+        stop,
+        task,
+    })
+}
+
+/// Binds the bulk channel on `at`, serves it until `stop` and advertises its port at registration.
+async fn start_bulk(
+    coord: &Coordinator,
+    at: SocketAddr,
+    check: &TokenCheck,
+    tls: Option<&TlsConfig>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<SocketAddr> {
+    let listener = TcpListener::bind(at)
+        .await
+        .map_err(|e| CoordError::io(format!("bulk channel on {at}"), e))?;
+    let bound = listener.local_addr().map_err(|e| CoordError::io("bulk listener", e))?;
+    let tls = match tls {
+        Some(t) => {
+            let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| CoordError::io(p, e));
+            Some(forgebench_proto::bulk::tls::server_config(
+                &read(&t.cert)?,
+                &read(&t.key)?,
+            )?)
+        }
+        None => None,
+    };
+    coord.set_bulk_port(bound.port());
+    tokio::spawn(crate::bulk::serve(coord.clone(), listener, check.clone(), tls, stop));
+    Ok(bound)
 }

@@ -1,5 +1,5 @@
-//! TLS (rustls): a coordinator serving a self-signed certificate accepts a worker that trusts it, and a client that
-//! speaks plain HTTP/2 to it gets nowhere.
+//! TLS (rustls): a coordinator serving a self-signed certificate accepts a worker that trusts it, on gRPC and on
+//! the bulk channel, and a client that speaks plain text to either gets nowhere.
 mod common;
 
 use common::*;
@@ -7,9 +7,12 @@ use forgebench_coordinator::ledger::Ledger;
 use forgebench_coordinator::server::start;
 use forgebench_coordinator::service::Coordinator;
 use forgebench_proto::auth::BearerToken;
+use forgebench_proto::bulk::BulkTarget;
 use forgebench_proto::client::Target;
+use forgebench_proto::v1 as pb;
 use forgebench_shared::config::TlsConfig;
 use forgebench_shared::profile::DeviceProfile;
+use sha2::{Digest, Sha256};
 
 #[tokio::test]
 async fn tls_cluster_registers_a_worker_that_trusts_its_certificate() {
@@ -55,6 +58,30 @@ async fn tls_cluster_registers_a_worker_that_trusts_its_certificate() {
         coord.ledger().workers().expect("workers").len(),
         1,
         "only the TLS worker registered"
+    );
+    let bytes = vec![9u8; (2 << 20) + 1];
+    let file = dir.path().join("a.bin");
+    std::fs::write(&file, &bytes).expect("write");
+    let header = pb::ArtifactHeader {
+        sha256: hex::encode(Sha256::digest(&bytes)),
+        size: bytes.len() as u64,
+        role: "repro-log".into(),
+    };
+    let port = running.bulk_addr().expect("bulk channel").port();
+    let b = BulkTarget::new(&target, port, &token).expect("bulk target");
+    b.upload(&file, header.clone()).await.expect("bulk upload over TLS");
+    let back = b
+        .download(&header.sha256, &dir.path().join("dl"))
+        .await
+        .expect("bulk download over TLS");
+    assert_eq!(std::fs::read(back).expect("read"), bytes);
+    let plain_bulk = BulkTarget::new(&plain, port, &token).expect("plain target");
+    assert!(
+        plain_bulk
+            .download(&header.sha256, &dir.path().join("dl-plain"))
+            .await
+            .is_err(),
+        "a plain-text bulk client is not served"
     );
     running.shutdown().await.expect("shutdown");
 }

@@ -1,28 +1,33 @@
-//! Artifact transfer over loopback: the coordinator's checked, chunked UploadArtifact and DownloadArtifact (hashing,
-//! writing and syncing the file on the receiving side, as in a sweep) against a raw TCP copy of the same bytes
-//! from memory to memory, each repetition measuring all three back to back.
+//! Artifact transfer over loopback, each repetition measuring every path back to back: the coordinator's bulk
+//! channel and its gRPC streams (both hash, check and write the file on the receiving side, as in a sweep), against
+//! the raw baselines of `raw.rs`.
+use super::raw;
 use super::sweep::{coordinator, target, TOKEN};
 use forgebench_coordinator::{CoordError, Result};
 use forgebench_proto::auth::BearerToken;
+use forgebench_proto::bulk::BulkTarget;
 use forgebench_proto::transfer::{download, upload};
 use forgebench_proto::v1 as pb;
 use forgebench_shared::rng::PortableRng;
 use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Median seconds of each path.
 #[derive(Debug, Clone, Copy)]
 pub struct Transfer {
     /// Bytes moved per repetition.
     pub bytes: usize,
-    /// Raw TCP copy.
+    /// Raw TCP, memory to memory.
     pub tcp: f64,
-    /// UploadArtifact.
-    pub upload: f64,
-    /// DownloadArtifact.
-    pub download: f64,
+    /// Raw TCP, file to a new file.
+    pub tcp_files: f64,
+    /// SHA-256 of the bytes in memory.
+    pub sha256: f64,
+    /// Bulk channel upload and download.
+    pub bulk: (f64, f64),
+    /// gRPC UploadArtifact and DownloadArtifact.
+    pub grpc: (f64, f64),
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -35,85 +40,102 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Sends `data` from one loopback socket to another; seconds until the receiver has read every byte.
-async fn tcp_copy(data: &[u8]) -> Result<f64> {
-    let io = |e| CoordError::io("loopback socket", e);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(io)?;
-    let addr = listener.local_addr().map_err(io)?;
-    let receiver = tokio::spawn(async move {
-        let (mut s, _) = listener.accept().await?;
-        let mut buf = vec![0u8; 256 << 10];
-        let mut got = 0usize;
-        loop {
-            match s.read(&mut buf).await? {
-                0 => return Ok::<usize, std::io::Error>(got),
-                n => got += n,
-            }
-        }
-    });
+/// Seconds of `f`, which must return a path holding `bytes` bytes; the path's folder is removed after.
+async fn timed<F, Fut>(bytes: usize, f: F) -> Result<f64>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<std::path::PathBuf>>,
+{
     let started = Instant::now();
-    let mut s = tokio::net::TcpStream::connect(addr).await.map_err(io)?;
-    s.set_nodelay(true).map_err(io)?;
-    s.write_all(data).await.map_err(io)?;
-    s.shutdown().await.map_err(io)?;
-    let got = receiver
-        .await
-        .map_err(|e| CoordError::Process(format!("tcp receiver: {e}")))?
-        .map_err(io)?;
+    let path = f().await?;
     let secs = started.elapsed().as_secs_f64();
-    if got != data.len() {
-        return Err(CoordError::Process(format!(
-            "tcp copy moved {got} of {} bytes",
-            data.len()
-        )));
+    let size = std::fs::metadata(&path).map_err(|e| CoordError::io(&path, e))?.len();
+    if size != bytes as u64 {
+        return Err(CoordError::Process(format!("moved {size} of {bytes} bytes")));
     }
     Ok(secs)
+}
+
+/// A `bytes`-long artifact, distinct per repetition (a store that holds an artifact skips its upload).
+fn artifact(dir: &Path, rng: &mut PortableRng, bytes: usize, rep: usize) -> Result<(Vec<u8>, pb::ArtifactHeader)> {
+    let data: Vec<u8> = (0..bytes.div_ceil(8))
+        .flat_map(|_| rng.next_u64().to_le_bytes())
+        .take(bytes)
+        .collect();
+    let path = dir.join(format!("artifact-{rep}.bin"));
+    std::fs::write(&path, &data).map_err(|e| CoordError::io(&path, e))?;
+    let header = pb::ArtifactHeader {
+        sha256: hex::encode(Sha256::digest(&data)),
+        size: bytes as u64,
+        role: "bench".into(),
+    };
+    Ok((data, header))
 }
 
 /// Measures `reps` repetitions of a `bytes`-long artifact in `dir`; returns the medians.
 pub async fn measure(dir: &Path, bytes: usize, reps: usize) -> Result<Transfer> {
     let mut rng = PortableRng::new(20_240_601);
-    let data: Vec<u8> = (0..bytes.div_ceil(8))
-        .flat_map(|_| rng.next_u64().to_le_bytes())
-        .take(bytes)
-        .collect();
-    let sha256 = hex::encode(Sha256::digest(&data));
     std::fs::create_dir_all(dir).map_err(|e| CoordError::io(dir, e))?;
-    let src = dir.join("artifact.bin");
-    std::fs::write(&src, &data).map_err(|e| CoordError::io(&src, e))?;
     let running = coordinator(&dir.join("coordinator"), vec![], Duration::from_secs(3)).await?;
-    let mut c = target(&running).worker(&BearerToken::new(TOKEN)?).await?;
-    let (mut tcp, mut up, mut down) = (Vec::new(), Vec::new(), Vec::new());
+    let token = BearerToken::new(TOKEN)?;
+    let mut c = target(&running).worker(&token).await?;
+    let port = running.bulk_addr().map(|a| a.port()).unwrap_or_default();
+    let bulk = BulkTarget::new(&target(&running), port, &token)?;
+    let mut m: [Vec<f64>; 7] = Default::default();
     for rep in 0..reps {
-        tcp.push(tcp_copy(&data).await?);
-        let header = pb::ArtifactHeader {
-            sha256: sha256.clone(),
-            size: bytes as u64,
-            role: "bench".into(),
-        };
-        // Later repetitions find the bytes present, but the coordinator still receives, hashes and writes them all.
-        let started = Instant::now();
-        let r = upload(&mut c, &src, header).await?;
-        up.push(started.elapsed().as_secs_f64());
-        if r.sha256 != sha256 {
-            return Err(CoordError::Process(format!("upload stored {}", r.sha256)));
+        // Two artifacts, one per path, so each upload moves every byte.
+        let (data, bulk_header) = artifact(dir, &mut rng, bytes, 2 * rep)?;
+        let (_, grpc_header) = artifact(dir, &mut rng, bytes, 2 * rep + 1)?;
+        let (bulk_src, grpc_src) = (
+            dir.join(format!("artifact-{}.bin", 2 * rep)),
+            dir.join(format!("artifact-{}.bin", 2 * rep + 1)),
+        );
+        m[0].push(raw::memory(&data)?);
+        m[1].push(raw::file_to_file(&bulk_src, &dir.join("raw-copy"))?);
+        m[2].push(raw::sha256(&data));
+        m[3].push(
+            timed(bytes, || async {
+                bulk.upload(&bulk_src, bulk_header.clone())
+                    .await
+                    .map(|_| bulk_src.clone())
+                    .map_err(Into::into)
+            })
+            .await?,
+        );
+        let into = dir.join(format!("bulk-{rep}"));
+        m[4].push(timed(bytes, || async { Ok(bulk.download(&bulk_header.sha256, &into).await?) }).await?);
+        m[5].push(
+            timed(bytes, || async {
+                upload(&mut c, &grpc_src, grpc_header.clone())
+                    .await
+                    .map(|_| grpc_src.clone())
+                    .map_err(Into::into)
+            })
+            .await?,
+        );
+        let into_grpc = dir.join(format!("grpc-{rep}"));
+        m[6].push(
+            timed(bytes, || async {
+                Ok(download(&mut c, &grpc_header.sha256, &into_grpc).await?)
+            })
+            .await?,
+        );
+        for d in [&into, &into_grpc] {
+            std::fs::remove_dir_all(d).map_err(|e| CoordError::io(d, e))?;
         }
-        let into = dir.join(format!("download-{rep}"));
-        let started = Instant::now();
-        let path = download(&mut c, &sha256, &into).await?;
-        down.push(started.elapsed().as_secs_f64());
-        let size = std::fs::metadata(&path).map_err(|e| CoordError::io(&path, e))?.len();
-        if size != bytes as u64 {
-            return Err(CoordError::Process(format!("downloaded {size} of {bytes} bytes")));
+        for f in [&bulk_src, &grpc_src] {
+            std::fs::remove_file(f).map_err(|e| CoordError::io(f, e))?;
         }
-        std::fs::remove_dir_all(&into).map_err(|e| CoordError::io(&into, e))?;
     }
     drop(c);
     running.shutdown().await?;
+    let [tcp, files, sha, bu, bd, gu, gd] = m.map(median);
     Ok(Transfer {
         bytes,
-        tcp: median(tcp),
-        upload: median(up),
-        download: median(down),
+        tcp,
+        tcp_files: files,
+        sha256: sha,
+        bulk: (bu, bd),
+        grpc: (gu, gd),
     })
 }

@@ -29,6 +29,8 @@ pub struct Settings {
     pub profiles: Vec<DeviceProfile>,
     /// Longest long-poll of a lease request.
     pub max_wait: Duration,
+    /// The bulk channel's port (0: any free one); `None` keeps artifacts on gRPC.
+    pub bulk_port: Option<u16>,
 }
 
 impl Settings {
@@ -43,6 +45,7 @@ impl Settings {
             artifacts_dir: dir.join("artifacts"),
             profiles: c.profiles.clone(),
             max_wait: Duration::from_secs(10),
+            bulk_port: co.bulk_transfer.then_some(co.bulk_port),
         }
     }
 }
@@ -52,6 +55,8 @@ struct Inner {
     settings: Settings,
     /// Signalled whenever a job may have become ready (submission, completion, requeue).
     changed: Notify,
+    /// The port the bulk channel listens on, once it does.
+    bulk_bound: std::sync::OnceLock<u16>,
 }
 
 /// The coordinator: cheap to clone, one per server.
@@ -68,6 +73,7 @@ impl Coordinator {
                 ledger,
                 settings,
                 changed: Notify::new(),
+                bulk_bound: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -80,6 +86,16 @@ impl Coordinator {
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.inner.settings
+    }
+
+    /// Records the port the bulk channel listens on; registration then advertises it.
+    pub fn set_bulk_port(&self, port: u16) {
+        let _ = self.inner.bulk_bound.set(port);
+    }
+
+    /// The advertised bulk port, 0 when there is no bulk channel.
+    pub fn bulk_port(&self) -> u16 {
+        self.inner.bulk_bound.get().copied().unwrap_or(0)
     }
 
     fn wake(&self) {

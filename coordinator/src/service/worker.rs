@@ -73,6 +73,7 @@ impl WorkerService for Coordinator {
             worker_id: id.0,
             heartbeat_ms: s.heartbeat.as_millis() as u32,
             lease_ms: s.lease.as_millis() as u32,
+            bulk_port: self.bulk_port() as u32,
         }))
     }
 

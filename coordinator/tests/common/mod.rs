@@ -31,6 +31,7 @@ pub fn settings(dir: &Path, lease_ms: u64, max_attempts: u32) -> Settings {
         artifacts_dir: dir.join("artifacts"),
         profiles: default_cpu_profiles(),
         max_wait: Duration::from_millis(500),
+        bulk_port: Some(0),
     }
 }
 

@@ -1,6 +1,7 @@
 //! `forgebench-worker serve`: the cluster worker. It registers with a coordinator under this process's profile,
 //! pulls one job at a time (never two on one device), runs it off the async reactor, uploads the artifacts it wrote
 //! and reports the outcome. It survives coordinator restarts by reconnecting and registering again.
+mod artifacts;
 mod pull;
 mod session;
 

@@ -1,9 +1,10 @@
 //! The pull loop: lease a job, fetch its inputs, execute it on a blocking thread while heartbeats keep the lease,
 //! upload the artifacts, report. Coordinator outages are waited out; a lost lease drops the result.
+use super::artifacts::{fetch, store};
 use super::session::{classify, Failure, Registered, Session};
 use crate::error::{Result, WorkerError};
 use crate::jobs::ExecOutput;
-use forgebench_proto::transfer::{download, upload};
+use forgebench_proto::bulk::BulkTarget;
 use forgebench_proto::v1::{self as pb, report_request::Outcome};
 use forgebench_proto::ProtoError;
 use forgebench_shared::ids::ArtifactId;
@@ -123,7 +124,7 @@ async fn execute(
         serde_json::from_str(&job.spec_json).map_err(|e| WorkerError::Invalid(format!("job spec: {e}")))?;
     let mut inputs = HashMap::new();
     for a in &job.inputs {
-        let path = download(&mut reg.client, &a.sha256, &work_dir.join("inputs")).await?;
+        let path = fetch(&mut reg.client, reg.bulk.as_ref(), &a.sha256, &work_dir.join("inputs")).await?;
         inputs.insert(ArtifactId(a.sha256.clone()), path);
     }
     let (exec, job_dir) = (exec.clone(), job_dir.to_path_buf());
@@ -172,11 +173,11 @@ async fn patiently<T, F, Fut>(
     mut call: F,
 ) -> std::result::Result<T, ProtoError>
 where
-    F: FnMut(forgebench_proto::client::WorkerClient) -> Fut,
+    F: FnMut(forgebench_proto::client::WorkerClient, Option<BulkTarget>) -> Fut,
     Fut: std::future::Future<Output = std::result::Result<T, ProtoError>>,
 {
     loop {
-        match call(reg.client.clone()).await {
+        match call(reg.client.clone(), reg.bulk.clone()).await {
             Ok(v) => return Ok(v),
             Err(e)
                 if matches!(e.code().map(classify), Some(Failure::Retry) | None)
@@ -200,9 +201,9 @@ async fn upload_all(session: &Session, reg: &mut Registered, out: &ExecOutput) -
             size: r.size,
             role: r.role.clone(),
         };
-        patiently(session, reg, "upload", |mut c| {
+        patiently(session, reg, "upload", |mut c, bulk| {
             let h = header.clone();
-            async move { upload(&mut c, path, h).await }
+            async move { store(&mut c, bulk.as_ref(), path, h).await }
         })
         .await?;
         tracing::debug!(artifact = %r.id, bytes = r.size, "uploaded");
@@ -212,7 +213,7 @@ async fn upload_all(session: &Session, reg: &mut Registered, out: &ExecOutput) -
 
 async fn report(session: &Session, reg: &mut Registered, job: &pb::LeasedJob, outcome: Outcome) -> Result<()> {
     let worker_id = reg.worker_id.clone();
-    let res = patiently(session, reg, "report", |mut c| {
+    let res = patiently(session, reg, "report", |mut c, _| {
         let req = pb::ReportRequest {
             worker_id: worker_id.clone(),
             job_id: job.job_id.clone(),

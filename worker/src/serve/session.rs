@@ -2,6 +2,7 @@
 //! "retry", "register again" and "give up".
 use crate::error::Result;
 use forgebench_proto::auth::BearerToken;
+use forgebench_proto::bulk::BulkTarget;
 use forgebench_proto::client::{Target, WorkerClient};
 use forgebench_proto::v1 as pb;
 use forgebench_proto::{ProtoError, PROTOCOL_VERSION};
@@ -33,6 +34,8 @@ pub struct Registered {
     pub worker_id: String,
     /// Heartbeat period.
     pub heartbeat: Duration,
+    /// The coordinator's bulk channel for artifact bytes, when it runs one.
+    pub bulk: Option<BulkTarget>,
 }
 
 /// How to react to a failed call.
@@ -103,11 +106,17 @@ impl Session {
             .await
             .map_err(|s| ProtoError::status("register", s))?
             .into_inner();
-        tracing::info!(worker = %r.worker_id, profile = %self.profile.name, "registered");
+        let bulk = match u16::try_from(r.bulk_port) {
+            Ok(0) | Err(_) => None,
+            Ok(port) => Some(BulkTarget::new(&self.target, port, &self.token)?),
+        };
+        tracing::info!(worker = %r.worker_id, profile = %self.profile.name, bulk = ?bulk.as_ref().map(|b| b.addr()),
+            "registered");
         Ok(Registered {
             client,
             worker_id: r.worker_id,
             heartbeat: Duration::from_millis(r.heartbeat_ms.max(50) as u64),
+            bulk,
         })
     }
 }

@@ -1,0 +1,164 @@
+//! The coordinator's end of the bulk channel (protocol in `forgebench_proto::bulk`): an accept loop on the async
+//! reactor, and one blocking thread per connection that authenticates, then receives into or sends from the
+//! artifact store. Uploads are checked by size and sha256 before they enter the store and the ledger's index.
+use crate::error::{CoordError, Result};
+use crate::service::Coordinator;
+use forgebench_proto::auth::TokenCheck;
+use forgebench_proto::bulk::stream::{receive, send_file};
+use forgebench_proto::bulk::tls::{Conn, ServerConfig};
+use forgebench_proto::bulk::{Answer, Code, Op, Request};
+use forgebench_proto::transfer::check_id;
+use forgebench_proto::ProtoError;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// A peer silent for this long is dropped, so a stuck client cannot hold a thread.
+const IO_TIMEOUT: Duration = Duration::from_secs(120);
+/// Connections served at once; more wait in the listen queue.
+const MAX_CONNECTIONS: usize = 64;
+
+/// Accepts connections until `stop` resolves; connections in flight finish on their own threads.
+pub async fn serve(
+    coord: Coordinator,
+    listener: TcpListener,
+    check: TokenCheck,
+    tls: Option<Arc<ServerConfig>>,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    tokio::pin!(stop);
+    loop {
+        let permit = tokio::select! {
+            _ = &mut stop => return,
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+        };
+        let (sock, peer) = tokio::select! {
+            _ = &mut stop => return,
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "bulk accept failed");
+                    continue;
+                }
+            },
+        };
+        let (coord, check, tls) = (coord.clone(), check.clone(), tls.clone());
+        let Ok(sock) = sock.into_std() else { continue };
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            if let Err(e) = connection(&coord, sock, &check, tls.as_ref()) {
+                tracing::warn!(%peer, error = %e, "bulk connection failed");
+            }
+        });
+    }
+}
+
+fn connection(
+    coord: &Coordinator,
+    sock: std::net::TcpStream,
+    check: &TokenCheck,
+    tls: Option<&Arc<ServerConfig>>,
+) -> Result<()> {
+    let peer = sock
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| "peer".into());
+    let net = |e| ProtoError::bulk(&peer, e);
+    sock.set_nonblocking(false).map_err(net)?;
+    sock.set_nodelay(true).map_err(net)?;
+    sock.set_read_timeout(Some(IO_TIMEOUT)).map_err(net)?;
+    sock.set_write_timeout(Some(IO_TIMEOUT)).map_err(net)?;
+    let mut conn = Conn::server(sock, tls)?;
+    let req = match Request::read(&mut conn).map_err(net)? {
+        Ok(r) => r,
+        Err(e) => return refuse(&mut conn, &peer, Code::Invalid, e.to_string()),
+    };
+    if !check.accepts(&req.token) {
+        return refuse(&mut conn, &peer, Code::Unauthenticated, "wrong cluster token".into());
+    }
+    if let Err(e) = check_id(&req.sha256) {
+        return refuse(&mut conn, &peer, Code::Invalid, e.to_string());
+    }
+    let span = tracing::info_span!("bulk", %peer, op = ?req.op, artifact = %req.sha256);
+    let _enter = span.enter();
+    let answer = match req.op {
+        Op::Put => put(coord, &mut conn, &peer, &req),
+        Op::Get => get(coord, &mut conn, &peer, &req),
+    };
+    match answer {
+        Ok(Some(a)) => a.write(&mut conn).map_err(net)?,
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "bulk transfer refused");
+            let code = match e {
+                CoordError::Proto(ProtoError::Corrupt { .. }) => Code::Corrupt,
+                // The socket is gone (or the bytes already started): nothing more can be said on it.
+                CoordError::Proto(ProtoError::Bulk { .. }) => return Err(e),
+                _ => Code::Internal,
+            };
+            Answer::new(code, e.to_string()).write(&mut conn).map_err(net)?;
+            conn.close_after_refusal();
+            return Ok(());
+        }
+    }
+    conn.finish();
+    Ok(())
+}
+
+fn refuse(conn: &mut Conn, peer: &str, code: Code, why: String) -> Result<()> {
+    tracing::warn!(%peer, ?code, reason = %why, "bulk request refused");
+    Answer::new(code, why)
+        .write(conn)
+        .map_err(|e| ProtoError::bulk(peer, e))?;
+    conn.close_after_refusal();
+    Ok(())
+}
+
+/// Receives an upload; the final answer says whether the store already held it.
+fn put(coord: &Coordinator, conn: &mut Conn, peer: &str, req: &Request) -> Result<Option<Answer>> {
+    let dir = &coord.settings().artifacts_dir;
+    // Content addressing makes a second copy pointless: bytes the store holds were checked when they arrived.
+    let held = std::fs::metadata(dir.join(&req.sha256)).is_ok_and(|m| m.len() == req.size);
+    if held && coord.ledger().artifact_size(&req.sha256)? == Some(req.size) {
+        return Ok(Some(Answer::new(Code::Present, "")));
+    }
+    Answer::new(Code::Ready, "")
+        .write(conn)
+        .map_err(|e| ProtoError::bulk(peer, e))?;
+    let (_, existed) = receive(conn, peer, &req.sha256, req.size, dir)?;
+    coord.ledger().add_artifact(&req.sha256, req.size, &req.role)?;
+    tracing::debug!(bytes = req.size, existed, "artifact stored");
+    Ok(Some(Answer::new(
+        if existed { Code::Present } else { Code::Stored },
+        "",
+    )))
+}
+
+/// Sends a stored artifact after a READY that carries its size.
+fn get(coord: &Coordinator, conn: &mut Conn, peer: &str, req: &Request) -> Result<Option<Answer>> {
+    let Some(size) = coord.ledger().artifact_size(&req.sha256)? else {
+        return Ok(Some(Answer::new(Code::NotFound, format!("artifact {}", req.sha256))));
+    };
+    let path = coord.settings().artifacts_dir.join(&req.sha256);
+    let on_disk = std::fs::metadata(&path).map_err(|e| CoordError::io(&path, e))?.len();
+    if on_disk != size {
+        return Err(CoordError::DataLoss(format!(
+            "artifact {}: the store holds {on_disk} bytes, the index {size}",
+            req.sha256
+        )));
+    }
+    let ready = Answer {
+        code: Code::Ready,
+        message: String::new(),
+        size,
+    };
+    ready.write(conn).map_err(|e| ProtoError::bulk(peer, e))?;
+    // After READY only bytes may follow: a failure now closes the socket, and the client refuses the short copy.
+    send_file(conn, peer, &path, size).map_err(|e| match e {
+        ProtoError::Io { source, .. } => ProtoError::bulk(peer, source),
+        other => other,
+    })?;
+    Ok(None)
+}
