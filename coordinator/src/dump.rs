@@ -15,8 +15,6 @@ use crate::report::{Named, Results};
 use forgebench_shared::ids::SweepId;
 use std::path::Path;
 
-pub use runs::verdict;
-
 /// Everything a report needs from one sweep except image grids (which live in the artifact store).
 pub fn sweep_results(ledger: &Ledger, sweep: &SweepId) -> Result<Results> {
     gather(ledger, sweep, None)

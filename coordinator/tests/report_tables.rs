@@ -5,6 +5,7 @@ mod report_common;
 
 use forgebench_coordinator::report::{load_results, write_report, write_results, Results};
 use forgebench_shared::tables::CrossDeviceMatrix;
+use forgebench_shared::verdict::{Verdict, POL_MARGIN};
 use report_common::{full_results, parse_csv};
 
 /// The largest L2 over every cell of the matrices of a setting, computed here independently of the report.
@@ -124,6 +125,19 @@ fn table1_equals_inputs() {
             a.attack
         );
         assert_eq!(c[col("parameters")], a.parameters, "parameters survive CSV quoting");
+        let expected_verdict = Verdict::at(a.error_l2, expected_benign, POL_MARGIN);
+        assert_eq!(
+            serde_json::from_value::<Verdict>(j["verdict"].clone()).expect("JSON verdict"),
+            expected_verdict,
+            "JSON verdict of {} {model}",
+            a.attack
+        );
+        assert_eq!(
+            c[col("verdict")],
+            expected_verdict.word(),
+            "CSV verdict of {} {model}",
+            a.attack
+        );
     }
     // LeNet's benign figure comes from the real matrix, whose largest cell is the cpu-default column.
     let lenet = benign(&r, "lenet5", 100).expect("lenet matrix");

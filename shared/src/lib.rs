@@ -15,5 +15,6 @@ pub mod provenance;
 pub mod results;
 pub mod rng;
 pub mod tables;
+pub mod verdict;
 
 pub use error::{Result, SharedError};

@@ -57,6 +57,35 @@ pub struct ForgedStep {
     pub moves: usize,
 }
 
+/// How a search scores its candidate batches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scoring {
+    /// O(b^2) per candidate from the Gram products of per-example gradients (logistic regression, LeNet).
+    Gram,
+    /// A real forward and backward pass per candidate (VGGmini, whose BatchNorm couples the batch).
+    Naive,
+}
+
+impl Scoring {
+    /// The scoring the search uses for `model`.
+    pub fn for_model(model: crate::experiment::ModelKind) -> Scoring {
+        if model.per_example_separable() {
+            Scoring::Gram
+        } else {
+            Scoring::Naive
+        }
+    }
+
+    /// "gram" or "naive", as reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scoring::Gram => "gram",
+            Scoring::Naive => "naive",
+        }
+    }
+}
+
 /// Search-based forging of a shard of a PoL log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ForgeReport {
@@ -70,6 +99,9 @@ pub struct ForgeReport {
     pub setup_seconds: f64,
     /// Seconds spent scoring candidates.
     pub search_seconds: f64,
+    /// How candidates were scored (absent from reports written before it was recorded).
+    #[serde(default)]
+    pub scoring: Option<Scoring>,
 }
 
 /// Adam optimisation forging (Algorithm 1).

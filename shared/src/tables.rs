@@ -199,4 +199,9 @@ impl AttackRow {
     pub fn ratio(&self) -> Option<f64> {
         self.benign_l2.filter(|b| *b > 0.0).map(|b| self.error_l2 / b)
     }
+
+    /// The verdict of a PoL verifier calibrated at `benign_l2` x [`crate::verdict::POL_MARGIN`].
+    pub fn verdict(&self) -> crate::verdict::Verdict {
+        crate::verdict::Verdict::at(self.error_l2, self.benign_l2, crate::verdict::POL_MARGIN)
+    }
 }

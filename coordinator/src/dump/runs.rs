@@ -14,27 +14,6 @@ use forgebench_shared::tables::AttackRow;
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
-/// The margin of the calibrated Proof-of-Learning threshold over the largest benign error (the worker's
-/// `--margin` default): epsilon = largest benign L2 x this.
-pub const POL_MARGIN: f64 = 10.0;
-
-/// The verdict on an attack at the calibrated PoL threshold (largest benign L2 x [`POL_MARGIN`]), with its ratio.
-pub fn verdict(error_l2: f64, benign_l2: Option<f64>) -> String {
-    match benign_l2 {
-        None => "unknown: the sweep measured no benign matrix for this setting".into(),
-        Some(b) if b > 0.0 && error_l2 <= b * POL_MARGIN => format!(
-            "NOT detected: {:.1e}x the largest benign error, within the calibrated PoL threshold ({POL_MARGIN}x)",
-            error_l2 / b
-        ),
-        Some(b) if b > 0.0 => format!(
-            "detected: {:.1e}x the largest benign error, above the calibrated PoL threshold ({POL_MARGIN}x)",
-            error_l2 / b
-        ),
-        Some(_) if error_l2 > 0.0 => "detected: benign replay is exact here (largest benign error 0)".into(),
-        Some(_) => "NOT detected: exact, like benign replay".into(),
-    }
-}
-
 fn parse<T: DeserializeOwned>(j: &JobRow, o: &JobOutcome) -> Result<T> {
     serde_json::from_value(o.result.clone()).map_err(|e| CoordError::json(format!("result of {}", j.id), e))
 }
@@ -65,7 +44,7 @@ fn benign(results: &Results, model: ModelKind, dataset: DatasetKind, b: usize) -
         .reduce(f64::max)
 }
 
-/// `(attack, model, dataset, b, error, parameters)` as a row with its benign reference and verdict.
+/// `(attack, model, dataset, b, error, parameters)` as a row with its benign reference (Table 1 judges it).
 fn attack_row(
     results: &Results,
     attack: &str,
@@ -80,8 +59,7 @@ fn attack_row(
         dataset: setting.1,
         batch_size: setting.2,
         error_l2: error,
-        // AttackRow has no verdict field; the parameters column is what every table shows beside the error.
-        parameters: format!("{params}; verdict: {}", verdict(error, benign_l2)),
+        parameters: params,
         benign_l2,
     }
 }
@@ -160,6 +138,9 @@ pub(super) fn collect(
             }
             let error = worst.ok_or_else(|| CoordError::Invalid(format!("{}: no step was forged", j.id)))?;
             let mut params = format!("n={}, M={}", spec.pool, spec.candidates);
+            if let Some(s) = r.scoring {
+                params.push_str(&format!(", scoring {}", s.name()));
+            }
             if local {
                 params.push_str(&format!(", {} moves", spec.local_moves));
             }

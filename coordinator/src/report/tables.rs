@@ -12,6 +12,7 @@ use super::write_file;
 use crate::error::Result;
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::measures::Measure;
+use forgebench_shared::verdict::{Verdict, POL_MARGIN};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -37,6 +38,8 @@ pub struct Table1Row {
     pub attack_l2: Option<f64>,
     /// attack_l2 / benign_l2 (absent when either is missing or the benign error is 0).
     pub ratio: Option<f64>,
+    /// Whether a PoL verifier calibrated at benign_l2 x [`POL_MARGIN`] rejects the forged step (attack rows only).
+    pub verdict: Option<Verdict>,
     /// A published figure for the same attack and setting, converted to L2.
     pub published_l2: Option<f64>,
     /// Its source, with what it does not state.
@@ -92,6 +95,7 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
             parameters: None,
             attack_l2: None,
             ratio: None,
+            verdict: None,
             published_l2: None,
             published_source: None,
         };
@@ -116,6 +120,7 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
                 parameters: Some(a.parameters.clone()),
                 attack_l2: Some(a.error_l2),
                 ratio: benign_l2.filter(|b| *b > 0.0).map(|b| a.error_l2 / b),
+                verdict: Some(Verdict::at(a.error_l2, benign_l2, POL_MARGIN)),
                 published_l2: publ.and_then(|p| p.l2()),
                 published_source: publ.map(|p| format!("published: {} (b {})", p.source, stated(p.batch_size))),
                 ..base(benign_l2, src)
@@ -181,6 +186,7 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
         "parameters",
         "attack L2",
         "attack / benign",
+        "verdict (PoL at 10x benign)",
         "published attack L2",
     ]);
     for r in rows {
@@ -193,6 +199,7 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
             r.parameters.clone().unwrap_or_default(),
             sci(r.attack_l2),
             r.ratio.map_or("–".into(), |x| format!("{x:.3e}x")),
+            r.verdict.map_or("–", Verdict::word).to_owned(),
             r.published_l2.map_or("–".into(), |x| format!("{x:.4e} (published)")),
         ]);
     }
@@ -226,12 +233,13 @@ fn num(v: Option<f64>) -> String {
 /// Table 1 as CSV (empty field = not available).
 pub(crate) fn table1_csv(rows: &[Table1Row]) -> String {
     let mut s = String::from(
-        "model,dataset,batch_size,benign_l2,benign_source,attack,parameters,attack_l2,ratio,published_l2,published_source\n",
+        "model,dataset,batch_size,benign_l2,benign_source,attack,parameters,attack_l2,ratio,verdict,published_l2,\
+         published_source\n",
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{}",
             r.model,
             r.dataset,
             r.batch_size,
@@ -241,6 +249,7 @@ pub(crate) fn table1_csv(rows: &[Table1Row]) -> String {
             csv_field(r.parameters.as_deref().unwrap_or("")),
             num(r.attack_l2),
             num(r.ratio),
+            r.verdict.map_or("", Verdict::word),
             num(r.published_l2),
             csv_field(r.published_source.as_deref().unwrap_or(""))
         );

@@ -4,6 +4,7 @@
 use crate::error::{Result, WorkerError};
 use forgebench_shared::measures::Measure;
 use forgebench_shared::tables::{AttackRow, CrossDeviceMatrix};
+use forgebench_shared::verdict::Verdict;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -49,7 +50,7 @@ pub fn judge(row: AttackRow, margin: f64) -> Judged {
     let threshold = row.benign_l2.map(|b| b * margin);
     Judged {
         ratio: row.ratio(),
-        detected: threshold.map(|t| row.error_l2.is_nan() || row.error_l2 > t),
+        detected: Verdict::at(row.error_l2, row.benign_l2, margin).detected(),
         threshold,
         row,
     }

@@ -69,6 +69,7 @@ pub fn forge_log(
         steps: vec![],
         setup_seconds: 0.0,
         search_seconds: 0.0,
+        scoring: Some(forgebench_shared::results::Scoring::for_model(m.spec.model)),
     };
     for (step, exclude) in plan(spec, log) {
         let target = StepTarget {

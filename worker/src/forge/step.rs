@@ -51,33 +51,7 @@ pub struct StepOutcome {
     pub local_trace: Vec<f64>,
 }
 
-/// How a model's candidate batches are scored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scoring {
-    /// O(b^2) per candidate from the Gram products of per-example gradients (logistic regression, LeNet).
-    Gram,
-    /// A real forward and backward pass per candidate (VGGmini, whose BatchNorm couples the batch).
-    Naive,
-}
-
-impl Scoring {
-    /// The scoring `forge_step` uses for `model`.
-    pub fn for_model(model: ModelKind) -> Scoring {
-        if model.per_example_separable() {
-            Scoring::Gram
-        } else {
-            Scoring::Naive
-        }
-    }
-
-    /// "gram" or "naive", as reports name it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Scoring::Gram => "gram",
-            Scoring::Naive => "naive",
-        }
-    }
-}
+pub use forgebench_shared::results::Scoring;
 
 /// The searched norm of a measured error.
 pub(super) fn norm_of(m: &ErrorMeasures, norm: SearchNorm) -> f64 {

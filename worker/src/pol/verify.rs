@@ -21,7 +21,7 @@ use forgebench_shared::tables::CrossDeviceMatrix;
 /// Margin over the largest benign error used when calibrating epsilon: benign cross-device noise measured on K
 /// random triples is a sample, and the PoL intervals are other points of the weight space, so the threshold keeps
 /// an order of magnitude of head-room while staying far below the errors of forged steps reported in the paper.
-pub const DEFAULT_MARGIN: f64 = 10.0;
+pub const DEFAULT_MARGIN: f64 = forgebench_shared::verdict::POL_MARGIN;
 
 /// A pass threshold on the L2 error of an interval and how it was obtained.
 #[derive(Debug, Clone, PartialEq)]

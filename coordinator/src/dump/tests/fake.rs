@@ -127,6 +127,7 @@ impl Fake<'_> {
                     steps,
                     setup_seconds: 0.1,
                     search_seconds: 0.1,
+                    scoring: Some(forgebench_shared::results::Scoring::Gram),
                 };
                 (
                     json!(r),

@@ -4,6 +4,7 @@
 mod curves;
 mod grid;
 mod heatmap;
+mod labels;
 mod strips;
 
 use super::results::Results;

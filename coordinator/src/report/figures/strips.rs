@@ -1,6 +1,7 @@
 //! Benign against attack errors on one log L2 axis, one strip per model: the largest benign error of each data set
 //! and b (circles), each attack's error (triangles) and published figures (hollow diamonds, marked "published").
 //! The published same-GPU diagonal, whose model the sources do not state, is a dashed line across every strip.
+use super::labels::{pack, width};
 use super::{decades, font, DrawResult, Figure};
 use crate::report::published::{Side, PUBLISHED};
 use crate::report::tables::Table1Row;
@@ -13,7 +14,11 @@ const W: i32 = 1040;
 const LEFT: i32 = 120;
 const RIGHT: i32 = 40;
 const TOP: i32 = 96;
+/// The least height of a strip; one with many close labels grows.
 const STRIP: i32 = 130;
+/// Height of a row of labels.
+const ROW: i32 = 13;
+const LABEL_SIZE: u32 = 10;
 const BENIGN: RGBColor = RGBColor(0, 114, 178);
 const ATTACK: RGBColor = RGBColor(213, 94, 0);
 
@@ -27,9 +32,23 @@ enum Mark {
 /// One marker: kind, L2 value, label.
 struct Point(Mark, f64, String);
 
+impl Point {
+    fn text(&self) -> String {
+        format!("{} {:.1e}", self.2, self.1)
+    }
+}
+
+/// Where one strip and its labels go: top, height, and per point its label's row and centre.
+struct Layout {
+    y0: i32,
+    height: i32,
+    labels: Vec<(usize, i32)>,
+}
+
 /// The benign-versus-attack figure.
 pub(crate) struct Strips {
     models: Vec<(ModelKind, Vec<Point>, Vec<String>)>,
+    layout: Vec<Layout>,
     range: (i32, i32),
     diagonal: Option<f64>,
 }
@@ -92,11 +111,47 @@ impl Strips {
         }
         let diagonal = PUBLISHED.iter().find(|p| p.side == Side::Benign).and_then(|p| p.l2());
         let values = models.iter().flat_map(|m| m.1.iter().map(|p| p.1)).chain(diagonal);
-        Strips {
+        let mut s = Strips {
             range: decades(values).unwrap_or((-9, 0)),
             models,
+            layout: Vec::new(),
             diagonal,
+        };
+        s.layout = s.lay_out();
+        s
+    }
+
+    /// Benign labels go below the line, the others above, each side packed into rows that do not overlap.
+    fn lay_out(&self) -> Vec<Layout> {
+        let mut y0 = TOP;
+        let mut out = Vec::new();
+        for (_, points, notes) in &self.models {
+            let mut labels = vec![(0, 0); points.len()];
+            let mut rows_needed = 1;
+            for below in [false, true] {
+                let side: Vec<usize> = (0..points.len())
+                    .filter(|&i| (points[i].0 == Mark::Benign) == below)
+                    .collect();
+                let spans: Vec<(i32, i32)> = side
+                    .iter()
+                    .map(|&i| (self.x(points[i].1), width(&points[i].text(), LABEL_SIZE)))
+                    .collect();
+                let (rows, centres) = pack(&spans, 2, W - 2);
+                for (k, &i) in side.iter().enumerate() {
+                    labels[i] = (rows[k], centres[k]);
+                    rows_needed = rows_needed.max(rows[k] + 1);
+                }
+            }
+            let notes_height = 8 + ROW * notes.len() as i32;
+            let height = STRIP.max(2 * (12 + ROW * rows_needed as i32) + 2 * notes_height.min(24));
+            out.push(Layout { y0, height, labels });
+            y0 += height;
         }
+        out
+    }
+
+    fn bottom(&self) -> i32 {
+        self.layout.last().map_or(TOP + STRIP, |l| l.y0 + l.height)
     }
 
     /// Caption.
@@ -131,7 +186,7 @@ where
 
 impl Figure for Strips {
     fn size(&self) -> (u32, u32) {
-        (W as u32, (TOP + STRIP * self.models.len().max(1) as i32 + 60) as u32)
+        (W as u32, (self.bottom() + 60) as u32)
     }
 
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult
@@ -154,11 +209,10 @@ impl Figure for Strips {
                 font(12).pos(Pos::new(HPos::Left, VPos::Center)),
             ))?;
         }
-        let bottom = TOP + STRIP * self.models.len().max(1) as i32;
-        for i in (0..self.models.len() as i32).step_by(2) {
-            let y0 = TOP + STRIP * i;
+        let bottom = self.bottom();
+        for l in self.layout.iter().step_by(2) {
             area.draw(&Rectangle::new(
-                [(0, y0), (W, y0 + STRIP)],
+                [(0, l.y0), (W, l.y0 + l.height)],
                 RGBColor(244, 244, 244).filled(),
             ))?;
         }
@@ -194,9 +248,9 @@ impl Figure for Strips {
                 font(11).pos(Pos::new(HPos::Left, VPos::Center)),
             ))?;
         }
-        for (i, (model, points, notes)) in self.models.iter().enumerate() {
-            let y0 = TOP + STRIP * i as i32;
-            let yc = y0 + STRIP / 2;
+        for ((model, points, notes), l) in self.models.iter().zip(&self.layout) {
+            let y0 = l.y0;
+            let yc = y0 + l.height / 2;
             area.draw(&Text::new(
                 model.to_string(),
                 (12, yc),
@@ -209,20 +263,26 @@ impl Figure for Strips {
             for (k, note) in notes.iter().enumerate() {
                 area.draw(&Text::new(note.clone(), (LEFT + 4, y0 + 6 + 13 * k as i32), font(10)))?;
             }
-            let (mut above, mut below) = (0, 0);
-            for p in points {
+            for (p, &(row, centre)) in points.iter().zip(&l.labels) {
                 let x = self.x(p.1);
-                marker(area, p.0, x, yc)?;
-                // Benign labels go below the line, the others above; successive labels step away to limit overlap.
-                let (y, vpos) = if p.0 == Mark::Benign {
-                    below += 1;
-                    (yc + 10 + 13 * ((below - 1) % 3), VPos::Top)
+                let (y, vpos, dir) = if p.0 == Mark::Benign {
+                    (yc + 10 + ROW * row as i32, VPos::Top, 1)
                 } else {
-                    above += 1;
-                    (yc - 10 - 13 * ((above - 1) % 3), VPos::Bottom)
+                    (yc - 10 - ROW * row as i32, VPos::Bottom, -1)
                 };
-                let text = format!("{} {:.1e}", p.2, p.1);
-                area.draw(&Text::new(text, (x, y), font(10).pos(Pos::new(HPos::Center, vpos))))?;
+                if row > 0 || centre != x {
+                    // A leader from the marker to a label that had to move away from it.
+                    area.draw(&PathElement::new(
+                        vec![(x, yc + dir * 8), (centre, y + dir * 2)],
+                        RGBColor(120, 120, 120).stroke_width(1),
+                    ))?;
+                }
+                marker(area, p.0, x, yc)?;
+                area.draw(&Text::new(
+                    p.text(),
+                    (centre, y),
+                    font(LABEL_SIZE).pos(Pos::new(HPos::Center, vpos)),
+                ))?;
             }
         }
         Ok(())

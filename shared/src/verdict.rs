@@ -1,0 +1,94 @@
+//! Whether a forged step would be caught: its error against a Proof-of-Learning threshold calibrated from benign
+//! noise (the largest benign L2 of the same model, data set and b, times a margin). One rule for the worker's
+//! `--matrix` judgement, the coordinator's results and the report's Table 1.
+use serde::{Deserialize, Serialize};
+
+/// The default margin of the calibrated threshold over the largest benign L2 error.
+pub const POL_MARGIN: f64 = 10.0;
+
+/// The verdict on one attack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Above the threshold: a verifier rejects the forged step.
+    Detected,
+    /// Within the threshold: indistinguishable from benign replay.
+    NotDetected,
+    /// No benign figure for the setting, so no threshold.
+    Unknown,
+}
+
+impl Verdict {
+    /// The verdict on `error_l2` at `benign_l2 x margin`. A NaN error is detected (no verifier accepts it); with
+    /// exact benign replay (benign 0) any error above 0 is detected.
+    pub fn at(error_l2: f64, benign_l2: Option<f64>, margin: f64) -> Verdict {
+        match benign_l2 {
+            None => Verdict::Unknown,
+            Some(b) if error_l2.is_nan() || error_l2 > b * margin => Verdict::Detected,
+            Some(_) => Verdict::NotDetected,
+        }
+    }
+
+    /// True, false, or none when unknown.
+    pub fn detected(self) -> Option<bool> {
+        match self {
+            Verdict::Detected => Some(true),
+            Verdict::NotDetected => Some(false),
+            Verdict::Unknown => None,
+        }
+    }
+
+    /// The short word for tables.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Detected => "detected",
+            Verdict::NotDetected => "NOT detected",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// The verdict in a sentence, with the ratio to the largest benign error.
+    pub fn describe(error_l2: f64, benign_l2: Option<f64>, margin: f64) -> String {
+        let v = Verdict::at(error_l2, benign_l2, margin);
+        let side = if v == Verdict::Detected { "above" } else { "within" };
+        match benign_l2 {
+            None => "unknown: no benign matrix was measured for this setting".into(),
+            Some(b) if b > 0.0 => format!(
+                "{}: {:.1e}x the largest benign error, {side} the calibrated PoL threshold ({margin}x)",
+                v.word(),
+                error_l2 / b
+            ),
+            Some(_) if v == Verdict::Detected => {
+                "detected: benign replay is exact here (largest benign error 0)".into()
+            }
+            Some(_) => "NOT detected: exact, like benign replay".into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_at_the_threshold_and_its_edges() {
+        assert_eq!(Verdict::at(1.0, None, POL_MARGIN), Verdict::Unknown);
+        assert_eq!(
+            Verdict::at(1.0, Some(0.1), POL_MARGIN),
+            Verdict::NotDetected,
+            "exactly at the threshold"
+        );
+        assert_eq!(Verdict::at(1.0001, Some(0.1), POL_MARGIN), Verdict::Detected);
+        assert_eq!(Verdict::at(f64::NAN, Some(1.0), POL_MARGIN), Verdict::Detected);
+        assert_eq!(Verdict::at(1e-12, Some(0.0), POL_MARGIN), Verdict::Detected);
+        assert_eq!(Verdict::at(0.0, Some(0.0), POL_MARGIN), Verdict::NotDetected);
+        assert_eq!(Verdict::at(1.0, Some(0.1), POL_MARGIN).detected(), Some(false));
+        let s = Verdict::describe(3.0, Some(0.15), POL_MARGIN);
+        assert!(s.starts_with("detected: 2.0e1x") && s.contains("above"), "{s}");
+        assert!(Verdict::describe(1.0, Some(1.0), POL_MARGIN).starts_with("NOT detected: 1.0e0x"));
+        assert_eq!(
+            serde_json::to_string(&Verdict::NotDetected).expect("json"),
+            "\"not-detected\""
+        );
+    }
+}
