@@ -258,3 +258,31 @@ fn empty_folder_gives_a_report() {
     let files = write_report(&r, &dir.path().join("out")).expect("report of nothing");
     assert!(files.index_html.is_file() && files.figures.is_empty(), "{files:?}");
 }
+
+/// The cells of the Markdown table row that starts with `name` in `md`.
+fn md_row(md: &str, name: &str) -> Vec<String> {
+    let line = md
+        .lines()
+        .find(|l| l.starts_with(&format!("| {name} |")))
+        .unwrap_or_else(|| panic!("no row {name}"));
+    line.trim_matches('|').split('|').map(|c| c.trim().to_owned()).collect()
+}
+
+#[test]
+fn pol_replays_are_judged_at_the_sweeps_own_calibration() {
+    let mut r = full_results();
+    // A second replay of the same log without the forged interval.
+    let mut clean = r.pol[0].clone();
+    clean.name = "fixture-pol-clean".into();
+    clean.value.per_interval[5] = report_common::em(4e-9, 61_706);
+    r.pol.push(clean);
+    let out = tempfile::tempdir().expect("tempdir");
+    write_report(&r, out.path()).expect("report");
+    let md = std::fs::read_to_string(out.path().join("tables/runs.md")).expect("read");
+    let eps = benign(&r, "lenet5", 100).expect("lenet matrix") * POL_MARGIN;
+    let forged = md_row(&md, "fixture-pol");
+    let n = forged.len();
+    assert_eq!(forged[n - 2], format!("{eps:.3e}"), "calibrated epsilon: {forged:?}");
+    assert_eq!(forged[n - 1], "false", "the 2e-3 interval fails at {eps:e}: {forged:?}");
+    assert_eq!(md_row(&md, "fixture-pol-clean")[n - 1], "true", "benign intervals pass");
+}

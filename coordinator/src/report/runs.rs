@@ -3,11 +3,13 @@
 use super::provenance::ProvenanceBlock;
 use super::published::{Side, PUBLISHED};
 use super::results::Results;
-use super::tables::sci;
+use super::tables::{benign_of, sci};
 use super::texttable::TextTable;
 use super::write_file;
 use crate::error::Result;
 use forgebench_shared::experiment::ModelKind;
+use forgebench_shared::results::PolVerifyReport;
+use forgebench_shared::verdict::POL_MARGIN;
 use std::path::{Path, PathBuf};
 
 /// One titled table with its provenance.
@@ -123,6 +125,8 @@ fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
         "max interval L2",
         "failed intervals",
         "passed",
+        "calibrated epsilon (sweep's largest benign L2 x 10)",
+        "passes at calibrated",
     ]);
     for x in &r.pol {
         let v = &x.value;
@@ -142,6 +146,8 @@ fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
             sci(max),
             format!("{:?}", v.failed_intervals),
             v.passed.to_string(),
+            sci(calibrated(r, v)),
+            calibrated(r, v).map_or("–".into(), |eps| passes(v, eps).to_string()),
         ]);
     }
     Section {
@@ -149,6 +155,16 @@ fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
         table: t,
         provenance: p,
     }
+}
+
+/// The threshold a verifier calibrated on this sweep's own matrix for the log's setting would use.
+fn calibrated(r: &Results, v: &PolVerifyReport) -> Option<f64> {
+    benign_of(r, &(v.spec.model, v.spec.dataset, v.spec.batch_size)).map(|(b, _)| b * POL_MARGIN)
+}
+
+/// Whether every interval stays within `eps` (a NaN error fails).
+pub(crate) fn passes(v: &PolVerifyReport, eps: f64) -> bool {
+    v.per_interval.iter().all(|e| e.l2 <= eps)
 }
 
 fn prop2_section(r: &Results, mut p: ProvenanceBlock) -> Section {
