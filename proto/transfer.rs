@@ -22,6 +22,15 @@ pub fn check_id(id: &str) -> Result<(), ProtoError> {
     }
 }
 
+/// Where a receiver writes before the bytes are checked: unique per process and call, so two uploads of the same
+/// artifact at once never write into one file.
+pub fn part_path(dir: &Path, sha256: &str) -> PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("{sha256}.part-{}-{n}", std::process::id()))
+}
+
 /// Sends `path` (announced as `header`) as chunks on a channel the caller turns into a request stream.
 pub fn chunks_of(path: PathBuf, header: ArtifactHeader) -> tokio_stream::wrappers::ReceiverStream<ArtifactChunk> {
     let (tx, rx) = tokio::sync::mpsc::channel(8);
@@ -114,7 +123,7 @@ where
         .await
         .map_err(|e| ProtoError::io(dir, e))?;
     let dest = dir.join(&header.sha256);
-    let part = dir.join(format!("{}.part-{}", header.sha256, std::process::id()));
+    let part = part_path(dir, &header.sha256);
     let result = write_checked(&mut stream, &header, &part).await;
     if let Err(e) = result {
         let _ = tokio::fs::remove_file(&part).await;

@@ -35,15 +35,6 @@ pub fn send_file(w: &mut impl Write, peer: &str, path: &Path, size: u64) -> Resu
     w.flush().map_err(|e| ProtoError::bulk(peer, e))
 }
 
-/// Where a receiver writes before the bytes are checked: unique per process and call, so two uploads of the same
-/// artifact at once never write into one file.
-pub fn part_path(dir: &Path, sha256: &str) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!("{sha256}.part-{}-{n}", std::process::id()))
-}
-
 /// Receives exactly `size` bytes from `r` (the socket of `peer`) into `dir/<sha256>`, checking size and hash before the file takes its
 /// name; the partial file is removed on any failure. Returns the path and whether the bytes were already there.
 pub fn receive(
@@ -55,7 +46,7 @@ pub fn receive(
 ) -> Result<(PathBuf, bool), ProtoError> {
     crate::transfer::check_id(sha256)?;
     std::fs::create_dir_all(dir).map_err(|e| ProtoError::io(dir, e))?;
-    let part = part_path(dir, sha256);
+    let part = crate::transfer::part_path(dir, sha256);
     let got = receive_into(r, (peer, sha256), size, &part);
     let checked = got.and_then(|h| {
         if h == sha256 {
