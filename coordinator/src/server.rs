@@ -45,10 +45,20 @@ async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|s| *s).await;
 }
 
-/// Loads a TLS identity from the configured PEM files.
-pub fn tls_config(tls: &TlsConfig) -> Result<ServerTlsConfig> {
-    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| CoordError::io(p, e));
-    Ok(ServerTlsConfig::new().identity(Identity::from_pem(read(&tls.cert)?, read(&tls.key)?)))
+/// The PEM certificate chain and key of the configured TLS identity, read once for gRPC and the bulk channel.
+struct Pems {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+}
+
+impl Pems {
+    fn read(tls: &TlsConfig) -> Result<Pems> {
+        let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| CoordError::io(p, e));
+        Ok(Pems {
+            cert: read(&tls.cert)?,
+            key: read(&tls.key)?,
+        })
+    }
 }
 
 /// Serves `coord` on `listener` with `token` until [`Running::shutdown`].
@@ -71,8 +81,9 @@ pub async fn start(
     let mut builder = Server::builder()
         .initial_stream_window_size(8 << 20)
         .initial_connection_window_size(16 << 20);
-    if let Some(t) = tls {
-        builder = builder.tls_config(tls_config(t)?)?;
+    let pems = tls.map(Pems::read).transpose()?;
+    if let Some(p) = &pems {
+        builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(&p.cert, &p.key)))?;
     }
     let router = builder
         .add_service(InterceptedService::new(worker, check.clone()))
@@ -85,7 +96,7 @@ pub async fn start(
                 &coord,
                 SocketAddr::new(addr.ip(), port),
                 &check,
-                tls,
+                pems.as_ref(),
                 stopped(rx.clone()),
             )
             .await?,
@@ -114,23 +125,16 @@ async fn start_bulk(
     coord: &Coordinator,
     at: SocketAddr,
     check: &TokenCheck,
-    tls: Option<&TlsConfig>,
+    pems: Option<&Pems>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<SocketAddr> {
     let listener = TcpListener::bind(at)
         .await
         .map_err(|e| CoordError::io(format!("bulk channel on {at}"), e))?;
     let bound = listener.local_addr().map_err(|e| CoordError::io("bulk listener", e))?;
-    let tls = match tls {
-        Some(t) => {
-            let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| CoordError::io(p, e));
-            Some(forgebench_proto::bulk::tls::server_config(
-                &read(&t.cert)?,
-                &read(&t.key)?,
-            )?)
-        }
-        None => None,
-    };
+    let tls = pems
+        .map(|p| forgebench_proto::bulk::tls::server_config(&p.cert, &p.key))
+        .transpose()?;
     coord.set_bulk_port(bound.port());
     tokio::spawn(crate::bulk::serve(coord.clone(), listener, check.clone(), tls, stop));
     Ok(bound)
