@@ -4,10 +4,9 @@ use super::push_unique;
 use crate::error::{CoordError, Result};
 use crate::ledger::JobRow;
 use crate::plan::{ArtifactJob, Plan, IMAGE_BATCH};
-use crate::report::{safe_name, Results};
+use crate::report::{benign_of, safe_name, Results};
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::jobs::{JobOutcome, JobSpec};
-use forgebench_shared::measures::Measure;
 use forgebench_shared::provenance::Provenance;
 use forgebench_shared::results::{AdamReport, ForgeReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport};
 use forgebench_shared::tables::AttackRow;
@@ -34,16 +33,6 @@ fn check(j: &JobRow, matches: bool, ran: &Provenance) -> Result<()> {
     Ok(())
 }
 
-/// The largest benign L2 of (model, data set, b) over the sweep's matrices.
-fn benign(results: &Results, model: ModelKind, dataset: DatasetKind, b: usize) -> Option<f64> {
-    results
-        .matrices
-        .iter()
-        .filter(|m| (m.value.key.model, m.value.key.dataset, m.value.key.batch_size) == (model, dataset, b))
-        .filter_map(|m| m.value.largest(Measure::L2))
-        .reduce(f64::max)
-}
-
 /// `(attack, model, dataset, b, error, parameters)` as a row with its benign reference (Table 1 judges it).
 fn attack_row(
     results: &Results,
@@ -52,7 +41,7 @@ fn attack_row(
     error: f64,
     params: String,
 ) -> AttackRow {
-    let benign_l2 = benign(results, setting.0, setting.1, setting.2);
+    let benign_l2 = benign_of(results, &setting).map(|(l2, _)| l2);
     AttackRow {
         attack: attack.into(),
         model: setting.0,

@@ -39,6 +39,7 @@ mod texttable;
 
 pub use provenance::ProvenanceBlock;
 pub use results::{load_results, write_results, Named, Results};
+pub(crate) use tables::benign_of;
 pub use tables::{table1, Table1Row};
 
 use crate::error::{CoordError, Result};

@@ -133,6 +133,7 @@ fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
         p.add(&format!("{} (writer)", x.name), &v.writer);
         p.add(&format!("{} (verifier)", x.name), &v.verifier);
         let max = v.per_interval.iter().map(|e| e.l2).reduce(f64::max);
+        let eps = calibrated(r, v);
         t.push(vec![
             x.name.clone(),
             v.spec.model.to_string(),
@@ -146,8 +147,8 @@ fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
             sci(max),
             format!("{:?}", v.failed_intervals),
             v.passed.to_string(),
-            sci(calibrated(r, v)),
-            calibrated(r, v).map_or("–".into(), |eps| passes(v, eps).to_string()),
+            sci(eps),
+            eps.map_or("–".into(), |eps| passes(v, eps).to_string()),
         ]);
     }
     Section {
@@ -163,7 +164,7 @@ fn calibrated(r: &Results, v: &PolVerifyReport) -> Option<f64> {
 }
 
 /// Whether every interval stays within `eps` (a NaN error fails).
-pub(crate) fn passes(v: &PolVerifyReport, eps: f64) -> bool {
+fn passes(v: &PolVerifyReport, eps: f64) -> bool {
     v.per_interval.iter().all(|e| e.l2 <= eps)
 }
 
