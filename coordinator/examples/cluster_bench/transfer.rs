@@ -56,20 +56,26 @@ where
     Ok(secs)
 }
 
-/// A `bytes`-long artifact, distinct per repetition (a store that holds an artifact skips its upload).
-fn artifact(dir: &Path, rng: &mut PortableRng, bytes: usize, rep: usize) -> Result<(Vec<u8>, pb::ArtifactHeader)> {
+/// A `bytes`-long artifact written to `dir`, distinct per call (a store that holds an artifact skips its upload):
+/// its bytes, its file and its header.
+fn artifact(
+    dir: &Path,
+    rng: &mut PortableRng,
+    bytes: usize,
+    n: usize,
+) -> Result<(Vec<u8>, std::path::PathBuf, pb::ArtifactHeader)> {
     let data: Vec<u8> = (0..bytes.div_ceil(8))
         .flat_map(|_| rng.next_u64().to_le_bytes())
         .take(bytes)
         .collect();
-    let path = dir.join(format!("artifact-{rep}.bin"));
+    let path = dir.join(format!("artifact-{n}.bin"));
     std::fs::write(&path, &data).map_err(|e| CoordError::io(&path, e))?;
     let header = pb::ArtifactHeader {
         sha256: hex::encode(Sha256::digest(&data)),
         size: bytes as u64,
         role: "bench".into(),
     };
-    Ok((data, header))
+    Ok((data, path, header))
 }
 
 /// Measures `reps` repetitions of a `bytes`-long artifact in `dir`; returns the medians.
@@ -84,12 +90,8 @@ pub async fn measure(dir: &Path, bytes: usize, reps: usize) -> Result<Transfer> 
     let mut m: [Vec<f64>; 7] = Default::default();
     for rep in 0..reps {
         // Two artifacts, one per path, so each upload moves every byte.
-        let (data, bulk_header) = artifact(dir, &mut rng, bytes, 2 * rep)?;
-        let (_, grpc_header) = artifact(dir, &mut rng, bytes, 2 * rep + 1)?;
-        let (bulk_src, grpc_src) = (
-            dir.join(format!("artifact-{}.bin", 2 * rep)),
-            dir.join(format!("artifact-{}.bin", 2 * rep + 1)),
-        );
+        let (data, bulk_src, bulk_header) = artifact(dir, &mut rng, bytes, 2 * rep)?;
+        let (_, grpc_src, grpc_header) = artifact(dir, &mut rng, bytes, 2 * rep + 1)?;
         m[0].push(raw::memory(&data)?);
         m[1].push(raw::file_to_file(&bulk_src, &dir.join("raw-copy"))?);
         m[2].push(raw::sha256(&data));
