@@ -46,24 +46,6 @@ impl Verdict {
             Verdict::Unknown => "unknown",
         }
     }
-
-    /// The verdict in a sentence, with the ratio to the largest benign error.
-    pub fn describe(error_l2: f64, benign_l2: Option<f64>, margin: f64) -> String {
-        let v = Verdict::at(error_l2, benign_l2, margin);
-        let side = if v == Verdict::Detected { "above" } else { "within" };
-        match benign_l2 {
-            None => "unknown: no benign matrix was measured for this setting".into(),
-            Some(b) if b > 0.0 => format!(
-                "{}: {:.1e}x the largest benign error, {side} the calibrated PoL threshold ({margin}x)",
-                v.word(),
-                error_l2 / b
-            ),
-            Some(_) if v == Verdict::Detected => {
-                "detected: benign replay is exact here (largest benign error 0)".into()
-            }
-            Some(_) => "NOT detected: exact, like benign replay".into(),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -83,9 +65,6 @@ mod tests {
         assert_eq!(Verdict::at(1e-12, Some(0.0), POL_MARGIN), Verdict::Detected);
         assert_eq!(Verdict::at(0.0, Some(0.0), POL_MARGIN), Verdict::NotDetected);
         assert_eq!(Verdict::at(1.0, Some(0.1), POL_MARGIN).detected(), Some(false));
-        let s = Verdict::describe(3.0, Some(0.15), POL_MARGIN);
-        assert!(s.starts_with("detected: 2.0e1x") && s.contains("above"), "{s}");
-        assert!(Verdict::describe(1.0, Some(1.0), POL_MARGIN).starts_with("NOT detected: 1.0e0x"));
         assert_eq!(
             serde_json::to_string(&Verdict::NotDetected).expect("json"),
             "\"not-detected\""
