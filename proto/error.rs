@@ -50,7 +50,7 @@ pub enum ProtoError {
     /// Bytes received do not match their announced hash or size.
     #[error("artifact {id}: {problem}")]
     Corrupt {
-        /// The announced sha256.
+        /// The announced content id.
         id: String,
         /// What differs.
         problem: String,

@@ -1,34 +1,35 @@
-//! Chunked, content-addressed artifact transfer: files are named by the sha256 of their bytes, sent as a header
+//! Chunked, content-addressed artifact transfer: files are named by the BLAKE3 hash of their bytes (their content id, see
+//! `forgebench_shared::content`), sent as a header
 //! followed by chunks, and checked on receipt (hash and size) before they take their final name.
 use crate::client::WorkerClient;
 use crate::error::ProtoError;
 use crate::v1::{artifact_chunk::Part, ArtifactChunk, ArtifactHeader, DownloadRequest, UploadResponse};
-use sha2::{Digest, Sha256};
+use forgebench_shared::content::ContentHasher;
 use std::path::{Path, PathBuf};
 use tokio_stream::{Stream, StreamExt};
 
 /// Bytes per chunk: well under the smallest message limit a config may set (1 MiB).
 pub const CHUNK_BYTES: usize = 256 << 10;
 
-/// Checks that `id` is a lower-case sha256 in hex, so it is also safe as a file name.
+/// Checks that `id` is a content id (64 lower-case hex digits), so it is also safe as a file name.
 pub fn check_id(id: &str) -> Result<(), ProtoError> {
-    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if forgebench_shared::content::is_content_id(id) {
         Ok(())
     } else {
         Err(ProtoError::Invalid {
-            field: "sha256",
-            problem: format!("{id:?} is not a lower-case hex sha256"),
+            field: "content_id",
+            problem: format!("{id:?} is not a content id (64 lower-case hex digits of BLAKE3)"),
         })
     }
 }
 
 /// Where a receiver writes before the bytes are checked: unique per process and call, so two uploads of the same
 /// artifact at once never write into one file.
-pub fn part_path(dir: &Path, sha256: &str) -> PathBuf {
+pub fn part_path(dir: &Path, content_id: &str) -> PathBuf {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    dir.join(format!("{sha256}.part-{}-{n}", std::process::id()))
+    dir.join(format!("{content_id}.part-{}-{n}", std::process::id()))
 }
 
 /// Sends `path` (announced as `header`) as chunks on a channel the caller turns into a request stream.
@@ -68,7 +69,7 @@ pub fn chunks_of(path: PathBuf, header: ArtifactHeader) -> tokio_stream::wrapper
     tokio_stream::wrappers::ReceiverStream::new(rx)
 }
 
-/// Uploads a file whose sha256 and size are known.
+/// Uploads a file whose content id and size are known.
 pub async fn upload(
     client: &mut WorkerClient,
     path: &Path,
@@ -90,7 +91,9 @@ pub async fn download(client: &mut WorkerClient, id: &str, dir: &Path) -> Result
         return Ok(dest);
     }
     let stream = client
-        .download_artifact(DownloadRequest { sha256: id.to_owned() })
+        .download_artifact(DownloadRequest {
+            content_id: id.to_owned(),
+        })
         .await
         .map_err(|s| ProtoError::status("download artifact", s))?
         .into_inner();
@@ -99,16 +102,16 @@ pub async fn download(client: &mut WorkerClient, id: &str, dir: &Path) -> Result
         dir,
     )
     .await?;
-    if header.sha256 != id {
+    if header.content_id != id {
         return Err(ProtoError::Corrupt {
             id: id.to_owned(),
-            problem: format!("the coordinator sent {}", header.sha256),
+            problem: format!("the coordinator sent {}", header.content_id),
         });
     }
     Ok(path)
 }
 
-/// Receives a header and chunks into `dir/<sha256>`, verifying size and hash first; the partial file is removed on
+/// Receives a header and chunks into `dir/<content_id>`, verifying size and hash first; the partial file is removed on
 /// any failure. Returns the header, the final path and whether the bytes were already present.
 pub async fn receive<S>(mut stream: S, dir: &Path) -> Result<(ArtifactHeader, PathBuf, bool), ProtoError>
 where
@@ -118,12 +121,12 @@ where
         Some(Part::Header(h)) => h,
         _ => return Err(ProtoError::Missing("artifact header (the first chunk)")),
     };
-    check_id(&header.sha256)?;
+    check_id(&header.content_id)?;
     tokio::fs::create_dir_all(dir)
         .await
         .map_err(|e| ProtoError::io(dir, e))?;
-    let dest = dir.join(&header.sha256);
-    let part = part_path(dir, &header.sha256);
+    let dest = dir.join(&header.content_id);
+    let part = part_path(dir, &header.content_id);
     let result = write_checked(&mut stream, &header, &part).await;
     if let Err(e) = result {
         let _ = tokio::fs::remove_file(&part).await;
@@ -141,7 +144,7 @@ where
     S: Stream<Item = Result<ArtifactChunk, ProtoError>> + Unpin,
 {
     let corrupt = |problem: String| ProtoError::Corrupt {
-        id: header.sha256.clone(),
+        id: header.content_id.clone(),
         problem,
     };
     // Hashing and writing run on a blocking thread, overlapped with receiving the next chunks.
@@ -151,7 +154,7 @@ where
         use std::io::Write;
         let f = std::fs::File::create(&path).map_err(|e| ProtoError::io(&path, e))?;
         let mut f = std::io::BufWriter::with_capacity(1 << 20, f);
-        let mut hasher = Sha256::new();
+        let mut hasher = ContentHasher::new();
         while let Some(data) = rx.blocking_recv() {
             hasher.update(&data);
             f.write_all(&data).map_err(|e| ProtoError::io(&path, e))?;
@@ -159,7 +162,7 @@ where
         // No fsync: like the ledger (WAL, synchronous = NORMAL) the store survives a killed process, and only a
         // power loss may drop the newest files, which a download would then refuse by their hash.
         f.flush().map_err(|e| ProtoError::io(&path, e))?;
-        Ok(hex::encode(hasher.finalize()))
+        Ok(hasher.finish())
     });
     let mut size = 0u64;
     let mut failed = None;
@@ -195,7 +198,7 @@ where
     if size != header.size {
         return Err(corrupt(format!("{size} bytes received, {} announced", header.size)));
     }
-    if got != header.sha256 {
+    if got != header.content_id {
         return Err(corrupt(format!("the bytes hash to {got}")));
     }
     Ok(())

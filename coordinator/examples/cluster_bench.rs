@@ -133,7 +133,8 @@ async fn main() -> anyhow::Result<()> {
         };
         println!("{}", row("raw TCP, memory to memory", t.tcp));
         println!("{}", row("raw TCP, file to file", t.tcp_files));
-        println!("{}  (the check on receipt)", row("sha256 alone", t.sha256));
+        println!("{}  (the check before BLAKE3)", row("SHA-256 alone", t.sha256));
+        println!("{}  (the check on receipt)", row("BLAKE3 alone", t.blake3));
         for (name, secs) in [
             ("bulk upload", t.bulk.0),
             ("bulk download", t.bulk.1),

@@ -69,14 +69,8 @@ pub fn matrices(ledger: &Ledger, sweep: &SweepId) -> Result<Vec<CrossDeviceMatri
             }
         };
         let Some(outcome) = &j.outcome else { continue };
-        let r = parse(j, &outcome.result)?;
         let writer = writer_of.get(writer_job).copied().unwrap_or_default();
-        if r.writer_profile != writer || r.verifier.profile.name != j.profile {
-            return Err(CoordError::Invalid(format!(
-                "{}: report is for {} verified by {}, the job for {writer} verified by {}",
-                j.id, r.writer_profile, r.verifier.profile.name, j.profile
-            )));
-        }
+        let r = check_verify(j, writer, &outcome.result)?;
         // Results are the authority on what a worker ran on: they win over the registry.
         fingerprints.insert(j.profile.clone(), r.verifier.fingerprint.clone());
         if let (Some(w), Some(v)) = (index(writer), index(&j.profile)) {
@@ -114,6 +108,20 @@ pub fn matrices(ledger: &Ledger, sweep: &SweepId) -> Result<Vec<CrossDeviceMatri
         .collect())
 }
 
-fn parse(j: &JobRow, v: &serde_json::Value) -> Result<VerifyResult> {
-    serde_json::from_value(v.clone()).map_err(|e| CoordError::json(format!("verify result of {}", j.id), e))
+/// Parses the result of the verify job `j` of a log written on profile `writer`, checking that it is for that pair.
+fn check_verify(j: &JobRow, writer: &str, v: &serde_json::Value) -> Result<VerifyResult> {
+    let r: VerifyResult =
+        serde_json::from_value(v.clone()).map_err(|e| CoordError::json(format!("verify result of {}", j.id), e))?;
+    if r.writer_profile != writer || r.verifier.profile.name != j.profile {
+        return Err(CoordError::Invalid(format!(
+            "{}: report is for {} verified by {}, the job for {writer} verified by {}",
+            j.id, r.writer_profile, r.verifier.profile.name, j.profile
+        )));
+    }
+    Ok(r)
+}
+
+/// Checks the result of a verify job as [`matrices`] will read it, so that a done job always aggregates.
+pub fn validate_verify(j: &JobRow, writer: &str, v: &serde_json::Value) -> Result<()> {
+    check_verify(j, writer, v).map(|_| ())
 }

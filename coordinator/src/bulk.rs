@@ -1,7 +1,8 @@
 //! The coordinator's end of the bulk channel (protocol in `forgebench_proto::bulk`): an accept loop on the async
-//! reactor, and one blocking thread per connection that authenticates, then receives into or sends from the
-//! artifact store. Uploads are checked by size and sha256 before they enter the store and the ledger's index.
+//! reactor, and one blocking thread per connection that authenticates within a deadline (before it may hold a
+//! transfer slot), then receives into or sends from the artifact store. Uploads are checked by size and content id (BLAKE3) before they enter the store and the ledger's index.
 use crate::error::{CoordError, Result};
+use crate::gate::{Gate, Limits, FIRST_BYTES_DEADLINE};
 use crate::service::Coordinator;
 use forgebench_proto::auth::TokenCheck;
 use forgebench_proto::bulk::stream::{receive, send_file};
@@ -9,15 +10,22 @@ use forgebench_proto::bulk::tls::{Conn, ServerConfig};
 use forgebench_proto::bulk::{Answer, Code, Op, Request};
 use forgebench_proto::transfer::check_id;
 use forgebench_proto::ProtoError;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-/// A peer silent for this long is dropped, so a stuck client cannot hold a thread.
+/// An authenticated peer silent for this long is dropped, so a stuck client cannot hold a thread.
 const IO_TIMEOUT: Duration = Duration::from_secs(120);
-/// Connections served at once; more wait in the listen queue.
-const MAX_CONNECTIONS: usize = 64;
+/// Transfers at once (authenticated connections); more wait for a place.
+const MAX_TRANSFERS: usize = 64;
+/// Connections not yet authenticated, in all and per peer address: each lives at most
+/// [`FIRST_BYTES_DEADLINE`] and holds no transfer slot; over a cap a new one is closed at once.
+const PENDING: Limits = Limits {
+    total: 1024,
+    per_peer: 256,
+};
 
 /// Accepts connections until `stop` resolves; connections in flight finish on their own threads.
 pub async fn serve(
@@ -27,31 +35,68 @@ pub async fn serve(
     tls: Option<Arc<ServerConfig>>,
     stop: impl std::future::Future<Output = ()>,
 ) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(MAX_TRANSFERS));
+    let pending = Gate::new(PENDING);
     tokio::pin!(stop);
     loop {
-        let permit = tokio::select! {
-            _ = &mut stop => return,
-            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
-        };
         let (sock, peer) = tokio::select! {
             _ = &mut stop => return,
             a = listener.accept() => match a {
                 Ok(a) => a,
                 Err(e) => {
                     tracing::warn!(error = %e, "bulk accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
             },
         };
-        let (coord, check, tls) = (coord.clone(), check.clone(), tls.clone());
+        let Some(pass) = pending.enter(peer.ip()) else {
+            tracing::warn!(%peer, "bulk connection refused: too many unauthenticated connections");
+            continue;
+        };
         let Ok(sock) = sock.into_std() else { continue };
+        let authed = Arc::new(AtomicBool::new(false));
+        // The deadline covers the TLS handshake and the whole request header, however slowly it trickles in.
+        if let Ok(watched) = sock.try_clone() {
+            let authed = authed.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(FIRST_BYTES_DEADLINE).await;
+                if !authed.load(Ordering::SeqCst) {
+                    let _ = watched.shutdown(std::net::Shutdown::Both);
+                }
+            });
+        }
+        let (coord, check, tls, slots) = (coord.clone(), check.clone(), tls.clone(), slots.clone());
+        let rt = tokio::runtime::Handle::current();
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            if let Err(e) = connection(&coord, sock, &check, tls.as_ref()) {
+            let admitted = Admitted {
+                pass: Some(pass),
+                authed,
+                slots,
+                rt,
+            };
+            if let Err(e) = connection(&coord, sock, &check, tls.as_ref(), admitted) {
                 tracing::warn!(%peer, error = %e, "bulk connection failed");
             }
         });
+    }
+}
+
+/// A connection's standing: unauthenticated (holding a pending place) until the token checks, then holding a
+/// transfer slot.
+struct Admitted {
+    pass: Option<crate::gate::Pass>,
+    authed: Arc<AtomicBool>,
+    slots: Arc<Semaphore>,
+    rt: tokio::runtime::Handle,
+}
+
+impl Admitted {
+    /// Marks the connection authenticated: it leaves the pending count, and waits for a transfer slot.
+    fn authenticated(&mut self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.authed.store(true, Ordering::SeqCst);
+        self.pass = None;
+        self.rt.block_on(self.slots.clone().acquire_owned()).ok()
     }
 }
 
@@ -60,6 +105,7 @@ fn connection(
     sock: std::net::TcpStream,
     check: &TokenCheck,
     tls: Option<&Arc<ServerConfig>>,
+    mut admitted: Admitted,
 ) -> Result<()> {
     let peer = sock
         .peer_addr()
@@ -68,6 +114,7 @@ fn connection(
     let net = |e| ProtoError::bulk(&peer, e);
     sock.set_nonblocking(false).map_err(net)?;
     sock.set_nodelay(true).map_err(net)?;
+    // Until the token checks, the watchdog in `serve` bounds the connection; then the I/O timeout does.
     sock.set_read_timeout(Some(IO_TIMEOUT)).map_err(net)?;
     sock.set_write_timeout(Some(IO_TIMEOUT)).map_err(net)?;
     let mut conn = Conn::server(sock, tls)?;
@@ -78,10 +125,13 @@ fn connection(
     if !check.accepts(&req.token) {
         return refuse(&mut conn, &peer, Code::Unauthenticated, "wrong cluster token".into());
     }
-    if let Err(e) = check_id(&req.sha256) {
+    let Some(_slot) = admitted.authenticated() else {
+        return Ok(());
+    };
+    if let Err(e) = check_id(&req.content_id) {
         return refuse(&mut conn, &peer, Code::Invalid, e.to_string());
     }
-    let span = tracing::info_span!("bulk", %peer, op = ?req.op, artifact = %req.sha256);
+    let span = tracing::info_span!("bulk", %peer, op = ?req.op, artifact = %req.content_id);
     let _enter = span.enter();
     let answer = match req.op {
         Op::Put => put(coord, &mut conn, &peer, &req),
@@ -94,6 +144,7 @@ fn connection(
             tracing::warn!(error = %e, "bulk transfer refused");
             let code = match e {
                 CoordError::Proto(ProtoError::Corrupt { .. }) => Code::Corrupt,
+                CoordError::Exhausted(_) => Code::Exhausted,
                 // The socket is gone (or the bytes already started): nothing more can be said on it.
                 CoordError::Proto(ProtoError::Bulk { .. }) => return Err(e),
                 _ => Code::Internal,
@@ -120,15 +171,16 @@ fn refuse(conn: &mut Conn, peer: &str, code: Code, why: String) -> Result<()> {
 fn put(coord: &Coordinator, conn: &mut Conn, peer: &str, req: &Request) -> Result<Option<Answer>> {
     let dir = &coord.settings().artifacts_dir;
     // Content addressing makes a second copy pointless: bytes the store holds were checked when they arrived.
-    let held = std::fs::metadata(dir.join(&req.sha256)).is_ok_and(|m| m.len() == req.size);
-    if held && coord.ledger().artifact_size(&req.sha256)? == Some(req.size) {
+    let held = std::fs::metadata(dir.join(&req.content_id)).is_ok_and(|m| m.len() == req.size);
+    if held && coord.ledger().artifact_size(&req.content_id)? == Some(req.size) {
         return Ok(Some(Answer::new(Code::Present, "")));
     }
+    let _space = coord.admit_upload(req.size)?;
     Answer::new(Code::Ready, "")
         .write(conn)
         .map_err(|e| ProtoError::bulk(peer, e))?;
-    let (_, existed) = receive(conn, peer, &req.sha256, req.size, dir)?;
-    coord.ledger().add_artifact(&req.sha256, req.size, &req.role)?;
+    let (_, existed) = receive(conn, peer, &req.content_id, req.size, dir)?;
+    coord.ledger().add_artifact(&req.content_id, req.size, &req.role)?;
     tracing::debug!(bytes = req.size, existed, "artifact stored");
     Ok(Some(Answer::new(
         if existed { Code::Present } else { Code::Stored },
@@ -138,15 +190,18 @@ fn put(coord: &Coordinator, conn: &mut Conn, peer: &str, req: &Request) -> Resul
 
 /// Sends a stored artifact after a READY that carries its size.
 fn get(coord: &Coordinator, conn: &mut Conn, peer: &str, req: &Request) -> Result<Option<Answer>> {
-    let Some(size) = coord.ledger().artifact_size(&req.sha256)? else {
-        return Ok(Some(Answer::new(Code::NotFound, format!("artifact {}", req.sha256))));
+    let Some(size) = coord.ledger().artifact_size(&req.content_id)? else {
+        return Ok(Some(Answer::new(
+            Code::NotFound,
+            format!("artifact {}", req.content_id),
+        )));
     };
-    let path = coord.settings().artifacts_dir.join(&req.sha256);
+    let path = coord.settings().artifacts_dir.join(&req.content_id);
     let on_disk = std::fs::metadata(&path).map_err(|e| CoordError::io(&path, e))?.len();
     if on_disk != size {
         return Err(CoordError::DataLoss(format!(
             "artifact {}: the store holds {on_disk} bytes, the index {size}",
-            req.sha256
+            req.content_id
         )));
     }
     let ready = Answer {

@@ -10,9 +10,10 @@ mod runs;
 mod tests;
 
 use crate::error::Result;
-use crate::ledger::{JobState, Ledger};
+use crate::ledger::{JobRow, JobState, Ledger};
 use crate::report::{Named, Results};
 use forgebench_shared::ids::SweepId;
+use forgebench_shared::jobs::JobOutcome;
 use std::path::Path;
 
 /// Everything a report needs from one sweep except image grids (which live in the artifact store).
@@ -21,7 +22,7 @@ pub fn sweep_results(ledger: &Ledger, sweep: &SweepId) -> Result<Results> {
 }
 
 /// [`sweep_results`] plus the image grids the sweep's jobs uploaded to `artifacts_dir` (the coordinator's store:
-/// one file per artifact, named by its sha256). A grid whose file is missing there is skipped with a warning.
+/// one file per artifact, named by its content id). A grid whose file is missing there is skipped with a warning.
 pub fn sweep_results_with_artifacts(ledger: &Ledger, sweep: &SweepId, artifacts_dir: &Path) -> Result<Results> {
     gather(ledger, sweep, Some(artifacts_dir))
 }
@@ -42,6 +43,12 @@ fn gather(ledger: &Ledger, sweep: &SweepId, artifacts_dir: Option<&Path>) -> Res
     }
     results.sweep = Some(serde_json::json!({ "id": sweep.0, "sweep": cfg, "profiles": profiles }));
     Ok(results)
+}
+
+/// Checks the outcome `o` reported for job `j` as the report will read it (typed result, spec, profile), without
+/// keeping anything: a result refused here is retried instead of breaking the sweep's tables later.
+pub fn validate_outcome(j: &JobRow, o: &JobOutcome) -> Result<()> {
+    runs::collect(j, o, "check", None, &mut Results::default())
 }
 
 /// Appends `value` under `base`, or `base-2`, `base-3`, ... when the name is taken.

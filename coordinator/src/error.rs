@@ -53,6 +53,9 @@ pub enum CoordError {
     /// Bytes do not match their hash.
     #[error("{0}")]
     DataLoss(String),
+    /// A limit refuses the request (artifact size, store quota, free disk).
+    #[error("{0}")]
+    Exhausted(String),
     /// A child process or local task failed.
     #[error("{0}")]
     Process(String),
@@ -97,6 +100,7 @@ impl From<CoordError> for Status {
             CoordError::NotFound(_) => Code::NotFound,
             CoordError::Precondition(_) => Code::FailedPrecondition,
             CoordError::DataLoss(_) => Code::DataLoss,
+            CoordError::Exhausted(_) => Code::ResourceExhausted,
             CoordError::Remote { status, .. } => status.code(),
             CoordError::Sql(_)
             | CoordError::Io { .. }

@@ -8,14 +8,17 @@ pub mod bulk;
 pub mod cli;
 pub mod dump;
 pub mod error;
+pub mod gate;
 pub mod ledger;
 pub mod local;
 pub mod plan;
 pub mod server;
 pub mod service;
 pub mod slurm;
+pub mod store;
 #[cfg(test)]
 mod testing;
+pub mod validate;
 
 pub use error::{CoordError, Result};
 pub mod report;

@@ -1,16 +1,24 @@
 //! Serving the coordinator: both services behind the token interceptor, message limits, optional TLS, the bulk
 //! channel for artifact bytes, the lease reaper, and a clean shutdown.
 use crate::error::{CoordError, Result};
+use crate::gate::{Gate, Incoming, Limits};
 use crate::service::Coordinator;
 use forgebench_proto::auth::TokenCheck;
 use forgebench_proto::v1::control_service_server::ControlServiceServer;
 use forgebench_proto::v1::worker_service_server::WorkerServiceServer;
 use forgebench_shared::config::TlsConfig;
 use std::net::SocketAddr;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+/// Open gRPC connections: a worker holds one or two, a `forgebench` client one.
+const GRPC_CONNECTIONS: Limits = Limits {
+    total: 1024,
+    per_peer: 256,
+};
 
 /// A running coordinator server.
 pub struct Running {
@@ -71,6 +79,13 @@ pub async fn start(
 ) -> Result<Running> {
     let addr = listener.local_addr().map_err(|e| CoordError::io("listener", e))?;
     let check = TokenCheck::new(token)?;
+    let partials = crate::store::remove_partials(&coord.settings().artifacts_dir)?;
+    if partials > 0 {
+        tracing::warn!(
+            files = partials,
+            "removed partial artifact files a stopped coordinator left"
+        );
+    }
     let worker = WorkerServiceServer::new(coord.clone())
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
@@ -78,9 +93,17 @@ pub async fn start(
         .max_decoding_message_size(max_message_bytes)
         .max_encoding_message_size(max_message_bytes);
     // Artifacts stream in 256 KiB chunks: HTTP/2's default 64 KiB windows would stall every chunk on a round trip.
+    // Limits so that no client can hold the server: streams and header bytes per connection, and keepalive pings
+    // that close dead peers (the gate closes connections that never speak).
     let mut builder = Server::builder()
         .initial_stream_window_size(8 << 20)
-        .initial_connection_window_size(16 << 20);
+        .initial_connection_window_size(16 << 20)
+        .concurrency_limit_per_connection(64)
+        .max_concurrent_streams(64)
+        .http2_max_header_list_size(64 << 10)
+        .http2_keepalive_interval(Some(Duration::from_secs(20)))
+        .http2_keepalive_timeout(Some(Duration::from_secs(10)))
+        .tcp_keepalive(Some(Duration::from_secs(60)));
     let pems = tls.map(Pems::read).transpose()?;
     if let Some(p) = &pems {
         builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(&p.cert, &p.key)))?;
@@ -103,8 +126,7 @@ pub async fn start(
         ),
         None => None,
     };
-    // Without TCP_NODELAY every small reply (a lease, a report) waits ~40 ms on Nagle's algorithm.
-    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+    let incoming = Incoming::new(listener, Gate::new(GRPC_CONNECTIONS));
     let task = tokio::spawn(async move {
         router
             .serve_with_incoming_shutdown(incoming, stopped(rx))

@@ -9,8 +9,8 @@ use forgebench_proto::bulk::BulkTarget;
 use forgebench_proto::transfer::download;
 use forgebench_proto::v1 as pb;
 use forgebench_proto::PROTOCOL_VERSION;
+use forgebench_shared::content::id_of_bytes;
 use forgebench_shared::profile::DeviceProfile;
-use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::Duration;
@@ -24,7 +24,7 @@ fn artifact(dir: &Path, name: &str, bytes: &[u8]) -> (std::path::PathBuf, pb::Ar
     let path = dir.join(name);
     std::fs::write(&path, bytes).expect("write");
     let header = pb::ArtifactHeader {
-        sha256: hex::encode(Sha256::digest(bytes)),
+        content_id: id_of_bytes(bytes),
         size: bytes.len() as u64,
         role: "repro-log".into(),
     };
@@ -71,17 +71,17 @@ async fn registration_advertises_the_bulk_port_and_bytes_round_trip() {
     let up = b.upload(&path, header.clone()).await.expect("bulk upload");
     assert!(!up.already_present);
     assert_eq!(
-        coord.ledger().artifact_size(&header.sha256).expect("index"),
+        coord.ledger().artifact_size(&header.content_id).expect("index"),
         Some(header.size)
     );
     assert!(b.upload(&path, header.clone()).await.expect("again").already_present);
     let got = b
-        .download(&header.sha256, &dir.path().join("bulk-dl"))
+        .download(&header.content_id, &dir.path().join("bulk-dl"))
         .await
         .expect("bulk download");
     assert_eq!(std::fs::read(got).expect("read"), data);
     // The gRPC path serves what the bulk channel stored, and the other way round.
-    let via_grpc = download(&mut c, &header.sha256, &dir.path().join("grpc-dl"))
+    let via_grpc = download(&mut c, &header.content_id, &dir.path().join("grpc-dl"))
         .await
         .expect("gRPC download");
     assert_eq!(std::fs::read(via_grpc).expect("read"), data);
@@ -90,7 +90,7 @@ async fn registration_advertises_the_bulk_port_and_bytes_round_trip() {
         .await
         .expect("gRPC upload");
     let back = b
-        .download(&small_header.sha256, &dir.path().join("bulk-dl"))
+        .download(&small_header.content_id, &dir.path().join("bulk-dl"))
         .await
         .expect("bulk download");
     assert_eq!(std::fs::read(back).expect("read"), b"seven");
@@ -128,12 +128,15 @@ async fn corrupt_short_and_unauthenticated_uploads_store_nothing() {
     let store = dir.path().join("artifacts");
     assert_eq!(leftovers(&store).await, Vec::<String>::new());
     assert_eq!(
-        coord.ledger().artifact_size(&header.sha256).expect("index"),
+        coord.ledger().artifact_size(&header.content_id).expect("index"),
         None,
         "nothing was recorded"
     );
-    assert!(!store.join(&header.sha256).exists(), "nothing was stored");
-    let e = b.download(&header.sha256, &dir.path().join("dl")).await.unwrap_err();
+    assert!(!store.join(&header.content_id).exists(), "nothing was stored");
+    let e = b
+        .download(&header.content_id, &dir.path().join("dl"))
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(tonic::Code::NotFound), "{e}");
     b.upload(&file, header).await.expect("the right bytes are accepted");
     running.shutdown().await.expect("shutdown");

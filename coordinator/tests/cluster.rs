@@ -7,9 +7,9 @@ use forgebench_coordinator::ledger::JobState;
 use forgebench_proto::transfer::upload;
 use forgebench_proto::v1 as pb;
 use forgebench_shared::config::SweepConfig;
+use forgebench_shared::content::id_of_bytes;
 use forgebench_shared::measures::Measure;
 use forgebench_shared::profile::{default_cpu_profiles, DeviceProfile};
-use sha2::{Digest, Sha256};
 
 fn sweep() -> SweepConfig {
     SweepConfig::from_toml_str(SWEEP).expect("valid sweep")
@@ -275,14 +275,14 @@ async fn corrupted_upload_is_rejected_by_its_hash() {
     let file = dir.path().join("a.bin");
     let good = vec![7u8; 3 << 20];
     std::fs::write(&file, &good).expect("write");
-    let id = hex::encode(Sha256::digest(&good));
+    let id = id_of_bytes(&good);
     // The announced hash is of the good bytes, the file on the wire has one flipped byte.
     let mut bad = good.clone();
     bad[1 << 20] ^= 1;
     let bad_file = dir.path().join("b.bin");
     std::fs::write(&bad_file, &bad).expect("write");
     let header = pb::ArtifactHeader {
-        sha256: id.clone(),
+        content_id: id.clone(),
         size: good.len() as u64,
         role: "repro-log".into(),
     };

@@ -8,13 +8,15 @@ use forgebench_shared::tables::CrossDeviceMatrix;
 use forgebench_shared::verdict::{Verdict, POL_MARGIN};
 use report_common::{full_results, parse_csv};
 
-/// The largest L2 over every cell of the matrices of a setting, computed here independently of the report.
+/// The largest L2 over every cell of the matrices of a setting, NaN when any cell's is, computed here independently
+/// of the report.
 fn benign(r: &Results, model: &str, b: usize) -> Option<f64> {
     let mut best: Option<f64> = None;
     for m in &r.matrices {
         if m.value.key.model.to_string() == model && m.value.key.batch_size == b {
             for c in m.value.cells.iter().flatten().flatten() {
-                best = Some(best.map_or(c.summary.l2.max, |x: f64| x.max(c.summary.l2.max)));
+                let v = c.summary.l2.max;
+                best = Some(best.map_or(v, |x: f64| if x.is_nan() || v.is_nan() { f64::NAN } else { x.max(v) }));
             }
         }
     }
@@ -285,4 +287,133 @@ fn pol_replays_are_judged_at_the_sweeps_own_calibration() {
     assert_eq!(forged[n - 2], format!("{eps:.3e}"), "calibrated epsilon: {forged:?}");
     assert_eq!(forged[n - 1], "false", "the 2e-3 interval fails at {eps:e}: {forged:?}");
     assert_eq!(md_row(&md, "fixture-pol-clean")[n - 1], "true", "benign intervals pass");
+}
+
+/// Every L2 summary of every matrix cell set to NaN, as a broken benign sweep would give.
+fn all_cells_nan(r: &mut Results) {
+    for m in &mut r.matrices {
+        for c in m.value.cells.iter_mut().flatten().flatten() {
+            let s = &mut c.summary.l2;
+            (s.mean, s.median, s.min, s.max) = (f64::NAN, f64::NAN, f64::NAN, f64::NAN);
+        }
+    }
+}
+
+#[test]
+fn nan_benign_cells_are_shown_and_judge_nothing() {
+    let mut r = full_results();
+    all_cells_nan(&mut r);
+    r.pol[0].value.per_interval[2].l2 = f64::NAN;
+    let dir = tempfile::tempdir().expect("tempdir");
+    write_results(&r, &dir.path().join("results")).expect("write results");
+    let back = load_results(&dir.path().join("results")).expect("NaN cells read back");
+    for m in &back.matrices {
+        let largest = m.value.largest(forgebench_shared::measures::Measure::L2);
+        assert!(
+            largest.is_some_and(f64::is_nan),
+            "{}: largest {largest:?} after the round trip",
+            m.name
+        );
+    }
+    let interval = back.pol[0].value.per_interval[2].l2;
+    assert!(interval.is_nan(), "PoL interval read back as {interval}");
+
+    let out = dir.path().join("report");
+    let files = write_report(&r, &out).expect("a report of NaN cells");
+    let read = |f: &str| std::fs::read_to_string(out.join("tables").join(f)).expect("read");
+    let json: serde_json::Value = serde_json::from_str(&read("table1.json")).expect("table1.json parses");
+    let rows = json["rows"].as_array().expect("rows");
+    let csv = parse_csv(&read("table1.csv"));
+    let col = |name: &str| csv[0].iter().position(|x| x == name).expect("column");
+    let mut judged = 0;
+    for a in r.attack_rows() {
+        let model = a.model.to_string();
+        let j = rows
+            .iter()
+            .find(|x| x["attack"] == a.attack.as_str() && x["model"] == model.as_str())
+            .unwrap_or_else(|| panic!("no JSON row for {} {model}", a.attack));
+        let c = csv
+            .iter()
+            .find(|x| x[col("attack")] == a.attack && x[col("model")] == model)
+            .unwrap_or_else(|| panic!("no CSV row for {} {model}", a.attack));
+        if benign(&r, &model, a.batch_size).is_none() {
+            // VGGmini has no matrix: its own finite benign figure still decides.
+            assert_eq!(j["verdict"], "detected", "{j}");
+            continue;
+        }
+        judged += 1;
+        assert_eq!(j["benign_l2"], "NaN", "JSON benign of {} {model}: {j}", a.attack);
+        assert_eq!(j["ratio"], "NaN", "JSON ratio of {} {model}: {j}", a.attack);
+        assert_eq!(
+            j["verdict"], "undetermined",
+            "JSON verdict of {} {model}: {j}",
+            a.attack
+        );
+        let row: forgebench_coordinator::report::Table1Row = serde_json::from_value(j.clone()).expect("row reads back");
+        assert!(row.benign_l2.is_some_and(f64::is_nan), "{row:?}");
+        assert_eq!(row.verdict, Some(Verdict::Undetermined), "{row:?}");
+        assert_eq!(
+            (c[col("benign_l2")].as_str(), c[col("verdict")].as_str()),
+            ("NaN", "undetermined"),
+            "CSV row of {} {model}: {c:?}",
+            a.attack
+        );
+    }
+    assert_eq!(judged, 3, "lenet5 greedy and local-search, logreg prop2");
+    let md = read("table1.md");
+    let lenet = md_row(&md, "lenet5");
+    assert_eq!(
+        (lenet[3].as_str(), lenet[7].as_str(), lenet[8].as_str()),
+        ("NaN", "NaN", "undetermined"),
+        "benign, ratio and verdict of {lenet:?}"
+    );
+    assert!(!md.contains("NOT detected"), "no attack is judged against a NaN: {md}");
+
+    let t3: serde_json::Value = serde_json::from_str(&read("table3.json")).expect("table3.json parses");
+    for m in t3["matrices"].as_array().expect("matrices") {
+        assert_eq!(m["largest_l2"], "NaN", "{}", m["name"]);
+        assert_eq!(
+            m["matrix"]["cells"][0][1]["summary"]["l2"]["max"], "NaN",
+            "{}",
+            m["name"]
+        );
+    }
+    assert!(read("table3.md").contains("| NaN / NaN |"), "{}", read("table3.md"));
+    let pol = md_row(&read("runs.md"), "fixture-pol");
+    let n = pol.len();
+    assert_eq!(
+        (pol[9].as_str(), pol[n - 2].as_str(), pol[n - 1].as_str()),
+        ("NaN", "NaN", "undetermined"),
+        "max interval L2, calibrated epsilon and its verdict: {pol:?}"
+    );
+    let html = std::fs::read_to_string(&files.index_html).expect("index.html");
+    assert!(
+        html.contains("<td>undetermined</td>") && html.contains("NaN"),
+        "the page shows them too"
+    );
+}
+
+#[test]
+fn one_nan_triple_shows_in_its_cell() {
+    let mut r = full_results();
+    let cell = r.matrices[0].value.cells[1][2].as_mut().expect("cell");
+    cell.summary.l2.max = f64::NAN;
+    let out = tempfile::tempdir().expect("tempdir");
+    write_report(&r, out.path()).expect("report");
+    let md = std::fs::read_to_string(out.path().join("tables/table3.md")).expect("read");
+    let name = r.matrices[0].value.devices[1].profile.name.clone();
+    let row = md_row(&md, &name);
+    assert!(row[3].ends_with("/ NaN"), "cell (1, 2) of {name}: {row:?}");
+    assert!(
+        !row[1].contains("NaN") && !row[2].contains("NaN"),
+        "only that cell: {row:?}"
+    );
+    let csv = parse_csv(&std::fs::read_to_string(out.path().join("tables/table3.csv")).expect("read"));
+    let col = |h: &str| csv[0].iter().position(|x| x == h).expect("column");
+    let verifier = &r.matrices[0].value.devices[2].profile.name;
+    let line = csv
+        .iter()
+        .find(|l| l[col("matrix")] == r.matrices[0].name && l[col("writer")] == name && l[col("verifier")] == *verifier)
+        .expect("the cell's CSV line");
+    assert_eq!(line[col("l2_max")], "NaN", "{line:?}");
 }

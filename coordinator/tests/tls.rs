@@ -11,8 +11,8 @@ use forgebench_proto::bulk::BulkTarget;
 use forgebench_proto::client::Target;
 use forgebench_proto::v1 as pb;
 use forgebench_shared::config::TlsConfig;
+use forgebench_shared::content::id_of_bytes;
 use forgebench_shared::profile::DeviceProfile;
-use sha2::{Digest, Sha256};
 
 #[tokio::test]
 async fn tls_cluster_registers_a_worker_that_trusts_its_certificate() {
@@ -63,7 +63,7 @@ async fn tls_cluster_registers_a_worker_that_trusts_its_certificate() {
     let file = dir.path().join("a.bin");
     std::fs::write(&file, &bytes).expect("write");
     let header = pb::ArtifactHeader {
-        sha256: hex::encode(Sha256::digest(&bytes)),
+        content_id: id_of_bytes(&bytes),
         size: bytes.len() as u64,
         role: "repro-log".into(),
     };
@@ -71,14 +71,14 @@ async fn tls_cluster_registers_a_worker_that_trusts_its_certificate() {
     let b = BulkTarget::new(&target, port, &token).expect("bulk target");
     b.upload(&file, header.clone()).await.expect("bulk upload over TLS");
     let back = b
-        .download(&header.sha256, &dir.path().join("dl"))
+        .download(&header.content_id, &dir.path().join("dl"))
         .await
         .expect("bulk download over TLS");
     assert_eq!(std::fs::read(back).expect("read"), bytes);
     let plain_bulk = BulkTarget::new(&plain, port, &token).expect("plain target");
     assert!(
         plain_bulk
-            .download(&header.sha256, &dir.path().join("dl-plain"))
+            .download(&header.content_id, &dir.path().join("dl-plain"))
             .await
             .is_err(),
         "a plain-text bulk client is not served"

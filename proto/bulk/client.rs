@@ -87,11 +87,11 @@ impl BulkTarget {
         Err(net(last))
     }
 
-    fn request(&self, op: Op, sha256: &str, size: u64, role: &str) -> Request {
+    fn request(&self, op: Op, content_id: &str, size: u64, role: &str) -> Request {
         Request {
             op,
             token: self.token.clone(),
-            sha256: sha256.to_owned(),
+            content_id: content_id.to_owned(),
             size,
             role: role.to_owned(),
         }
@@ -99,9 +99,9 @@ impl BulkTarget {
 
     /// Uploads `path`, announced by `header`; blocking. True when the coordinator already held the bytes.
     pub fn put(&self, path: &Path, header: &ArtifactHeader) -> Result<bool, ProtoError> {
-        check_id(&header.sha256)?;
+        check_id(&header.content_id)?;
         let net = |e| ProtoError::bulk(&self.addr, e);
-        let mut conn = self.connect(&self.request(Op::Put, &header.sha256, header.size, &header.role))?;
+        let mut conn = self.connect(&self.request(Op::Put, &header.content_id, header.size, &header.role))?;
         let go = Answer::read(&mut conn)
             .map_err(net)?
             .expect("bulk upload", &[Code::Ready, Code::Present])?;
@@ -136,12 +136,12 @@ impl BulkTarget {
     /// [`BulkTarget::put`] on the blocking pool, answered like the gRPC upload.
     pub async fn upload(&self, path: &Path, header: ArtifactHeader) -> Result<UploadResponse, ProtoError> {
         let (me, path) = (self.clone(), path.to_path_buf());
-        let sha256 = header.sha256.clone();
+        let content_id = header.content_id.clone();
         let already_present = tokio::task::spawn_blocking(move || me.put(&path, &header))
             .await
             .map_err(|e| ProtoError::bulk(&self.addr, std::io::Error::other(e.to_string())))??;
         Ok(UploadResponse {
-            sha256,
+            content_id,
             already_present,
         })
     }

@@ -1,8 +1,8 @@
 //! Moving an artifact's bytes over a blocking socket: sending a file, and receiving exactly `size` bytes into the
-//! content-addressed store with the sha256 computed on a second thread while the next bytes arrive (hashing on
+//! content-addressed store with the content id (BLAKE3) computed on a second thread while the next bytes arrive (hashing on
 //! the receiving thread halved the rate on a 2-core machine).
 use crate::error::ProtoError;
-use sha2::{Digest, Sha256};
+use forgebench_shared::content::ContentHasher;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
@@ -35,25 +35,25 @@ pub fn send_file(w: &mut impl Write, peer: &str, path: &Path, size: u64) -> Resu
     w.flush().map_err(|e| ProtoError::bulk(peer, e))
 }
 
-/// Receives exactly `size` bytes from `r` (the socket of `peer`) into `dir/<sha256>`, checking size and hash before the file takes its
+/// Receives exactly `size` bytes from `r` (the socket of `peer`) into `dir/<content_id>`, checking size and hash before the file takes its
 /// name; the partial file is removed on any failure. Returns the path and whether the bytes were already there.
 pub fn receive(
     r: &mut impl Read,
     peer: &str,
-    sha256: &str,
+    content_id: &str,
     size: u64,
     dir: &Path,
 ) -> Result<(PathBuf, bool), ProtoError> {
-    crate::transfer::check_id(sha256)?;
+    crate::transfer::check_id(content_id)?;
     std::fs::create_dir_all(dir).map_err(|e| ProtoError::io(dir, e))?;
-    let part = crate::transfer::part_path(dir, sha256);
-    let got = receive_into(r, (peer, sha256), size, &part);
+    let part = crate::transfer::part_path(dir, content_id);
+    let got = receive_into(r, (peer, content_id), size, &part);
     let checked = got.and_then(|h| {
-        if h == sha256 {
+        if h == content_id {
             Ok(())
         } else {
             Err(ProtoError::Corrupt {
-                id: sha256.to_owned(),
+                id: content_id.to_owned(),
                 problem: format!("the bytes hash to {h}"),
             })
         }
@@ -62,14 +62,19 @@ pub fn receive(
         let _ = std::fs::remove_file(&part);
         return Err(e);
     }
-    let dest = dir.join(sha256);
+    let dest = dir.join(content_id);
     let existed = dest.exists();
     std::fs::rename(&part, &dest).map_err(|e| ProtoError::io(&dest, e))?;
     Ok((dest, existed))
 }
 
-/// Writes `size` bytes into `part` and returns their sha256.
-fn receive_into(r: &mut impl Read, (peer, sha256): (&str, &str), size: u64, part: &Path) -> Result<String, ProtoError> {
+/// Writes `size` bytes into `part` and returns their content id.
+fn receive_into(
+    r: &mut impl Read,
+    (peer, content_id): (&str, &str),
+    size: u64,
+    part: &Path,
+) -> Result<String, ProtoError> {
     let mut f = std::fs::File::create(part).map_err(|e| ProtoError::io(part, e))?;
     let (full_tx, full_rx) = sync_channel::<(Vec<u8>, usize)>(BUFFERS);
     let (free_tx, free_rx) = sync_channel::<Vec<u8>>(BUFFERS);
@@ -78,7 +83,7 @@ fn receive_into(r: &mut impl Read, (peer, sha256): (&str, &str), size: u64, part
     }
     std::thread::scope(|s| {
         let hasher = s.spawn(move || hash_all(full_rx, free_tx));
-        let moved = pump((r, peer), &mut f, (sha256, size), part, &free_rx, &full_tx);
+        let moved = pump((r, peer), &mut f, (content_id, size), part, &free_rx, &full_tx);
         drop(full_tx);
         let hash = hasher.join().unwrap_or_default();
         moved.map(|()| hash)
@@ -89,7 +94,7 @@ fn receive_into(r: &mut impl Read, (peer, sha256): (&str, &str), size: u64, part
 fn pump(
     (r, peer): (&mut impl Read, &str),
     f: &mut std::fs::File,
-    (sha256, size): (&str, u64),
+    (content_id, size): (&str, u64),
     part: &Path,
     free: &Receiver<Vec<u8>>,
     full: &SyncSender<(Vec<u8>, usize)>,
@@ -105,7 +110,7 @@ fn pump(
             match r.read(&mut buf[n..want]) {
                 Ok(0) => {
                     return Err(ProtoError::Corrupt {
-                        id: sha256.to_owned(),
+                        id: content_id.to_owned(),
                         problem: format!("the peer stopped after {} of {size} bytes", size - left + n as u64),
                     })
                 }
@@ -126,12 +131,12 @@ fn pump(
 }
 
 fn hash_all(full: Receiver<(Vec<u8>, usize)>, free: SyncSender<Vec<u8>>) -> String {
-    let mut h = Sha256::new();
+    let mut h = ContentHasher::new();
     for (buf, n) in full {
         h.update(&buf[..n]);
         let _ = free.send(buf);
     }
-    hex::encode(h.finalize())
+    h.finish()
 }
 
 #[cfg(test)]
@@ -146,7 +151,7 @@ mod tests {
     fn receives_checks_and_names_by_hash() {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = bytes(3 * CHUNK + 17);
-        let id = hex::encode(Sha256::digest(&data));
+        let id = forgebench_shared::content::id_of_bytes(&data);
         let (path, existed) =
             receive(&mut data.as_slice(), "test", &id, data.len() as u64, dir.path()).expect("stored");
         assert!(!existed);
@@ -162,7 +167,7 @@ mod tests {
     fn wrong_bytes_and_short_streams_leave_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let data = bytes(CHUNK + 5);
-        let id = hex::encode(Sha256::digest(&data));
+        let id = forgebench_shared::content::id_of_bytes(&data);
         let mut flipped = data.clone();
         flipped[CHUNK] ^= 1;
         let e = receive(&mut flipped.as_slice(), "test", &id, data.len() as u64, dir.path()).unwrap_err();

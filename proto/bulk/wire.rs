@@ -31,10 +31,12 @@ pub enum Code {
     Invalid = 11,
     /// No such artifact.
     NotFound = 12,
-    /// Size or sha256 differ from the announced ones.
+    /// Size or content id differ from the announced ones.
     Corrupt = 13,
     /// The server failed (disk, ledger).
     Internal = 14,
+    /// A limit refuses the bytes (artifact size, store quota, free disk); nothing was stored.
+    Exhausted = 15,
 }
 
 impl Code {
@@ -49,6 +51,7 @@ impl Code {
             NotFound,
             Corrupt,
             Internal,
+            Exhausted,
         ]
         .into_iter()
         .find(|c| *c as u8 == v)
@@ -63,6 +66,7 @@ impl Code {
             Code::NotFound => tonic::Code::NotFound,
             Code::Corrupt => tonic::Code::DataLoss,
             Code::Internal => tonic::Code::Internal,
+            Code::Exhausted => tonic::Code::ResourceExhausted,
         }
     }
 }
@@ -74,8 +78,8 @@ pub struct Request {
     pub op: Op,
     /// The cluster token, as sent.
     pub token: Vec<u8>,
-    /// The artifact's sha256 (lower-case hex; checked by the server, not here).
-    pub sha256: String,
+    /// The artifact's content id (BLAKE3, lower-case hex; checked by the server, not here).
+    pub content_id: String,
     /// Bytes that follow a put; 0 for a get.
     pub size: u64,
     /// What the artifact is (puts only).
@@ -87,7 +91,7 @@ impl std::fmt::Debug for Request {
         f.debug_struct("Request")
             .field("op", &self.op)
             .field("token", &"<redacted>")
-            .field("sha256", &self.sha256)
+            .field("content_id", &self.content_id)
             .field("size", &self.size)
             .field("role", &self.role)
             .finish()
@@ -116,9 +120,9 @@ fn u64_of(b: &[u8]) -> u64 {
 impl Request {
     /// The header's bytes.
     pub fn encode(&self) -> Result<Vec<u8>, ProtoError> {
-        if self.token.len() > MAX_TOKEN || self.role.len() > u8::MAX as usize || self.sha256.len() != 64 {
+        if self.token.len() > MAX_TOKEN || self.role.len() > u8::MAX as usize || self.content_id.len() != 64 {
             return Err(invalid(
-                "token over 4096 bytes, role over 255 bytes or sha256 not 64 characters",
+                "token over 4096 bytes, role over 255 bytes or content id not 64 characters",
             ));
         }
         let mut b = Vec::with_capacity(96 + self.token.len() + self.role.len());
@@ -126,7 +130,7 @@ impl Request {
         b.push(self.op as u8);
         b.extend_from_slice(&(self.token.len() as u16).to_be_bytes());
         b.extend_from_slice(&self.token);
-        b.extend_from_slice(self.sha256.as_bytes());
+        b.extend_from_slice(self.content_id.as_bytes());
         b.extend_from_slice(&self.size.to_be_bytes());
         b.push(self.role.len() as u8);
         b.extend_from_slice(self.role.as_bytes());
@@ -150,8 +154,8 @@ impl Request {
         }
         let token = read_n(r, token_len)?;
         let rest = read_n(r, 64 + 8 + 1)?;
-        let Ok(sha256) = String::from_utf8(rest[..64].to_vec()) else {
-            return Ok(Err(invalid("sha256 is not text")));
+        let Ok(content_id) = String::from_utf8(rest[..64].to_vec()) else {
+            return Ok(Err(invalid("content id is not text")));
         };
         let size = u64_of(&rest[64..72]);
         let role = read_n(r, rest[72] as usize)?;
@@ -161,7 +165,7 @@ impl Request {
         Ok(Ok(Request {
             op,
             token,
-            sha256,
+            content_id,
             size,
             role,
         }))
@@ -240,7 +244,7 @@ mod tests {
         Request {
             op: Op::Put,
             token: b"s3cret".to_vec(),
-            sha256: "a".repeat(64),
+            content_id: "a".repeat(64),
             size: 1 << 40,
             role: "repro-log".into(),
         }
@@ -290,5 +294,49 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code(), Some(tonic::Code::Unauthenticated));
         assert!(Answer::new(Code::Ready, "").expect("bulk put", &[Code::Ready]).is_ok());
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// Any prefix of a valid header is a socket error (it ended early), never a panic or a wrong request.
+            #[test]
+            fn truncated_headers_are_socket_errors(cut in 0usize..100) {
+                let full = req().encode().expect("encodes");
+                let cut = cut.min(full.len() - 1);
+                prop_assert!(Request::read(&mut &full[..cut]).is_err(), "{cut} of {} bytes", full.len());
+            }
+
+            /// A header with flipped bits either reads back as a request (a flip in the token, id, size or role
+            /// changes only that field, which the server checks) or is refused naming the bulk request.
+            #[test]
+            fn flipped_bits_never_panic(flips in proptest::collection::vec((0usize..100, 0u8..8), 1..6)) {
+                let mut bytes = req().encode().expect("encodes");
+                for (at, bit) in flips {
+                    let at = at % bytes.len();
+                    bytes[at] ^= 1 << bit;
+                }
+                match Request::read(&mut bytes.as_slice()) {
+                    Ok(Ok(r)) => prop_assert!(r.token.len() <= MAX_TOKEN),
+                    Ok(Err(e)) => prop_assert!(e.to_string().contains("bulk request"), "{e}"),
+                    Err(_) => {}
+                }
+            }
+
+            /// Garbage is refused or runs out, and an answer reader given garbage errs or reads a known code.
+            #[test]
+            fn garbage_is_refused(junk in proptest::collection::vec(any::<u8>(), 0..300)) {
+                if let Ok(Err(e)) = Request::read(&mut junk.as_slice()) {
+                    prop_assert!(e.to_string().contains("bulk request"), "{e}");
+                }
+                if let Ok(a) = Answer::read(&mut junk.as_slice()) {
+                    prop_assert!(Code::from_u8(a.code as u8) == Some(a.code));
+                }
+            }
+        }
     }
 }

@@ -39,6 +39,6 @@ id_type!(
     WorkerId
 );
 id_type!(
-    /// The sha256 (hex) of an artifact's bytes: artifacts are content-addressed.
+    /// The BLAKE3 hash (hex) of an artifact's bytes: artifacts are content-addressed (see [`crate::content`]).
     ArtifactId
 );

@@ -190,7 +190,7 @@ impl JobSpec {
 /// An artifact a job produced, content-addressed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArtifactRef {
-    /// sha256 of the bytes.
+    /// Content id (BLAKE3) of the bytes.
     pub id: ArtifactId,
     /// What it is, e.g. "repro-log" or "pol-log".
     pub role: String,

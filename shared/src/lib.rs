@@ -3,6 +3,7 @@
 //! Everything both the coordinator and the worker must agree on lives here: ids, device profiles and
 //! fingerprints, experiment and job descriptions, error measures, the portable RNG and the data loaders.
 pub mod config;
+pub mod content;
 pub mod data;
 pub mod error;
 pub mod experiment;

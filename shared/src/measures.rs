@@ -2,20 +2,44 @@
 //!
 //! Papers report forging and reproduction errors as L2 (Thudi et al.), L2 squared, or L2 squared divided by the
 //! parameter count (Kong et al.); this module computes them together and converts one into another.
+//!
+//! A NaN or an infinity in an error is a finding (a diverged run, a broken kernel), so nothing here drops one:
+//! maxima and summaries propagate NaN ([`nan_max`], [`Summary::of`]) and [`json`] keeps them in JSON.
+pub mod json;
+
 use serde::{Deserialize, Serialize};
+
+/// The largest of `values`, NaN if any is NaN, `None` if there are none. `f64::max` returns the other operand of a
+/// NaN, so `reduce(f64::max)` would report the largest finite error of a run that produced a NaN.
+pub fn nan_max(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    values.into_iter().reduce(max_of_two)
+}
+
+fn max_of_two(a: f64, b: f64) -> f64 {
+    if a.is_nan() || b.is_nan() {
+        f64::NAN
+    } else {
+        a.max(b)
+    }
+}
 
 /// All measures of one difference vector `a - b`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ErrorMeasures {
     /// ||a - b||_2.
+    #[serde(with = "json")]
     pub l2: f64,
     /// ||a - b||_2^2.
+    #[serde(with = "json")]
     pub l2_sq: f64,
     /// ||a - b||_2^2 / dim.
+    #[serde(with = "json")]
     pub l2_sq_per_dim: f64,
-    /// max |a_i - b_i|.
+    /// max |a_i - b_i| (NaN if any difference is NaN).
+    #[serde(with = "json")]
     pub linf: f64,
     /// ||a - b||_2 / ||reference||_2 (0 when the reference is 0), the relative gap.
+    #[serde(with = "json")]
     pub rel: f64,
 }
 
@@ -27,7 +51,7 @@ pub fn measures<T: Copy + Into<f64>>(a: &[T], b: &[T], reference: Option<&[T]>) 
     for (x, y) in a.iter().zip(b) {
         let d = (*x).into() - (*y).into();
         sq += d * d;
-        linf = linf.max(d.abs());
+        linf = max_of_two(linf, d.abs());
     }
     let ref_norm = reference.map(norm2).unwrap_or(0.0);
     let l2 = sq.sqrt();
@@ -36,7 +60,8 @@ pub fn measures<T: Copy + Into<f64>>(a: &[T], b: &[T], reference: Option<&[T]>) 
         l2_sq: sq,
         l2_sq_per_dim: if a.is_empty() { 0.0 } else { sq / a.len() as f64 },
         linf,
-        rel: if ref_norm > 0.0 { l2 / ref_norm } else { 0.0 },
+        // `== 0.0`, not `> 0.0`: a NaN reference must give a NaN gap, not a 0.
+        rel: if ref_norm == 0.0 { 0.0 } else { l2 / ref_norm },
     }
 }
 
@@ -90,17 +115,22 @@ pub struct Summary {
     /// Number of values.
     pub n: usize,
     /// Arithmetic mean.
+    #[serde(with = "json")]
     pub mean: f64,
     /// Median (mean of the middle two for even n).
+    #[serde(with = "json")]
     pub median: f64,
     /// Smallest value.
+    #[serde(with = "json")]
     pub min: f64,
     /// Largest value.
+    #[serde(with = "json")]
     pub max: f64,
 }
 
 impl Summary {
-    /// Summarises `values` (NaN sorts last); an empty sample gives zeros with n = 0.
+    /// Summarises `values`; an empty sample gives zeros with n = 0. A NaN anywhere makes mean, median, min and max
+    /// all NaN: a sample with a NaN has no meaningful order statistic, and a finite one would hide the NaN.
     pub fn of(values: &[f64]) -> Summary {
         if values.is_empty() {
             return Summary {
@@ -109,6 +139,15 @@ impl Summary {
                 median: 0.0,
                 min: 0.0,
                 max: 0.0,
+            };
+        }
+        if values.iter().any(|v| v.is_nan()) {
+            return Summary {
+                n: values.len(),
+                mean: f64::NAN,
+                median: f64::NAN,
+                min: f64::NAN,
+                max: f64::NAN,
             };
         }
         let mut v = values.to_vec();

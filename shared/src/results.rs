@@ -1,8 +1,9 @@
 //! Typed results of the experiments, as workers return them (JSON in [`crate::jobs::JobOutcome::result`]) and as
 //! the coordinator and the reports read them back. Reproduction verification has its own report in the worker's
-//! `repro` module, which carries the same [`MeasureSummary`].
+//! `repro` module, which carries the same [`MeasureSummary`]. Error values go through [`json`], so that a NaN or an
+//! infinity survives the trip through JSON instead of becoming `null`.
 use crate::jobs::{AdamSpec, ForgeSpec, PolSpec, Prop2Spec, ShuffleSpec};
-use crate::measures::{ErrorMeasures, MeasureSummary};
+use crate::measures::{json, ErrorMeasures, MeasureSummary};
 use crate::provenance::Provenance;
 use serde::{Deserialize, Serialize};
 
@@ -31,6 +32,7 @@ pub struct PolVerifyReport {
     /// Error of each replayed interval (checkpoint i -> i+1), in order.
     pub per_interval: Vec<ErrorMeasures>,
     /// The L2 pass threshold used.
+    #[serde(default, with = "json::opt")]
     pub epsilon: Option<f64>,
     /// How epsilon was obtained ("given", or "calibrated: largest benign L2 x margin").
     pub epsilon_source: String,
@@ -112,6 +114,7 @@ pub struct AdamReport {
     /// Where.
     pub provenance: Provenance,
     /// ||eta grad(synthetic) - eta grad(B)||_2 at every iteration (index 0 = before the first step).
+    #[serde(with = "json::vec")]
     pub curve_l2: Vec<f64>,
     /// Final error measures.
     pub final_error: ErrorMeasures,
@@ -127,16 +130,20 @@ pub struct Prop2Report {
     /// Numerical rank r of G and the tolerance used.
     pub rank: usize,
     /// The SVD tolerance.
+    #[serde(with = "json")]
     pub rank_tolerance: f64,
     /// Gradient error of the forged batch, computed in f32.
     pub error_f32: ErrorMeasures,
     /// Gradient error of the forged batch, computed in f64.
     pub error_f64: ErrorMeasures,
     /// Fraction of forged pixels outside [0, 1].
+    #[serde(with = "json")]
     pub pixels_outside_unit: f64,
     /// Largest distance of a forged label row from the probability simplex (0 = on it).
+    #[serde(with = "json")]
     pub label_simplex_violation: f64,
     /// L2 distance between the forged and the real batch inputs (nonzero: it is a different batch).
+    #[serde(with = "json")]
     pub batch_distance: f64,
 }
 

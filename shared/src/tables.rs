@@ -3,7 +3,7 @@
 //! Pure data and formatting, shared by the single-machine matrix command, the coordinator and the reports.
 use crate::experiment::{DatasetKind, ModelKind};
 use crate::fingerprint::DeviceFingerprint;
-use crate::measures::{Measure, MeasureSummary};
+use crate::measures::{json, nan_max, Measure, MeasureSummary};
 use crate::profile::DeviceProfile;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -94,17 +94,13 @@ fn measure_name(m: Measure) -> &'static str {
 }
 
 impl CrossDeviceMatrix {
-    /// The largest benign error (max over cells of the max measure), the figure attacks are compared with.
+    /// The largest benign error (max over cells of the max measure), the figure attacks are compared with; NaN when
+    /// any cell's is, `None` when no cell is computed.
     pub fn largest(&self, m: Measure) -> Option<f64> {
-        self.cells
-            .iter()
-            .flatten()
-            .flatten()
-            .map(|c| pick(&c.summary, m).max)
-            .reduce(f64::max)
+        nan_max(self.cells.iter().flatten().flatten().map(|c| pick(&c.summary, m).max))
     }
 
-    /// Markdown table: each cell "mean / max" of the measure.
+    /// Markdown table: each cell "mean / max" of the measure (a non-finite value reads "NaN", "inf" or "-inf").
     pub fn to_markdown(&self, m: Measure) -> String {
         let mut s = String::new();
         let _ = writeln!(
@@ -140,7 +136,8 @@ impl CrossDeviceMatrix {
         s
     }
 
-    /// CSV with one line per (writer, verifier) pair and every measure's mean and max.
+    /// CSV with one line per (writer, verifier) pair and every measure's mean and max ("NaN", "inf", "-inf" for
+    /// non-finite values, which `f64::from_str` reads back).
     pub fn to_csv(&self) -> String {
         let mut s = String::from(
             "experiment,model,dataset,batch_size,writer,verifier,n,l2_mean,l2_max,l2sq_mean,l2sq_max,l2sqdim_mean,l2sqdim_max,linf_max,rel_mean,rel_max\n",
@@ -187,21 +184,30 @@ pub struct AttackRow {
     /// Batch size.
     pub batch_size: usize,
     /// Attack error in L2 (what the comparison uses).
+    #[serde(with = "json")]
     pub error_l2: f64,
     /// Parameters of the attack in words, e.g. "n=1000, M=10000".
     pub parameters: String,
     /// Largest benign L2 error for the same model, data set and b, if measured.
+    #[serde(default, with = "json::opt")]
     pub benign_l2: Option<f64>,
 }
 
 impl AttackRow {
-    /// error / largest benign error: how many times above benign noise the attack stays.
+    /// error / largest benign error: how many times above benign noise the attack stays (NaN when either is NaN;
+    /// none when the benign error is 0 or missing).
     pub fn ratio(&self) -> Option<f64> {
-        self.benign_l2.filter(|b| *b > 0.0).map(|b| self.error_l2 / b)
+        ratio(self.error_l2, self.benign_l2)
     }
 
     /// The verdict of a PoL verifier calibrated at `benign_l2` x [`crate::verdict::POL_MARGIN`].
     pub fn verdict(&self) -> crate::verdict::Verdict {
         crate::verdict::Verdict::at(self.error_l2, self.benign_l2, crate::verdict::POL_MARGIN)
     }
+}
+
+/// `error / benign`, none when `benign` is missing or 0. `!= 0.0`, not `> 0.0`, so that a NaN benign figure gives a
+/// NaN ratio rather than a blank one.
+pub fn ratio(error: f64, benign: Option<f64>) -> Option<f64> {
+    benign.filter(|b| *b != 0.0).map(|b| error / b)
 }

@@ -14,27 +14,30 @@ pub enum Verdict {
     Detected,
     /// Within the threshold: indistinguishable from benign replay.
     NotDetected,
-    /// No benign figure for the setting, so no threshold.
-    Unknown,
+    /// No threshold: the setting has no benign figure, or its benign figure is NaN or infinite (the benign runs
+    /// themselves broke down, so they calibrate nothing). Files written before this variant say "unknown".
+    #[serde(alias = "unknown")]
+    Undetermined,
 }
 
 impl Verdict {
     /// The verdict on `error_l2` at `benign_l2 x margin`. A NaN error is detected (no verifier accepts it); with
-    /// exact benign replay (benign 0) any error above 0 is detected.
+    /// exact benign replay (benign 0) any error above 0 is detected. A missing or non-finite benign figure decides
+    /// nothing, whatever the error: "not detected" against a NaN threshold would be a comparison that is always false.
     pub fn at(error_l2: f64, benign_l2: Option<f64>, margin: f64) -> Verdict {
-        match benign_l2 {
-            None => Verdict::Unknown,
+        match benign_l2.filter(|b| b.is_finite()) {
+            None => Verdict::Undetermined,
             Some(b) if error_l2.is_nan() || error_l2 > b * margin => Verdict::Detected,
             Some(_) => Verdict::NotDetected,
         }
     }
 
-    /// True, false, or none when unknown.
+    /// True, false, or none when undetermined.
     pub fn detected(self) -> Option<bool> {
         match self {
             Verdict::Detected => Some(true),
             Verdict::NotDetected => Some(false),
-            Verdict::Unknown => None,
+            Verdict::Undetermined => None,
         }
     }
 
@@ -43,7 +46,7 @@ impl Verdict {
         match self {
             Verdict::Detected => "detected",
             Verdict::NotDetected => "NOT detected",
-            Verdict::Unknown => "unknown",
+            Verdict::Undetermined => "undetermined",
         }
     }
 }
@@ -54,7 +57,7 @@ mod tests {
 
     #[test]
     fn verdicts_at_the_threshold_and_its_edges() {
-        assert_eq!(Verdict::at(1.0, None, POL_MARGIN), Verdict::Unknown);
+        assert_eq!(Verdict::at(1.0, None, POL_MARGIN), Verdict::Undetermined);
         assert_eq!(
             Verdict::at(1.0, Some(0.1), POL_MARGIN),
             Verdict::NotDetected,
@@ -69,5 +72,28 @@ mod tests {
             serde_json::to_string(&Verdict::NotDetected).expect("json"),
             "\"not-detected\""
         );
+    }
+
+    #[test]
+    fn a_nan_benign_cell_makes_the_verdict_undetermined() {
+        for benign in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            for error in [0.0, 1e-9, 1.0, f64::INFINITY, f64::NAN] {
+                let v = Verdict::at(error, Some(benign), POL_MARGIN);
+                assert_eq!(v, Verdict::Undetermined, "error {error} against benign {benign}");
+                assert_eq!(v.detected(), None, "error {error} against benign {benign}");
+            }
+        }
+        assert_eq!(Verdict::at(f64::INFINITY, Some(1.0), POL_MARGIN), Verdict::Detected);
+        assert_eq!(Verdict::Undetermined.word(), "undetermined");
+    }
+
+    #[test]
+    fn undetermined_round_trips_and_reads_the_old_name() {
+        let json = serde_json::to_string(&Verdict::Undetermined).expect("json");
+        assert_eq!(json, "\"undetermined\"");
+        for text in [json.as_str(), "\"unknown\""] {
+            let back: Verdict = serde_json::from_str(text).expect("reads back");
+            assert_eq!(back, Verdict::Undetermined, "{text}");
+        }
     }
 }

@@ -7,9 +7,7 @@ use forgebench_shared::ids::ArtifactId;
 use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
 use forgebench_shared::profile::DeviceProfile;
 use forgebench_shared::provenance::{code_version, Provenance};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -50,25 +48,10 @@ pub struct ExecOutput {
     pub files: Vec<(ArtifactRef, PathBuf)>,
 }
 
-/// sha256 of a file, streamed.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = std::fs::File::open(path).map_err(|e| WorkerError::io(path, e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| WorkerError::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
-/// References a written artifact file by its content hash.
+/// References a written artifact file by its content id (BLAKE3).
 pub fn artifact(path: &Path, role: &str) -> Result<(ArtifactRef, PathBuf)> {
     let size = std::fs::metadata(path).map_err(|e| WorkerError::io(path, e))?.len();
-    let id = ArtifactId(sha256_file(path)?);
+    let id = ArtifactId(forgebench_shared::content::id_of_file(path).map_err(|e| WorkerError::io(path, e))?);
     Ok((
         ArtifactRef {
             id,

@@ -60,7 +60,7 @@ enum Command {
     RunJob {
         #[arg(long)]
         spec: String,
-        /// An input artifact as <sha256>=<path>; repeatable.
+        /// An input artifact as <content_id>=<path>; repeatable.
         #[arg(long)]
         input: Vec<String>,
         #[arg(long, default_value = ".")]

@@ -2,13 +2,13 @@
 //! stores a small log naming its writer (uploaded as a real artifact); a verify job reads the writer back from the
 //! log it was given and reports a summary the aggregation accepts, so the sweep ends in complete tables.
 use forgebench_coordinator::{CoordError, Result};
+use forgebench_shared::content::id_of_bytes;
 use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::ids::ArtifactId;
 use forgebench_shared::jobs::{ArtifactRef, JobSpec};
 use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
 use forgebench_shared::profile::DeviceProfile;
 use forgebench_shared::provenance::Provenance;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 
 /// Size of a fake log: small, so the transfer does not hide the scheduling overhead being measured.
@@ -53,7 +53,7 @@ pub fn execute(
             let path = dir.join(format!("log-s{}-{}", spec.seed, profile.name));
             std::fs::write(&path, &bytes).map_err(|e| CoordError::io(&path, e))?;
             let r = ArtifactRef {
-                id: ArtifactId(hex::encode(Sha256::digest(&bytes))),
+                id: ArtifactId(id_of_bytes(&bytes)),
                 role: "repro-log".into(),
                 size: bytes.len() as u64,
             };

@@ -93,3 +93,10 @@ pub fn sha256(data: &[u8]) -> f64 {
     std::hint::black_box(Sha256::digest(data));
     started.elapsed().as_secs_f64()
 }
+
+/// BLAKE3 of `data` as the receivers compute it (`ContentHasher`, every core for large inputs), seconds.
+pub fn blake3(data: &[u8]) -> f64 {
+    let started = Instant::now();
+    std::hint::black_box(forgebench_shared::content::id_of_bytes(data));
+    started.elapsed().as_secs_f64()
+}

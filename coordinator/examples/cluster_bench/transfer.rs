@@ -8,8 +8,8 @@ use forgebench_proto::auth::BearerToken;
 use forgebench_proto::bulk::BulkTarget;
 use forgebench_proto::transfer::{download, upload};
 use forgebench_proto::v1 as pb;
+use forgebench_shared::content::id_of_bytes;
 use forgebench_shared::rng::PortableRng;
-use sha2::{Digest, Sha256};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -22,8 +22,10 @@ pub struct Transfer {
     pub tcp: f64,
     /// Raw TCP, file to a new file.
     pub tcp_files: f64,
-    /// SHA-256 of the bytes in memory.
+    /// SHA-256 of the bytes in memory (the check before content ids were BLAKE3).
     pub sha256: f64,
+    /// BLAKE3 of the bytes in memory, as the receivers hash (the check on receipt).
+    pub blake3: f64,
     /// Bulk channel upload and download.
     pub bulk: (f64, f64),
     /// gRPC UploadArtifact and DownloadArtifact.
@@ -71,7 +73,7 @@ fn artifact(
     let path = dir.join(format!("artifact-{n}.bin"));
     std::fs::write(&path, &data).map_err(|e| CoordError::io(&path, e))?;
     let header = pb::ArtifactHeader {
-        sha256: hex::encode(Sha256::digest(&data)),
+        content_id: id_of_bytes(&data),
         size: bytes as u64,
         role: "bench".into(),
     };
@@ -87,7 +89,7 @@ pub async fn measure(dir: &Path, bytes: usize, reps: usize) -> Result<Transfer> 
     let mut c = target(&running).worker(&token).await?;
     let port = running.bulk_addr().map(|a| a.port()).unwrap_or_default();
     let bulk = BulkTarget::new(&target(&running), port, &token)?;
-    let mut m: [Vec<f64>; 7] = Default::default();
+    let mut m: [Vec<f64>; 8] = Default::default();
     for rep in 0..reps {
         // Two artifacts, one per path, so each upload moves every byte.
         let (data, bulk_src, bulk_header) = artifact(dir, &mut rng, bytes, 2 * rep)?;
@@ -95,6 +97,7 @@ pub async fn measure(dir: &Path, bytes: usize, reps: usize) -> Result<Transfer> 
         m[0].push(raw::memory(&data)?);
         m[1].push(raw::file_to_file(&bulk_src, &dir.join("raw-copy"))?);
         m[2].push(raw::sha256(&data));
+        m[7].push(raw::blake3(&data));
         m[3].push(
             timed(bytes, || async {
                 bulk.upload(&bulk_src, bulk_header.clone())
@@ -105,7 +108,12 @@ pub async fn measure(dir: &Path, bytes: usize, reps: usize) -> Result<Transfer> 
             .await?,
         );
         let into = dir.join(format!("bulk-{rep}"));
-        m[4].push(timed(bytes, || async { Ok(bulk.download(&bulk_header.sha256, &into).await?) }).await?);
+        m[4].push(
+            timed(bytes, || async {
+                Ok(bulk.download(&bulk_header.content_id, &into).await?)
+            })
+            .await?,
+        );
         m[5].push(
             timed(bytes, || async {
                 upload(&mut c, &grpc_src, grpc_header.clone())
@@ -118,7 +126,7 @@ pub async fn measure(dir: &Path, bytes: usize, reps: usize) -> Result<Transfer> 
         let into_grpc = dir.join(format!("grpc-{rep}"));
         m[6].push(
             timed(bytes, || async {
-                Ok(download(&mut c, &grpc_header.sha256, &into_grpc).await?)
+                Ok(download(&mut c, &grpc_header.content_id, &into_grpc).await?)
             })
             .await?,
         );
@@ -131,12 +139,13 @@ pub async fn measure(dir: &Path, bytes: usize, reps: usize) -> Result<Transfer> 
     }
     drop(c);
     running.shutdown().await?;
-    let [tcp, files, sha, bu, bd, gu, gd] = m.map(median);
+    let [tcp, files, sha, bu, bd, gu, gd, b3] = m.map(median);
     Ok(Transfer {
         bytes,
         tcp,
         tcp_files: files,
         sha256: sha,
+        blake3: b3,
         bulk: (bu, bd),
         grpc: (gu, gd),
     })

@@ -168,7 +168,7 @@ async fn run_one(w: &WorkerSpec, c: &mut WorkerClient, id: &str, job: pb::Leased
     };
     let mut inputs = Vec::new();
     for a in &job.inputs {
-        inputs.push(download(c, &a.sha256, &w.dir.join("inputs")).await?);
+        inputs.push(download(c, &a.content_id, &w.dir.join("inputs")).await?);
     }
     t.inputs = lap();
     tokio::time::sleep(w.job).await;
@@ -178,7 +178,7 @@ async fn run_one(w: &WorkerSpec, c: &mut WorkerClient, id: &str, job: pb::Leased
     let (result, files) = fake::execute(&spec, &w.profile, &inputs, &job_dir)?;
     for (r, path) in &files {
         let h = pb::ArtifactHeader {
-            sha256: r.id.0.clone(),
+            content_id: r.id.0.clone(),
             size: r.size,
             role: r.role.clone(),
         };

@@ -100,7 +100,7 @@ pub fn submit(cfg: &ClusterConfig, a: &SubmitArgs) -> Result<()> {
     let sweep_toml = match (&a.file, &a.sweep) {
         (Some(f), _) => {
             let text = std::fs::read_to_string(f).map_err(|e| CoordError::io(f, e))?;
-            SweepConfig::from_toml_str(&text)?;
+            SweepConfig::from_toml_str_at(&text, f)?;
             text
         }
         (None, name) => {

@@ -7,6 +7,7 @@ use crate::plan::{ArtifactJob, Plan, IMAGE_BATCH};
 use crate::report::{benign_of, safe_name, Results};
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::jobs::{JobOutcome, JobSpec};
+use forgebench_shared::measures::nan_max;
 use forgebench_shared::provenance::Provenance;
 use forgebench_shared::results::{AdamReport, ForgeReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport};
 use forgebench_shared::tables::AttackRow;
@@ -116,16 +117,16 @@ pub(super) fn collect(
             let r: ForgeReport = parse(j, o)?;
             check(j, &r.spec == spec, &r.provenance)?;
             let local = spec.local_moves > 0;
-            let mut worst: Option<f64> = None;
+            let mut errors = Vec::with_capacity(r.steps.len());
             for s in &r.steps {
                 let e = if local { s.local.as_ref() } else { Some(&s.greedy) };
                 let e = e.ok_or_else(|| {
                     CoordError::Invalid(format!("{}: step {} has no local-search error", j.id, s.step))
                 })?;
-                // A forged log passes only if every step does: its worst step decides.
-                worst = Some(worst.map_or(e.l2, |w| w.max(e.l2)));
+                errors.push(e.l2);
             }
-            let error = worst.ok_or_else(|| CoordError::Invalid(format!("{}: no step was forged", j.id)))?;
+            // A forged log passes only if every step does: its worst step decides, and a NaN step is the worst.
+            let error = nan_max(errors).ok_or_else(|| CoordError::Invalid(format!("{}: no step was forged", j.id)))?;
             let mut params = format!("n={}, M={}", spec.pool, spec.candidates);
             if let Some(s) = r.scoring {
                 params.push_str(&format!(", scoring {}", s.name()));

@@ -48,6 +48,10 @@ CREATE TABLE IF NOT EXISTS slurm_jobs(
     updated_ms INTEGER NOT NULL, script TEXT NOT NULL, resubmitted_as TEXT, PRIMARY KEY(sweep_id, slurm_job_id));
 ";
 
+/// The ledger's schema version (`PRAGMA user_version`). Version 2: artifact ids are BLAKE3 content ids. A ledger of
+/// version 0 that already holds tables was written before versions were recorded, when ids were SHA-256.
+const SCHEMA_VERSION: i64 = 2;
+
 /// The SQLite ledger.
 pub struct Ledger {
     conn: Mutex<Connection>,
@@ -61,6 +65,27 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Refuses a ledger of another schema version: its artifact ids would not name the store's files.
+fn check_version(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| {
+        r.get(0)
+    })?;
+    match version {
+        SCHEMA_VERSION => Ok(()),
+        0 if tables == 0 => Ok(()),
+        0 => Err(CoordError::Precondition(
+            "written by an earlier forgebench whose artifact ids were SHA-256 (they are BLAKE3 content ids now); \
+             move it and its artifacts folder aside and start a new ledger (finished results stay readable with \
+             `forgebench report --results` on a results folder written before)"
+                .into(),
+        )),
+        v => Err(CoordError::Precondition(format!(
+            "schema version {v}, but this forgebench reads version {SCHEMA_VERSION}; use the forgebench that wrote it"
+        ))),
+    }
+}
+
 impl Ledger {
     /// Opens (creating when missing) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Ledger> {
@@ -68,7 +93,10 @@ impl Ledger {
             std::fs::create_dir_all(dir).map_err(|e| CoordError::io(dir, e))?;
         }
         let conn = Connection::open(path)?;
-        Self::init(conn)
+        Self::init(conn).map_err(|e| match e {
+            CoordError::Precondition(why) => CoordError::Precondition(format!("ledger {}: {why}", path.display())),
+            other => other,
+        })
     }
 
     /// An in-memory ledger, for tests.
@@ -81,7 +109,9 @@ impl Ledger {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        check_version(&conn)?;
         conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Ledger { conn: Mutex::new(conn) })
     }
 
@@ -97,6 +127,34 @@ impl Ledger {
             rusqlite::params![id, size as i64, role, now_ms()],
         )?;
         Ok(())
+    }
+
+    /// SQLite's own consistency check of the database file: "ok", or what it found.
+    pub fn integrity_check(&self) -> Result<String> {
+        let rows: Vec<String> = {
+            let conn = self.conn();
+            let mut q = conn.prepare("PRAGMA integrity_check")?;
+            let r = q.query_map([], |r| r.get(0))?;
+            r.collect::<rusqlite::Result<_>>()?
+        };
+        Ok(rows.join("; "))
+    }
+
+    /// Bytes of every stored artifact.
+    pub fn stored_bytes(&self) -> Result<u64> {
+        let n: i64 = self
+            .conn()
+            .query_row("SELECT COALESCE(SUM(size), 0) FROM artifacts", [], |r| r.get(0))?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Gives every lease found at start-up one more lease period from now: their holders may still be computing
+    /// (the coordinator was away, not they) and extend the lease with their next heartbeat. Returns how many.
+    pub fn restore_leases(&self, lease_ms: i64) -> Result<usize> {
+        Ok(self.conn().execute(
+            "UPDATE leases SET deadline_ms = MAX(deadline_ms, ?1)",
+            [now_ms() + lease_ms],
+        )?)
     }
 
     /// The size of a stored artifact, if known.

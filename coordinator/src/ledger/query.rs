@@ -118,12 +118,28 @@ impl Ledger {
 
     /// Every job of a sweep in expansion order, with its outcome when done.
     pub fn sweep_jobs(&self, sweep: &SweepId) -> Result<Vec<JobRow>> {
+        self.job_rows("j.sweep_id = ?1", &sweep.0)
+    }
+
+    /// One job with its outcome when done.
+    pub fn job(&self, job: &JobId) -> Result<JobRow> {
+        self.job_rows("j.id = ?1", &job.0)?
+            .pop()
+            .ok_or_else(|| CoordError::NotFound(format!("job {job}")))
+    }
+
+    /// The jobs that read an artifact of `job` (their `depends_on`).
+    pub fn dependents(&self, job: &JobId) -> Result<Vec<JobRow>> {
+        self.job_rows("j.depends_on = ?1", &job.0)
+    }
+
+    fn job_rows(&self, filter: &str, arg: &str) -> Result<Vec<JobRow>> {
         let conn = self.conn();
-        let mut q = conn.prepare(
+        let mut q = conn.prepare(&format!(
             "SELECT j.id, j.profile, j.plan_json, j.state, j.attempts, r.outcome_json
-             FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE j.sweep_id = ?1 ORDER BY j.seq",
-        )?;
-        let rows = q.query_map([&sweep.0], |r| {
+             FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE {filter} ORDER BY j.seq"
+        ))?;
+        let rows = q.query_map([arg], |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 r.get::<_, String>(1)?,

@@ -131,3 +131,47 @@ fn reopened_ledger_keeps_done_jobs() {
     assert_eq!((row.state, row.attempts), (JobState::Done, 1));
     assert_eq!(l.workers().expect("workers").len(), 1);
 }
+
+#[test]
+fn restored_leases_get_a_grace_period_and_heartbeats_keep_them() {
+    let l = Ledger::in_memory().expect("ledger");
+    let p = default_cpu_profiles();
+    submit(&l, &p, 3);
+    let w = l.register_worker("w", &p[0], &fingerprint()).expect("register");
+    // A lease already overdue, as a coordinator finds it after an outage.
+    let j = l.lease_next(&w, &p[0].name, -1).expect("lease").expect("job");
+    assert_eq!(l.restore_leases(10_000).expect("restore"), 1);
+    assert_eq!(
+        l.expire_leases().expect("expire"),
+        0,
+        "the restored lease is not expired"
+    );
+    assert!(
+        l.extend_lease(&w, &j.job_id, 1, 10_000).expect("extend"),
+        "its holder keeps it"
+    );
+    l.report(&w, &j.job_id, 1, Ok(&outcome(&l, "1")))
+        .expect("the result is accepted");
+    let row = l.job(&j.job_id).expect("job");
+    assert_eq!((row.state, row.attempts), (JobState::Done, 1));
+}
+
+#[test]
+fn a_ledger_of_sha256_ids_is_refused_naming_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.sqlite");
+    {
+        // What an earlier forgebench left: the tables, no schema version.
+        let c = rusqlite::Connection::open(&path).expect("sqlite");
+        c.execute_batch("CREATE TABLE artifacts(id TEXT PRIMARY KEY, size INTEGER NOT NULL)")
+            .expect("old table");
+    }
+    let e = Ledger::open(&path).err().expect("refused");
+    let msg = e.to_string();
+    assert!(msg.contains("old.sqlite") && msg.contains("SHA-256"), "{msg}");
+    let fresh = dir.path().join("new.sqlite");
+    Ledger::open(&fresh).expect("a new ledger");
+    Ledger::open(&fresh).expect("reopened at its own version");
+    let l = Ledger::open(&fresh).expect("again");
+    assert_eq!(l.integrity_check().expect("check"), "ok");
+}

@@ -8,6 +8,7 @@ use super::texttable::TextTable;
 use super::write_file;
 use crate::error::Result;
 use forgebench_shared::experiment::ModelKind;
+use forgebench_shared::measures::nan_max;
 use forgebench_shared::results::PolVerifyReport;
 use forgebench_shared::verdict::POL_MARGIN;
 use std::path::{Path, PathBuf};
@@ -132,7 +133,7 @@ fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
         let v = &x.value;
         p.add(&format!("{} (writer)", x.name), &v.writer);
         p.add(&format!("{} (verifier)", x.name), &v.verifier);
-        let max = v.per_interval.iter().map(|e| e.l2).reduce(f64::max);
+        let max = nan_max(v.per_interval.iter().map(|e| e.l2));
         let eps = calibrated(r, v);
         t.push(vec![
             x.name.clone(),
@@ -148,7 +149,7 @@ fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
             format!("{:?}", v.failed_intervals),
             v.passed.to_string(),
             sci(eps),
-            eps.map_or("–".into(), |eps| passes(v, eps).to_string()),
+            eps.map_or("–".into(), |eps| passes(v, eps)),
         ]);
     }
     Section {
@@ -163,9 +164,13 @@ fn calibrated(r: &Results, v: &PolVerifyReport) -> Option<f64> {
     benign_of(r, &(v.spec.model, v.spec.dataset, v.spec.batch_size)).map(|(b, _)| b * POL_MARGIN)
 }
 
-/// Whether every interval stays within `eps` (a NaN error fails).
-fn passes(v: &PolVerifyReport, eps: f64) -> bool {
-    v.per_interval.iter().all(|e| e.l2 <= eps)
+/// "true" when every interval stays within `eps` (a NaN error fails), "false" otherwise, and "undetermined" when
+/// `eps` is not finite: a NaN threshold would fail every interval and an infinite one pass every finite one.
+fn passes(v: &PolVerifyReport, eps: f64) -> String {
+    if !eps.is_finite() {
+        return forgebench_shared::verdict::Verdict::Undetermined.word().into();
+    }
+    v.per_interval.iter().all(|e| e.l2 <= eps).to_string()
 }
 
 fn prop2_section(r: &Results, mut p: ProvenanceBlock) -> Section {

@@ -9,7 +9,7 @@ use super::texttable::TextTable;
 use super::write_file;
 use crate::error::Result;
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
-use forgebench_shared::measures::Measure;
+use forgebench_shared::measures::{json, Measure};
 use forgebench_shared::tables::{CrossDeviceMatrix, MatrixKey};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,8 @@ pub(crate) fn write_table3(results: &Results, dir: &Path) -> Result<Vec<PathBuf>
         }
         json.push(serde_json::json!({
             "name": m.name,
-            "largest_l2": m.value.largest(Measure::L2),
+            // Through `json`: a NaN largest error must read "NaN", not the `null` of a matrix with no cell.
+            "largest_l2": json::opt_value(m.value.largest(Measure::L2)),
             "matrix": m.value,
             "provenance": prov,
         }));

@@ -3,7 +3,9 @@
 //!
 //! The benign figure of a setting is the largest L2 over every cell of every matrix of that model, dataset and b
 //! in the results folder; only where no such matrix exists is the attack row's own `benign_l2` used (the
-//! `benign_source` column says which). CSV and JSON carry full precision (shortest round-trip form).
+//! `benign_source` column says which). CSV and JSON carry full precision (shortest round-trip form). A NaN or
+//! infinite error is shown, never dropped: "NaN", "inf" or "-inf" in every format (a string in JSON), and a setting
+//! whose benign figure is not finite gets the verdict "undetermined".
 use super::provenance::ProvenanceBlock;
 use super::published::{self, Side, PUBLISHED};
 use super::results::{write_json, Results};
@@ -11,7 +13,7 @@ use super::texttable::TextTable;
 use super::write_file;
 use crate::error::Result;
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
-use forgebench_shared::measures::Measure;
+use forgebench_shared::measures::{json, nan_max, Measure};
 use forgebench_shared::verdict::{Verdict, POL_MARGIN};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -27,6 +29,7 @@ pub struct Table1Row {
     /// Batch size.
     pub batch_size: usize,
     /// Largest benign L2 error of the setting, if any was measured.
+    #[serde(default, with = "json::opt")]
     pub benign_l2: Option<f64>,
     /// Where the benign figure comes from ("matrices: a, b" or "attack row").
     pub benign_source: String,
@@ -35,12 +38,15 @@ pub struct Table1Row {
     /// The attack's parameters in words.
     pub parameters: Option<String>,
     /// The attack's L2 error.
+    #[serde(default, with = "json::opt")]
     pub attack_l2: Option<f64>,
     /// attack_l2 / benign_l2 (absent when either is missing or the benign error is 0).
+    #[serde(default, with = "json::opt")]
     pub ratio: Option<f64>,
     /// Whether a PoL verifier calibrated at benign_l2 x [`POL_MARGIN`] rejects the forged step (attack rows only).
     pub verdict: Option<Verdict>,
     /// A published figure for the same attack and setting, converted to L2.
+    #[serde(default, with = "json::opt")]
     pub published_l2: Option<f64>,
     /// Its source, with what it does not state.
     pub published_source: Option<String>,
@@ -66,17 +72,15 @@ pub(crate) fn settings(results: &Results) -> Vec<Setting> {
     v
 }
 
-/// The largest benign L2 of a setting over the folder's matrices, with the names of those matrices.
+/// The largest benign L2 of a setting over the folder's matrices (NaN when any cell's is), with the names of
+/// those matrices.
 pub(crate) fn benign_of(results: &Results, s: &Setting) -> Option<(f64, Vec<String>)> {
     let ms: Vec<_> = results
         .matrices
         .iter()
         .filter(|m| (m.value.key.model, m.value.key.dataset, m.value.key.batch_size) == *s)
         .collect();
-    let max = ms
-        .iter()
-        .filter_map(|m| m.value.largest(Measure::L2))
-        .reduce(f64::max)?;
+    let max = nan_max(ms.iter().filter_map(|m| m.value.largest(Measure::L2)))?;
     Some((max, ms.iter().map(|m| m.name.clone()).collect()))
 }
 
@@ -119,7 +123,7 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
                 attack: Some(a.attack.clone()),
                 parameters: Some(a.parameters.clone()),
                 attack_l2: Some(a.error_l2),
-                ratio: benign_l2.filter(|b| *b > 0.0).map(|b| a.error_l2 / b),
+                ratio: forgebench_shared::tables::ratio(a.error_l2, benign_l2),
                 verdict: Some(Verdict::at(a.error_l2, benign_l2, POL_MARGIN)),
                 published_l2: publ.and_then(|p| p.l2()),
                 published_source: publ.map(|p| format!("published: {} (b {})", p.source, stated(p.batch_size))),
@@ -170,9 +174,18 @@ pub(crate) fn table1_provenance(results: &Results) -> ProvenanceBlock {
     p
 }
 
-/// `{:.3e}` or a dash.
+/// `{:.3e}` or a dash; a non-finite value prints as "NaN", "inf" or "-inf".
 pub(crate) fn sci(v: Option<f64>) -> String {
     v.map_or("–".into(), |x| format!("{x:.3e}"))
+}
+
+/// A ratio as "1.234e3x"; a non-finite one as the bare word, since "NaNx" reads as a typo.
+fn times(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.3e}x")
+    } else {
+        format!("{x}")
+    }
 }
 
 /// Table 1's cells, formatted for reading (published values marked).
@@ -198,7 +211,7 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
             r.attack.clone().unwrap_or_else(|| "(benign only)".into()),
             r.parameters.clone().unwrap_or_default(),
             sci(r.attack_l2),
-            r.ratio.map_or("–".into(), |x| format!("{x:.3e}x")),
+            r.ratio.map_or("–".into(), times),
             r.verdict.map_or("–", Verdict::word).to_owned(),
             r.published_l2.map_or("–".into(), |x| format!("{x:.4e} (published)")),
         ]);

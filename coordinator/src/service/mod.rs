@@ -6,6 +6,7 @@ mod worker;
 use crate::error::Result;
 use crate::ledger::{Ledger, SweepRecord};
 use crate::plan::{expand, sweep_identity};
+use crate::store::{Reservation, Reservations, StoreLimits};
 use forgebench_shared::config::{ClusterConfig, SweepConfig};
 use forgebench_shared::ids::SweepId;
 use forgebench_shared::profile::DeviceProfile;
@@ -23,7 +24,7 @@ pub struct Settings {
     pub heartbeat: Duration,
     /// Attempts per job.
     pub max_attempts: u32,
-    /// Where artifact bytes are stored, by sha256.
+    /// Where artifact bytes are stored, by content id.
     pub artifacts_dir: PathBuf,
     /// The profiles sweeps expand over (besides those of registered workers).
     pub profiles: Vec<DeviceProfile>,
@@ -31,6 +32,8 @@ pub struct Settings {
     pub max_wait: Duration,
     /// The bulk channel's port (0: any free one); `None` keeps artifacts on gRPC.
     pub bulk_port: Option<u16>,
+    /// What the artifact store accepts.
+    pub store: StoreLimits,
 }
 
 impl Settings {
@@ -46,6 +49,11 @@ impl Settings {
             profiles: c.profiles.clone(),
             max_wait: Duration::from_secs(10),
             bulk_port: co.bulk_transfer.then_some(co.bulk_port),
+            store: StoreLimits {
+                max_artifact_bytes: co.max_artifact_bytes,
+                quota_bytes: co.store_quota_bytes,
+                min_free_bytes: co.min_free_disk_bytes,
+            },
         }
     }
 }
@@ -57,6 +65,8 @@ struct Inner {
     changed: Notify,
     /// The port the bulk channel listens on, once it does.
     bulk_bound: std::sync::OnceLock<u16>,
+    /// Bytes of uploads in flight.
+    reservations: Reservations,
 }
 
 /// The coordinator: cheap to clone, one per server.
@@ -74,6 +84,7 @@ impl Coordinator {
                 settings,
                 changed: Notify::new(),
                 bulk_bound: std::sync::OnceLock::new(),
+                reservations: Reservations::default(),
             }),
         }
     }
@@ -96,6 +107,15 @@ impl Coordinator {
     /// The advertised bulk port, 0 when there is no bulk channel.
     pub fn bulk_port(&self) -> u16 {
         self.inner.bulk_bound.get().copied().unwrap_or(0)
+    }
+
+    /// Admits an upload of `size` bytes into the store (RESOURCE_EXHAUSTED past a limit); keep the reservation
+    /// until the bytes are stored or refused.
+    pub fn admit_upload(&self, size: u64) -> Result<Reservation> {
+        let s = &self.inner.settings;
+        self.inner
+            .reservations
+            .admit(&s.store, &self.inner.ledger, &s.artifacts_dir, size)
     }
 
     fn wake(&self) {
@@ -149,6 +169,15 @@ impl Coordinator {
     pub async fn reap_leases(self, shutdown: impl std::future::Future<Output = ()>) {
         let period = (self.inner.settings.lease / 4).clamp(Duration::from_millis(50), Duration::from_secs(2));
         let mut tick = tokio::time::interval(period);
+        match self
+            .inner
+            .ledger
+            .restore_leases(self.inner.settings.lease.as_millis() as i64)
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(leases = n, "restored running leases with a grace period of one lease"),
+            Err(e) => tracing::error!(error = %e, "restoring leases"),
+        }
         tokio::pin!(shutdown);
         loop {
             tokio::select! {

@@ -3,7 +3,7 @@ use super::Coordinator;
 use crate::error::CoordError;
 use forgebench_proto::transfer::{check_id, chunks_of, receive};
 use forgebench_proto::v1::worker_service_server::WorkerService;
-use forgebench_proto::v1::{self as pb, report_request::Outcome};
+use forgebench_proto::v1::{self as pb, artifact_chunk::Part, report_request::Outcome};
 use forgebench_proto::{ProtoError, PROTOCOL_VERSION};
 use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::ids::{JobId, WorkerId};
@@ -21,6 +21,15 @@ impl Coordinator {
     }
 }
 
+impl Coordinator {
+    /// The typed outcome in `json`, checked against `job` (see [`crate::validate`]).
+    fn checked_outcome(&self, job: &JobId, json: &str) -> crate::error::Result<JobOutcome> {
+        let outcome: JobOutcome = serde_json::from_str(json).map_err(|e| CoordError::json("outcome_json", e))?;
+        crate::validate::outcome(self.ledger(), &self.ledger().job(job)?, &outcome)?;
+        Ok(outcome)
+    }
+}
+
 fn leased(l: crate::ledger::Leased) -> Result<pb::LeasedJob, Status> {
     let spec_json = serde_json::to_string(&l.spec).map_err(|e| CoordError::json("job spec", e))?;
     Ok(pb::LeasedJob {
@@ -33,7 +42,7 @@ fn leased(l: crate::ledger::Leased) -> Result<pb::LeasedJob, Status> {
             .inputs
             .into_iter()
             .map(|a| pb::ArtifactHeader {
-                sha256: a.id.0,
+                content_id: a.id.0,
                 size: a.size,
                 role: a.role,
             })
@@ -123,10 +132,20 @@ impl WorkerService for Coordinator {
             .ok_or(ProtoError::Missing("outcome"))
             .map_err(CoordError::from)?
         {
-            Outcome::OutcomeJson(j) => {
-                let outcome: JobOutcome = serde_json::from_str(&j).map_err(|e| CoordError::json("outcome_json", e))?;
-                self.ledger().report(&worker, &job, r.attempt, Ok(&outcome))?
-            }
+            Outcome::OutcomeJson(j) => match self.checked_outcome(&job, &j) {
+                Ok(outcome) => self.ledger().report(&worker, &job, r.attempt, Ok(&outcome))?,
+                Err(e) => {
+                    // The attempt fails (and is retried) only if this worker still holds it.
+                    let why = format!("result refused: {e}");
+                    tracing::warn!(worker = %worker, job = %job, attempt = r.attempt, error = %e, "result refused");
+                    let state = self.ledger().report(&worker, &job, r.attempt, Err(&why))?;
+                    self.wake();
+                    return Err(Status::invalid_argument(format!(
+                        "{why} (the job is {})",
+                        state.as_str()
+                    )));
+                }
+            },
             Outcome::Error(e) => {
                 tracing::warn!(worker = %worker, job = %job, attempt = r.attempt, error = %e, "attempt failed");
                 self.ledger().report(&worker, &job, r.attempt, Err(&e))?
@@ -140,16 +159,25 @@ impl WorkerService for Coordinator {
     }
 
     async fn upload_artifact(&self, req: Request<Streaming<pb::ArtifactChunk>>) -> Reply<pb::UploadResponse> {
-        let stream = req
+        let mut stream = req
             .into_inner()
             .map(|c| c.map_err(|s| ProtoError::status("upload stream", s)));
+        // The header announces the size: admit it before a byte is written.
+        let first = stream.next().await.transpose().map_err(CoordError::from)?;
+        let size = match first.as_ref().and_then(|c| c.part.as_ref()) {
+            Some(Part::Header(h)) => h.size,
+            _ => return Err(CoordError::from(ProtoError::Missing("artifact header (the first chunk)")).into()),
+        };
+        let _space = self.admit_upload(size)?;
+        let stream = tokio_stream::iter(first.map(Ok)).chain(stream);
         let (header, _, existed) = receive(stream, &self.settings().artifacts_dir).await.map_err(|e| {
             tracing::warn!(error = %e, "artifact upload rejected");
             CoordError::from(e)
         })?;
-        self.ledger().add_artifact(&header.sha256, header.size, &header.role)?;
+        self.ledger()
+            .add_artifact(&header.content_id, header.size, &header.role)?;
         Ok(Response::new(pb::UploadResponse {
-            sha256: header.sha256,
+            content_id: header.content_id,
             already_present: existed,
         }))
     }
@@ -157,7 +185,7 @@ impl WorkerService for Coordinator {
     type DownloadArtifactStream = Pin<Box<dyn Stream<Item = Result<pb::ArtifactChunk, Status>> + Send>>;
 
     async fn download_artifact(&self, req: Request<pb::DownloadRequest>) -> Reply<Self::DownloadArtifactStream> {
-        let id = req.into_inner().sha256;
+        let id = req.into_inner().content_id;
         check_id(&id).map_err(CoordError::from)?;
         let size = self
             .ledger()
@@ -165,7 +193,7 @@ impl WorkerService for Coordinator {
             .ok_or_else(|| CoordError::NotFound(format!("artifact {id}")))?;
         let path = self.settings().artifacts_dir.join(&id);
         let header = pb::ArtifactHeader {
-            sha256: id,
+            content_id: id,
             size,
             role: String::new(),
         };

@@ -5,16 +5,17 @@ use forgebench_coordinator::ledger::Ledger;
 use forgebench_coordinator::server::{start, Running};
 use forgebench_coordinator::service::{Coordinator, Settings};
 use forgebench_proto::auth::BearerToken;
+use forgebench_proto::bulk::BulkTarget;
 use forgebench_proto::client::{Target, WorkerClient};
 use forgebench_proto::transfer::{download, upload};
 use forgebench_proto::v1::{self as pb, report_request::Outcome};
 use forgebench_proto::PROTOCOL_VERSION;
+use forgebench_shared::content::id_of_bytes;
 use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
 use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
 use forgebench_shared::profile::{default_cpu_profiles, DeviceProfile};
 use forgebench_shared::provenance::Provenance;
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -32,14 +33,20 @@ pub fn settings(dir: &Path, lease_ms: u64, max_attempts: u32) -> Settings {
         profiles: default_cpu_profiles(),
         max_wait: Duration::from_millis(500),
         bulk_port: Some(0),
+        store: Default::default(),
     }
 }
 
 /// A coordinator serving a ledger in `dir`.
 pub async fn coordinator(dir: &Path, lease_ms: u64, max_attempts: u32) -> (Coordinator, Running) {
+    coordinator_with(dir, settings(dir, lease_ms, max_attempts), "127.0.0.1:0").await
+}
+
+/// A coordinator with `settings` serving a ledger in `dir` on `addr`.
+pub async fn coordinator_with(dir: &Path, settings: Settings, addr: &str) -> (Coordinator, Running) {
     let ledger = Ledger::open(&dir.join("ledger.sqlite")).expect("ledger");
-    let coord = Coordinator::new(ledger, settings(dir, lease_ms, max_attempts));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let coord = Coordinator::new(ledger, settings);
+    let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
     let running = start(coord.clone(), listener, TOKEN, None, 1 << 20)
         .await
         .expect("serve");
@@ -115,7 +122,7 @@ pub fn fake_execute(
             let bytes = format!("log of {spec:?} by {}", profile.name).repeat(50_000);
             let path = dir.join(format!("log-{}", profile.name));
             std::fs::write(&path, &bytes).map_err(|e| e.to_string())?;
-            let id = hex::encode(Sha256::digest(bytes.as_bytes()));
+            let id = id_of_bytes(bytes.as_bytes());
             let r = ArtifactRef {
                 id: id.as_str().into(),
                 role: "repro-log".into(),
@@ -171,7 +178,22 @@ pub async fn fake_worker(
         .worker(&BearerToken::new(TOKEN).expect("token"))
         .await
         .expect("connect");
-    let id = register(&mut c, &profile, &name).await.expect("register");
+    let reg = c
+        .register(pb::RegisterRequest {
+            protocol_version: PROTOCOL_VERSION,
+            profile: Some((&profile).into()),
+            fingerprint: Some((&fingerprint(&profile.name)).into()),
+            worker_name: name.clone(),
+        })
+        .await
+        .expect("register")
+        .into_inner();
+    let id = reg.worker_id;
+    // Artifacts take the bulk channel when the coordinator runs one, as real workers do.
+    let bulk = u16::try_from(reg.bulk_port)
+        .ok()
+        .filter(|p| *p != 0)
+        .map(|p| BulkTarget::new(&running_target, p, &BearerToken::new(TOKEN).expect("token")).expect("bulk"));
     let mut handled = 0;
     // A worker with nothing left to do for a while leaves, so a test whose quota exceeds the work still ends.
     let mut idle = 0;
@@ -195,11 +217,12 @@ pub async fn fake_worker(
         let spec: JobSpec = serde_json::from_str(&job.spec_json).expect("spec");
         let mut inputs = Vec::new();
         for a in &job.inputs {
-            inputs.push(
-                download(&mut c, &a.sha256, &dir.join("inputs"))
-                    .await
-                    .expect("download"),
-            );
+            let into = dir.join("inputs");
+            let got = match &bulk {
+                Some(b) => b.download(&a.content_id, &into).await,
+                None => download(&mut c, &a.content_id, &into).await,
+            };
+            inputs.push(got.expect("download"));
         }
         let jd = dir.join(format!("j{handled}"));
         std::fs::create_dir_all(&jd).expect("job dir");
@@ -213,11 +236,14 @@ pub async fn fake_worker(
             Ok((v, files)) => {
                 for (r, p) in &files {
                     let h = pb::ArtifactHeader {
-                        sha256: r.id.0.clone(),
+                        content_id: r.id.0.clone(),
                         size: r.size,
                         role: r.role.clone(),
                     };
-                    upload(&mut c, p, h).await.expect("upload");
+                    match &bulk {
+                        Some(b) => b.upload(p, h).await.expect("bulk upload"),
+                        None => upload(&mut c, p, h).await.expect("upload"),
+                    };
                 }
                 let o = JobOutcome {
                     result: v,

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+/// Longest lease (and so heartbeat) accepted: u32::MAX milliseconds, the width the protocol sends them in.
+pub const MAX_LEASE_SECONDS: f64 = u32::MAX as f64 / 1000.0;
+
 /// The environment variable a token is read from unless the config names another.
 pub const DEFAULT_TOKEN_ENV: &str = "FORGEBENCH_TOKEN";
 
@@ -71,6 +74,26 @@ pub struct CoordinatorConfig {
     /// Port of the bulk channel on the listen address; 0 picks a free one (workers learn it when they register).
     #[serde(default)]
     pub bulk_port: u16,
+    /// Largest artifact an upload may announce, in bytes. The default (8 GiB) holds the largest log forgebench
+    /// writes, 100 VGGmini triples with `--full` (about 4.6 GB).
+    #[serde(default = "default_max_artifact")]
+    pub max_artifact_bytes: u64,
+    /// Most bytes the artifact store may hold in all (default 256 GiB); an upload past it is refused.
+    #[serde(default = "default_store_quota")]
+    pub store_quota_bytes: u64,
+    /// Free space an upload must leave on the store's file system (default 1 GiB), so the ledger can still write.
+    #[serde(default = "default_min_free_disk")]
+    pub min_free_disk_bytes: u64,
+}
+
+fn default_max_artifact() -> u64 {
+    8 << 30
+}
+fn default_store_quota() -> u64 {
+    256 << 30
+}
+fn default_min_free_disk() -> u64 {
+    1 << 30
 }
 
 fn default_bulk() -> bool {
@@ -170,6 +193,17 @@ impl ClusterConfig {
                 ),
             ));
         }
+        // Workers learn both as u32 milliseconds, and the coordinator builds `Duration`s of them (which panics on
+        // values past u64 seconds), so anything beyond u32::MAX ms (about 49 days) is refused here, by name.
+        if c.lease_seconds > MAX_LEASE_SECONDS {
+            return Err(SharedError::config(
+                "coordinator.lease_seconds",
+                format!(
+                    "{} exceeds {MAX_LEASE_SECONDS} (u32::MAX milliseconds)",
+                    c.lease_seconds
+                ),
+            ));
+        }
         if c.max_attempts == 0 {
             return Err(SharedError::config("coordinator.max_attempts", "must be at least 1"));
         }
@@ -177,6 +211,15 @@ impl ClusterConfig {
             return Err(SharedError::config(
                 "coordinator.max_message_bytes",
                 "must be at least 1048576 (artifact chunks are 256 KiB)",
+            ));
+        }
+        if c.max_artifact_bytes == 0 || c.max_artifact_bytes > c.store_quota_bytes {
+            return Err(SharedError::config(
+                "coordinator.max_artifact_bytes",
+                format!(
+                    "must be positive and at most store_quota_bytes ({} > {})",
+                    c.max_artifact_bytes, c.store_quota_bytes
+                ),
             ));
         }
         let mut names = std::collections::HashSet::new();

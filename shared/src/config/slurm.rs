@@ -161,7 +161,21 @@ impl SlurmConfig {
             Some(GpusPerNode::Count(0)) => {
                 return Err(SharedError::config(key("gpus_per_node"), "must be at least 1"));
             }
+            // `total` multiplies the count by the nodes in u32.
+            Some(GpusPerNode::Count(n)) if n.checked_mul(self.nodes.unwrap_or(1)).is_none() => {
+                return Err(SharedError::config(
+                    key("gpus_per_node"),
+                    format!("{n} GPUs on each of {} nodes exceed u32::MAX", self.nodes.unwrap_or(1)),
+                ));
+            }
             Some(GpusPerNode::PerNode(m)) => {
+                // `total` sums the map in u32; a sum past it would overflow there.
+                if m.values().try_fold(0u32, |a, &n| a.checked_add(n)).is_none() {
+                    return Err(SharedError::config(
+                        key("gpus_per_node"),
+                        "the GPUs of all nodes exceed u32::MAX",
+                    ));
+                }
                 if m.is_empty() {
                     return Err(SharedError::config(key("gpus_per_node"), "names no node"));
                 }
@@ -195,8 +209,12 @@ impl SlurmConfig {
                 ));
             }
         }
-        if !(self.poll_seconds > 0.0 && self.poll_seconds.is_finite()) {
-            return Err(SharedError::config(key("poll_seconds"), "must be positive"));
+        // The watcher sleeps `Duration::from_secs_f64(poll_seconds)`, which panics past u64 seconds.
+        if !(self.poll_seconds > 0.0 && std::time::Duration::try_from_secs_f64(self.poll_seconds).is_ok()) {
+            return Err(SharedError::config(
+                key("poll_seconds"),
+                format!("{} is not a positive number of seconds below 2^64", self.poll_seconds),
+            ));
         }
         Ok(())
     }

@@ -4,6 +4,7 @@ use crate::experiment::{DatasetKind, ModelKind};
 use crate::profile::DeviceProfile;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::path::Path;
 
 mod kinds;
 
@@ -143,12 +144,24 @@ pub struct SweepConfig {
 impl SweepConfig {
     /// Parses one sweep table (the form `submit` sends); errors name unknown keys.
     pub fn from_toml_str(text: &str) -> Result<SweepConfig> {
+        Self::from_toml_str_at(text, Path::new("<sweep>"))
+    }
+
+    /// Parses one sweep table read from `path`, which names the source in TOML errors (validation errors name the
+    /// key), so that a bad sweep file is reported as that file rather than as `<sweep>`.
+    pub fn from_toml_str_at(text: &str, path: &Path) -> Result<SweepConfig> {
         let s: SweepConfig = toml::from_str(text).map_err(|e| SharedError::Toml {
-            path: "<sweep>".into(),
+            path: path.into(),
             message: e.to_string(),
         })?;
         s.validate()?;
         Ok(s)
+    }
+
+    /// Reads and parses a sweep file (the form `submit --file` takes); errors name the file or the key.
+    pub fn load(path: &Path) -> Result<SweepConfig> {
+        let text = std::fs::read_to_string(path).map_err(|e| SharedError::io(path, e))?;
+        Self::from_toml_str_at(&text, path)
     }
 
     /// Checks the grid; errors name the key.

@@ -7,7 +7,7 @@ use crate::{datasets, pol, shuffle};
 use clap::Args;
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::jobs::{PolSpec, ShuffleSpec};
-use forgebench_shared::measures::{convert, Measure};
+use forgebench_shared::measures::{convert, nan_max, Measure};
 use forgebench_shared::tables::CrossDeviceMatrix;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -158,9 +158,10 @@ pub fn pol_verify(
     let prov = ctx.provenance(vec![("seed".into(), log.manifest.spec.seed)]);
     let report = pol::verify(&log, &ds, ctx.device()?, prov, eps)?;
     emit(&report, out)?;
-    let worst = report.per_interval.iter().map(|e| e.l2).fold(0.0, f64::max);
+    // NaN-propagating: a diverged interval must print "NaN" here, not the largest finite error.
+    let worst = nan_max(report.per_interval.iter().map(|e| e.l2)).map_or("none".into(), |w| format!("{w:.3e}"));
     eprintln!(
-        "pol-verify: {} intervals, largest L2 {worst:.3e}, epsilon {:.3e} ({})",
+        "pol-verify: {} intervals, largest L2 {worst}, epsilon {:.3e} ({})",
         report.per_interval.len(),
         report.epsilon.unwrap_or(0.0),
         report.epsilon_source

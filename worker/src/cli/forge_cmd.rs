@@ -192,11 +192,7 @@ impl ForgeCommand {
                     &out,
                 )?;
                 let worst = |f: &dyn Fn(&forgebench_shared::results::ForgedStep) -> Option<f64>| {
-                    report
-                        .steps
-                        .iter()
-                        .filter_map(f)
-                        .fold(None, |a: Option<f64>, x| Some(a.map_or(x, |a| a.max(x))))
+                    forgebench_shared::measures::nan_max(report.steps.iter().filter_map(f))
                 };
                 let (m, d, b) = (spec.pol.model, spec.pol.dataset, spec.pol.batch_size);
                 let scoring = Scoring::for_model(m).name();

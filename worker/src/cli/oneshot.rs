@@ -113,7 +113,7 @@ pub fn verify(pa: &ProcessArgs, log: &Path, threshold: Option<f64>, out: Option<
     emit(&report, out)
 }
 
-/// `run-job`: executes a JSON job spec; `inputs` are `sha256=path` pairs; writes the outcome JSON.
+/// `run-job`: executes a JSON job spec; `inputs` are `content_id=path` pairs; writes the outcome JSON.
 pub fn run_job(
     pa: &ProcessArgs,
     spec_json: &str,
@@ -126,7 +126,7 @@ pub fn run_job(
     for pair in inputs {
         let (id, path) = pair
             .split_once('=')
-            .ok_or_else(|| WorkerError::Invalid(format!("--input {pair:?}: expected <sha256>=<path>")))?;
+            .ok_or_else(|| WorkerError::Invalid(format!("--input {pair:?}: expected <content_id>=<path>")))?;
         map.insert(ArtifactId(id.to_owned()), PathBuf::from(path));
     }
     let ctx = pa.context(work_dir)?;

@@ -14,8 +14,10 @@ pub struct Judged {
     /// The attack and its benign reference.
     pub row: AttackRow,
     /// error / largest benign error.
+    #[serde(default, with = "forgebench_shared::measures::json::opt")]
     pub ratio: Option<f64>,
     /// The calibrated threshold (largest benign x margin), if a benign figure is known.
+    #[serde(default, with = "forgebench_shared::measures::json::opt")]
     pub threshold: Option<f64>,
     /// Whether a verifier at that threshold rejects the forged step (error above it).
     pub detected: Option<bool>,

@@ -3,6 +3,7 @@
 //! label that makes it exact); [`scalar_multiple`] and [`detect`] flag a claimed example that is (nearly) a scalar
 //! multiple of a training example.
 use forgebench_shared::data::Dataset;
+use forgebench_shared::measures::nan_max;
 
 /// Default tolerance on 1 - |cos(x', x)|.
 pub const DEFAULT_TOL: f64 = 1e-6;
@@ -42,7 +43,8 @@ pub fn forge_scaled(w: &[f64], x: &[f64], label: usize, c: f64) -> (Vec<f64>, Ve
         let z: Vec<f64> = (0..10)
             .map(|k| w[k * 784..(k + 1) * 784].iter().zip(v).map(|(a, b)| a * b).sum())
             .collect();
-        let m = z.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        // The shift for a stable softmax; NaN-propagating so that NaN logits give a NaN label, not a finite one.
+        let m = nan_max(z.iter().copied()).unwrap_or(0.0);
         let e: Vec<f64> = z.iter().map(|zk| (zk - m).exp()).collect();
         let s: f64 = e.iter().sum();
         e.into_iter().map(|ek| ek / s).collect()

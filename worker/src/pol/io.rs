@@ -77,11 +77,27 @@ pub fn read(path: &Path) -> Result<PolLog> {
         let problem = format!("dim {} does not fit model {}", manifest.dim, manifest.spec.model);
         return Err(WorkerError::artifact(path, problem));
     }
+    let (steps, b, dim, s) = (
+        manifest.spec.steps,
+        manifest.spec.batch_size,
+        manifest.dim,
+        manifest.spec.checkpoint_every,
+    );
+    // The limits `train` writes under; a log outside them would make the verifier draw or index past its data.
+    if steps == 0 || s == 0 || b == 0 || b > manifest.dataset_len {
+        let problem = format!(
+            "spec needs steps >= 1, checkpoint_every >= 1 and 1 <= batch_size <= dataset_len, got steps={steps}, \
+             checkpoint_every={s}, batch_size={b}, dataset_len={}",
+            manifest.dataset_len
+        );
+        return Err(WorkerError::artifact(path, problem));
+    }
     let st = SafeTensors::deserialize(&bytes).map_err(|e| WorkerError::artifact(path, e.to_string()))?;
-    let (steps, b, dim) = (manifest.spec.steps, manifest.spec.batch_size, manifest.dim);
-    let marks = super::checkpoint_steps(steps, manifest.spec.checkpoint_every);
-    let c = marks.len();
+    // The count of `checkpoint_steps(steps, s)`, checked against the stored tensor before the list is built: a
+    // corrupt `steps` (say 2^60) is then a shape error rather than an allocation that aborts the process.
+    let c = steps.div_ceil(s).saturating_add(1);
     let stored_marks = i64s(tensor(&st, "checkpoint_steps", Dtype::I64, &[c], path)?);
+    let marks = super::checkpoint_steps(steps, s);
     if stored_marks.iter().zip(&marks).any(|(&a, &m)| a != m as i64) {
         return Err(WorkerError::artifact(
             path,

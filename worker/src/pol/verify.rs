@@ -68,6 +68,14 @@ pub fn calibrate(matrix: &CrossDeviceMatrix, spec: &PolSpec, margin: f64) -> Res
     let largest = matrix
         .largest(Measure::L2)
         .ok_or_else(|| WorkerError::Invalid(format!("calibration matrix {} has no computed cell", k.title())))?;
+    // A NaN threshold would pass every interval (no comparison with NaN is true) and an infinite one every finite
+    // interval: a matrix whose benign runs broke down calibrates nothing.
+    if !largest.is_finite() {
+        return Err(WorkerError::Invalid(format!(
+            "calibration matrix {} has a non-finite largest benign L2 ({largest}): no threshold can be calibrated",
+            k.title()
+        )));
+    }
     let mut source = format!(
         "calibrated: largest benign L2 {largest:.6e} of matrix '{}' over {} devices x margin {margin}",
         k.title(),
@@ -117,13 +125,14 @@ pub fn verify(
         let mut e = measures(log.checkpoint(i + 1), &replayed, None);
         // Relative to the replayed interval's own movement, the analogue of ||delta|| / ||update||.
         let moved = measures(&replayed, start, None).l2;
-        e.rel = if moved > 0.0 { e.l2 / moved } else { 0.0 };
+        e.rel = if moved == 0.0 { 0.0 } else { e.l2 / moved };
         per_interval.push(e);
     }
     let failed_intervals: Vec<usize> = per_interval
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.l2.is_nan() || e.l2 > epsilon.value)
+        // A NaN error fails, and so does every interval against a NaN epsilon (no comparison with NaN holds).
+        .filter(|(_, e)| e.l2.is_nan() || epsilon.value.is_nan() || e.l2 > epsilon.value)
         .map(|(i, _)| i)
         .collect();
     Ok(PolVerifyReport {

@@ -163,10 +163,33 @@ pub fn read_log(path: &Path) -> Result<ReproLog> {
             format!("dim {} does not fit model {}", manifest.dim, manifest.spec.model),
         ));
     }
-    let st = SafeTensors::deserialize(&bytes).map_err(|e| WorkerError::artifact(path, e.to_string()))?;
     let (k, dim, b) = (manifest.spec.triples, manifest.dim, manifest.spec.batch_size);
+    // The limits `write_log` writes under; a short log outside them would make the verifier draw b > n indices.
+    if k == 0 || b == 0 || b > manifest.dataset_len {
+        return Err(WorkerError::artifact(
+            path,
+            format!(
+                "spec needs triples >= 1 and 1 <= batch_size <= dataset_len, got triples={k}, batch_size={b}, \
+                 dataset_len={}",
+                manifest.dataset_len
+            ),
+        ));
+    }
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| WorkerError::artifact(path, e.to_string()))?;
     let theta_next = read_f32(&st, "theta_next", &[k, dim], path)?;
-    let (theta, indices) = if st.names().contains(&"theta") {
+    let stored = st.names().contains(&"theta");
+    // A full log whose inputs are missing would silently be verified against regenerated inputs instead.
+    if stored != manifest.spec.full {
+        return Err(WorkerError::artifact(
+            path,
+            format!(
+                "spec.full is {} but the file {} a theta tensor",
+                manifest.spec.full,
+                if stored { "has" } else { "lacks" }
+            ),
+        ));
+    }
+    let (theta, indices) = if stored {
         let t = read_f32(&st, "theta", &[k, dim], path)?;
         let ix = st
             .tensor("batch_indices")

@@ -43,13 +43,17 @@ pub fn verify_log(
     mut progress: impl FnMut(usize),
 ) -> Result<VerifyReport> {
     let m = &log.manifest;
-    if m.dataset_sha256 != ds.sha256 {
+    // The length too: a manifest claiming more examples than the data holds would index past it.
+    if m.dataset_sha256 != ds.sha256 || m.dataset_len != ds.n {
         return Err(WorkerError::Invalid(format!(
-            "the log was written on data set {} (sha256 {}), but this worker's data is {} (sha256 {})",
+            "the log was written on data set {} (sha256 {}, {} examples), but this worker's data is {} (sha256 {}, \
+             {} examples)",
             m.spec.dataset,
             m.dataset_sha256,
+            m.dataset_len,
             ds.source.display(),
-            ds.sha256
+            ds.sha256,
+            ds.n
         )));
     }
     let (dim, b) = (m.dim, m.spec.batch_size);

@@ -1,5 +1,6 @@
 //! The pull loop: lease a job, fetch its inputs, execute it on a blocking thread while heartbeats keep the lease,
-//! upload the artifacts, report. Coordinator outages are waited out; a lost lease drops the result.
+//! upload the artifacts, report. Coordinator outages are waited out; a lost lease drops the result; a failed
+//! transfer fails the attempt, never the worker.
 use super::artifacts::{fetch, store};
 use super::session::{classify, Failure, Registered, Session};
 use crate::error::{Result, WorkerError};
@@ -100,7 +101,11 @@ async fn run_one(
                 Ok(j) => Outcome::OutcomeJson(j),
                 Err(e) => Outcome::Error(format!("outcome not serialisable: {e}")),
             },
-            Err(e) => return Err(e),
+            // A refused or broken upload fails this attempt, with its reason; the worker goes on with the next job.
+            Err(e) => {
+                tracing::warn!(error = %e, "uploading the job's artifacts failed");
+                Outcome::Error(format!("uploading the job's artifacts: {e}"))
+            }
         },
         Err(e) => {
             tracing::warn!(error = %e, "job failed");
@@ -124,8 +129,14 @@ async fn execute(
         serde_json::from_str(&job.spec_json).map_err(|e| WorkerError::Invalid(format!("job spec: {e}")))?;
     let mut inputs = HashMap::new();
     for a in &job.inputs {
-        let path = fetch(&mut reg.client, reg.bulk.as_ref(), &a.sha256, &work_dir.join("inputs")).await?;
-        inputs.insert(ArtifactId(a.sha256.clone()), path);
+        let path = fetch(
+            &mut reg.client,
+            reg.bulk.as_ref(),
+            &a.content_id,
+            &work_dir.join("inputs"),
+        )
+        .await?;
+        inputs.insert(ArtifactId(a.content_id.clone()), path);
     }
     let (exec, job_dir) = (exec.clone(), job_dir.to_path_buf());
     let started = std::time::Instant::now();
@@ -180,8 +191,10 @@ where
         match call(reg.client.clone(), reg.bulk.clone()).await {
             Ok(v) => return Ok(v),
             Err(e)
-                if matches!(e.code().map(classify), Some(Failure::Retry) | None)
-                    && !matches!(e, ProtoError::Io { .. }) =>
+                if matches!(
+                    e.code().map(classify),
+                    Some(Failure::Retry | Failure::Reregister) | None
+                ) && !matches!(e, ProtoError::Io { .. }) =>
             {
                 tracing::warn!(error = %e, "{what} failed; retrying");
                 tokio::time::sleep(Duration::from_millis(300)).await;
@@ -197,7 +210,7 @@ where
 async fn upload_all(session: &Session, reg: &mut Registered, out: &ExecOutput) -> Result<()> {
     for (r, path) in &out.files {
         let header = pb::ArtifactHeader {
-            sha256: r.id.0.clone(),
+            content_id: r.id.0.clone(),
             size: r.size,
             role: r.role.clone(),
         };
@@ -234,6 +247,11 @@ async fn report(session: &Session, reg: &mut Registered, job: &pb::LeasedJob, ou
         }
         Err(e) if e.code() == Some(tonic::Code::FailedPrecondition) => {
             tracing::warn!(error = %e, "result dropped: the lease was lost");
+            Ok(())
+        }
+        // The coordinator refused the result and counted the attempt as failed; it will be retried.
+        Err(e) if e.code().map(classify) == Some(Failure::Refused) => {
+            tracing::warn!(error = %e, "result refused by the coordinator");
             Ok(())
         }
         Err(e) => Err(e.into()),

@@ -45,6 +45,9 @@ pub enum Failure {
     Retry,
     /// The coordinator forgot this worker; register again.
     Reregister,
+    /// The coordinator refuses this request for good (malformed, over a limit, corrupt bytes): asking again
+    /// cannot help, so the attempt it belongs to fails.
+    Refused,
     /// Nothing will fix it (wrong token, wrong protocol).
     Fatal,
 }
@@ -54,6 +57,7 @@ pub fn classify(code: Code) -> Failure {
     match code {
         Code::NotFound => Failure::Reregister,
         Code::Unauthenticated | Code::FailedPrecondition | Code::PermissionDenied => Failure::Fatal,
+        Code::InvalidArgument | Code::ResourceExhausted | Code::DataLoss | Code::OutOfRange => Failure::Refused,
         _ => Failure::Retry,
     }
 }

@@ -2,13 +2,13 @@
 //! artifacts indexed in the ledger (and written to a store, for the image batches the dump reads back).
 use super::super::*;
 use forgebench_shared::config::SweepConfig;
+use forgebench_shared::content::id_of_bytes;
 use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
 use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
 use forgebench_shared::profile::DeviceProfile;
 use forgebench_shared::provenance::Provenance;
 use forgebench_shared::results::*;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
 /// Off-diagonal benign reproduction error of the fake verifiers.
@@ -43,7 +43,7 @@ struct Fake<'a> {
 
 impl Fake<'_> {
     fn artifact(&mut self, job: &str, role: &str, bytes: &[u8]) -> ArtifactRef {
-        let id = hex::encode(Sha256::digest(format!("{job}/{role}/{}", bytes.len())));
+        let id = id_of_bytes(format!("{job}/{role}/{}", bytes.len()).as_bytes());
         std::fs::write(self.store.join(&id), bytes).expect("store");
         self.ledger.add_artifact(&id, bytes.len() as u64, role).expect("index");
         ArtifactRef {
