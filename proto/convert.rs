@@ -116,6 +116,7 @@ impl From<&DeviceFingerprint> for v1::DeviceFingerprint {
                 .collect(),
             code_version: f.code_version.clone(),
             threads: f.threads,
+            settings_in_force: f.settings_in_force.clone().into_iter().collect(),
         }
     }
 }
@@ -142,6 +143,7 @@ impl From<v1::DeviceFingerprint> for DeviceFingerprint {
                 .collect(),
             code_version: f.code_version,
             threads: f.threads,
+            settings_in_force: f.settings_in_force.into_iter().collect(),
         }
     }
 }

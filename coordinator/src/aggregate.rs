@@ -32,6 +32,7 @@ fn unseen(profile: &DeviceProfile) -> DeviceFingerprint {
         gpus: vec![],
         code_version: String::new(),
         threads: 0,
+        settings_in_force: Default::default(),
     }
 }
 

@@ -18,6 +18,7 @@ pub fn fingerprint(cpu_model: &str) -> DeviceFingerprint {
         gpus: vec![],
         code_version: "t".into(),
         threads: 1,
+        settings_in_force: Default::default(),
     }
 }
 

@@ -95,6 +95,7 @@ fn finish_sweep(l: &Ledger, cfg: &ClusterConfig) {
             gpus: vec![],
             code_version: "t".into(),
             threads: 1,
+            settings_in_force: Default::default(),
         };
         let w = l.register_worker(&format!("w-{}", p.name), p, &fp).expect("register");
         while let Some(j) = l.lease_next(&w, &p.name, 60_000).expect("lease") {

@@ -45,6 +45,11 @@ pub struct DeviceFingerprint {
     pub code_version: String,
     /// Intra-op threads libtorch uses.
     pub threads: u32,
+    /// The numeric settings libtorch reports in force once the profile is applied (read back, not requested):
+    /// `aten_cpu_capability`, `threads`, `onednn`, `cudnn_benchmark`, ...; a library default is recorded as its
+    /// value. Empty in fingerprints written before it was recorded.
+    #[serde(default)]
+    pub settings_in_force: std::collections::BTreeMap<String, String>,
 }
 
 impl DeviceFingerprint {

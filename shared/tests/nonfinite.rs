@@ -155,6 +155,7 @@ fn label(name: &str) -> DeviceLabel {
             gpus: Vec::new(),
             code_version: "test".into(),
             threads: 1,
+            settings_in_force: Default::default(),
         },
     }
 }

@@ -75,4 +75,13 @@ size_t fb_parallel_info(char* buf, size_t cap) {
 
 size_t fb_torch_version(char* buf, size_t cap) { return copy_out(TORCH_VERSION, buf, cap); }
 
+// The CPU capability ATen's kernels dispatch to ("DEFAULT", "AVX2", "AVX512", ...), after ATEN_CPU_CAPABILITY.
+size_t fb_cpu_capability(char* buf, size_t cap) {
+  try {
+    return copy_out(at::get_cpu_capability(), buf, cap);
+  } catch (...) {
+    return copy_out("<at::get_cpu_capability failed>", buf, cap);
+  }
+}
+
 }  // extern "C"

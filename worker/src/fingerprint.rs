@@ -23,6 +23,7 @@ pub fn collect() -> DeviceFingerprint {
         gpus,
         code_version: code_version(),
         threads: tch::get_num_threads().max(0) as u32,
+        settings_in_force: crate::profile::in_force(),
     }
 }
 

@@ -4,12 +4,58 @@ use crate::error::{Result, WorkerError};
 use crate::shim::{self, Flag};
 use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::profile::{Device, DeviceProfile};
+use std::collections::BTreeMap;
 
-/// Checks the process environment against `profile` and applies threads, oneDNN and the GPU flags.
+/// Checks the process environment against `profile`, applies threads, oneDNN and the GPU flags, and refuses to
+/// run when the CPU capability ATen dispatches to is not the one requested (libtorch falls back silently when the
+/// CPU or the build lacks it).
 pub fn apply(profile: &DeviceProfile) -> Result<()> {
     profile.validate()?;
     profile.check_env(|k| std::env::var(k).ok())?;
-    apply_in_process(profile)
+    apply_in_process(profile)?;
+    if let Some(want) = &profile.cpu.aten_cpu_capability {
+        let got = shim::cpu_capability();
+        if !got.eq_ignore_ascii_case(want) {
+            return Err(WorkerError::Device(format!(
+                "profile {}: ATEN_CPU_CAPABILITY={want} was requested, but ATen dispatches to {got} (this CPU or \
+                 this libtorch build lacks {want}); pick a capability this machine has",
+                profile.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The numeric settings libtorch reports in force now, read back rather than taken from the profile: the CPU
+/// capability ATen dispatches to, intra- and inter-op threads, oneDNN, and the cuDNN, determinism and TF32 switches
+/// (a switch never set reads as the library's default, which is what runs). Environment settings libtorch reads
+/// at load and cannot report (oneDNN's and MKL's ISA, MKL's CBWR) are recorded as the environment held them.
+pub fn in_force() -> BTreeMap<String, String> {
+    let mut m = BTreeMap::new();
+    m.insert("aten_cpu_capability".into(), shim::cpu_capability().to_lowercase());
+    m.insert("threads".into(), tch::get_num_threads().to_string());
+    m.insert("interop_threads".into(), tch::get_num_interop_threads().to_string());
+    for (name, flag) in [
+        ("onednn", Flag::Mkldnn),
+        ("cudnn_benchmark", Flag::CudnnBenchmark),
+        ("cudnn_deterministic", Flag::CudnnDeterministic),
+        ("deterministic_algorithms", Flag::DeterministicAlgorithms),
+        ("tf32_cublas", Flag::Tf32Cublas),
+        ("tf32_cudnn", Flag::Tf32Cudnn),
+    ] {
+        let v = shim::get_flag(flag).map_or_else(|| "unreadable".to_owned(), |b| b.to_string());
+        m.insert(name.into(), v);
+    }
+    for var in [
+        "DNNL_MAX_CPU_ISA",
+        "MKL_ENABLE_INSTRUCTIONS",
+        "MKL_CBWR",
+        "CUBLAS_WORKSPACE_CONFIG",
+    ] {
+        let v = std::env::var(var).unwrap_or_else(|_| "unset (library default)".into());
+        m.insert(format!("env {var}"), v);
+    }
+    m
 }
 
 /// Applies only the in-process settings (threads, oneDNN, cuDNN, TF32), without checking the environment.

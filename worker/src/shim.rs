@@ -8,6 +8,7 @@ extern "C" {
     fn fb_show_config(buf: *mut c_char, cap: usize) -> usize;
     fn fb_parallel_info(buf: *mut c_char, cap: usize) -> usize;
     fn fb_torch_version(buf: *mut c_char, cap: usize) -> usize;
+    fn fb_cpu_capability(buf: *mut c_char, cap: usize) -> usize;
 }
 
 /// A libtorch global numeric switch reachable through the shim.
@@ -70,6 +71,11 @@ pub fn show_config() -> String {
 /// `at::get_parallel_info()`: thread pools and their sizes.
 pub fn parallel_info() -> String {
     read_string(fb_parallel_info)
+}
+
+/// `at::get_cpu_capability()`: the kernels ATen dispatches to ("DEFAULT", "AVX2", "AVX512", ...).
+pub fn cpu_capability() -> String {
+    read_string(fb_cpu_capability)
 }
 
 /// `TORCH_VERSION` of the libtorch headers the worker was built against, e.g. "2.13.0".

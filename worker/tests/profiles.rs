@@ -111,3 +111,36 @@ fn mismatched_environment_is_refused() {
         "unhelpful refusal: {err}"
     );
 }
+
+/// `fingerprint` in a fresh process of `p`: its exit status, stdout and stderr.
+fn fingerprint_of(p: &DeviceProfile) -> (bool, String, String) {
+    let o = command_with(worker(), p).unwrap().arg("fingerprint").output().unwrap();
+    (
+        o.status.success(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn settings_in_force_are_read_back_and_a_capability_not_in_force_is_refused() {
+    let avx2 = profile("cpu-avx2", "avx2", Some(false));
+    let (ok, out, err) = fingerprint_of(&avx2);
+    assert!(ok, "fingerprint failed: {err}");
+    let fp: forgebench_shared::fingerprint::DeviceFingerprint = serde_json::from_str(&out).expect("fingerprint json");
+    let s = &fp.settings_in_force;
+    assert_eq!(s.get("aten_cpu_capability").map(String::as_str), Some("avx2"), "{s:?}");
+    assert_eq!(s.get("onednn").map(String::as_str), Some("false"), "{s:?}");
+    assert_eq!(s.get("threads").map(String::as_str), Some("1"), "{s:?}");
+    // cuDNN's TF32 is on unless switched off: an unset switch reads as the library default.
+    assert_eq!(s.get("tf32_cudnn").map(String::as_str), Some("true"), "{s:?}");
+    // SVE kernels do not exist on x86-64: ATen falls back, and the worker must refuse rather than run on it.
+    if cfg!(target_arch = "x86_64") {
+        let (ok, _, err) = fingerprint_of(&profile("cpu-sve", "sve256", None));
+        assert!(!ok, "a profile whose capability is not in force must not start");
+        assert!(
+            err.contains("sve256") && err.contains("ATen dispatches to"),
+            "names both: {err}"
+        );
+    }
+}

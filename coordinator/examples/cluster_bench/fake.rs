@@ -26,6 +26,7 @@ pub fn fingerprint(profile: &str) -> DeviceFingerprint {
         gpus: vec![],
         code_version: "cluster-bench".into(),
         threads: 1,
+        settings_in_force: Default::default(),
     }
 }
 

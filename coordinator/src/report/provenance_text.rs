@@ -86,8 +86,17 @@ fn device_line(d: &DeviceProvenance) -> String {
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let in_force = if f.settings_in_force.is_empty() {
+        "not recorded".to_owned()
+    } else {
+        f.settings_in_force
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     format!(
-        "{} on host {}; settings: {}; ISA: {}; {}; CUDA driver: {}; libtorch {} ({}); {}",
+        "{} on host {}; settings: {}; in force: {in_force}; ISA: {}; {}; CUDA driver: {}; libtorch {} ({}); {}",
         f.cpu_model,
         f.hostname,
         d.profile.label(),

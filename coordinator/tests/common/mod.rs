@@ -77,6 +77,7 @@ pub fn fingerprint(profile: &str) -> DeviceFingerprint {
         gpus: vec![],
         code_version: "test".into(),
         threads: 1,
+        settings_in_force: Default::default(),
     }
 }
 
