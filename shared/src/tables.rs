@@ -8,6 +8,9 @@ use crate::profile::DeviceProfile;
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
+mod classes;
+pub use classes::class_name;
+
 /// A device column/row of a matrix: profile plus what the worker reported.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceLabel {
@@ -66,8 +69,10 @@ impl MatrixKey {
     }
 }
 
-/// A D x D cross-device matrix.
+/// A D x D cross-device matrix. Its JSON carries each device's equivalence class (`classes`, derived from the
+/// cells and ignored when read back).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(into = "MatrixJson", from = "MatrixJson")]
 pub struct CrossDeviceMatrix {
     /// What was measured.
     pub key: MatrixKey,
@@ -75,6 +80,38 @@ pub struct CrossDeviceMatrix {
     pub devices: Vec<DeviceLabel>,
     /// `cells[writer][verifier]`; `None` while not (yet) computed.
     pub cells: Vec<Vec<Option<Cell>>>,
+}
+
+/// The JSON form of [`CrossDeviceMatrix`].
+#[derive(Serialize, Deserialize)]
+struct MatrixJson {
+    key: MatrixKey,
+    devices: Vec<DeviceLabel>,
+    cells: Vec<Vec<Option<Cell>>>,
+    #[serde(default)]
+    classes: Vec<String>,
+}
+
+impl From<CrossDeviceMatrix> for MatrixJson {
+    fn from(m: CrossDeviceMatrix) -> Self {
+        let classes = m.class_names();
+        MatrixJson {
+            key: m.key,
+            devices: m.devices,
+            cells: m.cells,
+            classes,
+        }
+    }
+}
+
+impl From<MatrixJson> for CrossDeviceMatrix {
+    fn from(j: MatrixJson) -> Self {
+        CrossDeviceMatrix {
+            key: j.key,
+            devices: j.devices,
+            cells: j.cells,
+        }
+    }
 }
 
 fn pick(s: &MeasureSummary, m: Measure) -> &crate::measures::Summary {
@@ -130,9 +167,14 @@ impl CrossDeviceMatrix {
             s.push('\n');
         }
         s.push('\n');
-        for d in &self.devices {
-            let _ = writeln!(s, "- {}", d.header());
+        for (d, c) in self.devices.iter().zip(self.class_names()) {
+            let _ = writeln!(s, "- [{c}] {}", d.header());
         }
+        let _ = writeln!(
+            s,
+            "\nEquivalence classes (bitwise identical results on every triple): {}",
+            self.classes_line()
+        );
         s
     }
 
@@ -140,15 +182,16 @@ impl CrossDeviceMatrix {
     /// non-finite values, which `f64::from_str` reads back).
     pub fn to_csv(&self) -> String {
         let mut s = String::from(
-            "experiment,model,dataset,batch_size,writer,verifier,n,l2_mean,l2_max,l2sq_mean,l2sq_max,l2sqdim_mean,l2sqdim_max,linf_max,rel_mean,rel_max\n",
+            "experiment,model,dataset,batch_size,writer,verifier,n,l2_mean,l2_max,l2sq_mean,l2sq_max,l2sqdim_mean,l2sqdim_max,linf_max,rel_mean,rel_max,writer_class,verifier_class\n",
         );
+        let classes = self.class_names();
         for (i, row) in self.cells.iter().enumerate() {
             for (j, c) in row.iter().enumerate() {
                 let Some(c) = c else { continue };
                 let x = &c.summary;
                 let _ = writeln!(
                     s,
-                    "{},{},{},{},{},{},{},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e}",
+                    "{},{},{},{},{},{},{},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{:e},{},{}",
                     self.key.experiment,
                     self.key.model,
                     self.key.dataset,
@@ -164,7 +207,9 @@ impl CrossDeviceMatrix {
                     x.l2_sq_per_dim.max,
                     x.linf.max,
                     x.rel.mean,
-                    x.rel.max
+                    x.rel.max,
+                    classes[i],
+                    classes[j]
                 );
             }
         }

@@ -13,21 +13,20 @@ const TOP: i32 = 92;
 const BAR: i32 = 130;
 const LINE: i32 = 17;
 
-/// The heatmap of one matrix.
-pub(crate) struct Heatmap<'a> {
-    m: &'a CrossDeviceMatrix,
+/// The heatmap of one matrix, its devices ordered by equivalence class.
+pub(crate) struct Heatmap {
+    m: CrossDeviceMatrix,
     /// Colour range in decades.
     range: (i32, i32),
 }
 
-impl<'a> Heatmap<'a> {
-    /// Prepares the colour range from the matrix's positive maxima.
-    pub fn new(m: &'a CrossDeviceMatrix) -> Self {
-        let maxima = m.cells.iter().flatten().flatten().map(|c| c.summary.l2.max);
-        Heatmap {
-            m,
-            range: decades(maxima).unwrap_or((-9, -8)),
-        }
+impl Heatmap {
+    /// Orders the devices by class (so that each class is a block on the diagonal) and prepares the colour range
+    /// from the matrix's positive maxima.
+    pub fn new(m: &CrossDeviceMatrix) -> Self {
+        let m = m.by_class();
+        let range = decades(m.cells.iter().flatten().flatten().map(|c| c.summary.l2.max)).unwrap_or((-9, -8));
+        Heatmap { m, range }
     }
 
     fn t(&self, v: f64) -> f64 {
@@ -36,7 +35,7 @@ impl<'a> Heatmap<'a> {
     }
 }
 
-impl Figure for Heatmap<'_> {
+impl Figure for Heatmap {
     fn size(&self) -> (u32, u32) {
         let d = self.m.devices.len() as i32;
         let w = (LEFT + d * CELL + BAR).max(760);
@@ -112,15 +111,20 @@ impl Figure for Heatmap<'_> {
         }
         self.colour_bar(area, LEFT + d * CELL + 28, TOP, d * CELL)?;
         let y = TOP + d * CELL + 22;
-        area.draw(&Text::new("devices:", (12, y), font(12)))?;
-        for (k, dev) in self.m.devices.iter().enumerate() {
-            area.draw(&Text::new(dev.header(), (12, y + LINE * (k as i32 + 1)), font(11)))?;
+        area.draw(&Text::new(
+            "devices ([class]: bitwise identical results):",
+            (12, y),
+            font(12),
+        ))?;
+        for (k, (dev, class)) in self.m.devices.iter().zip(self.m.class_names()).enumerate() {
+            let text = format!("[{class}] {}", dev.header());
+            area.draw(&Text::new(text, (12, y + LINE * (k as i32 + 1)), font(11)))?;
         }
         Ok(())
     }
 }
 
-impl Heatmap<'_> {
+impl Heatmap {
     fn colour_bar<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>, x: i32, y: i32, h: i32) -> DrawResult
     where
         DB::ErrorType: 'static,
