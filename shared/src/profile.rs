@@ -205,6 +205,19 @@ impl DeviceProfile {
                 "GPU settings on a CPU profile have no effect",
             ));
         }
+        // With deterministic algorithms on, libtorch raises on every cuBLAS call unless cuBLAS's workspace is one
+        // of the two deterministic configurations.
+        let ws = self.gpu.cublas_workspace_config.as_deref();
+        if self.gpu.deterministic_algorithms == Some(true) && !matches!(ws, Some(":4096:8" | ":16:8")) {
+            return Err(SharedError::config(
+                key("gpu.cublas_workspace_config"),
+                format!(
+                    "deterministic_algorithms = true needs \":4096:8\" or \":16:8\" (libtorch refuses every cuBLAS \
+                     call otherwise), not {}",
+                    ws.map_or("unset".to_owned(), |w| format!("{w:?}"))
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -376,5 +389,20 @@ mod tests {
         assert_eq!("cuda:1".parse::<Device>().unwrap(), Device::CudaOrdinal(1));
         assert!(matches!("cuda:GPU-abc".parse::<Device>().unwrap(), Device::CudaUuid(_)));
         assert!("gpu0".parse::<Device>().is_err());
+    }
+
+    #[test]
+    fn deterministic_algorithms_need_a_deterministic_cublas_workspace() {
+        let mut p = DeviceProfile::cpu("gpu0");
+        p.device = Device::CudaOrdinal(0);
+        p.gpu.deterministic_algorithms = Some(true);
+        let e = p.validate().unwrap_err().to_string();
+        assert!(e.contains("gpu.cublas_workspace_config") && e.contains("unset"), "{e}");
+        p.gpu.cublas_workspace_config = Some(":0:0".into());
+        assert!(p.validate().unwrap_err().to_string().contains("\":0:0\""));
+        for ok in [":4096:8", ":16:8"] {
+            p.gpu.cublas_workspace_config = Some(ok.into());
+            p.validate().unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
     }
 }

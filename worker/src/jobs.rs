@@ -167,7 +167,7 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
         JobSpec::Prop2 { spec } => {
             let ds = datasets::train(forgebench_shared::experiment::DatasetKind::Mnist, &ctx.data_dir)?;
             let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
-            let (report, grids) = crate::forge::run::prop2(spec, &ds, prov, Some(&ctx.work_dir))?;
+            let (report, grids) = crate::forge::run::prop2(spec, &ds, device, prov, Some(&ctx.work_dir))?;
             (to_json(&report)?, grid_artifacts(&grids)?)
         }
     };

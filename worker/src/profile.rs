@@ -102,5 +102,13 @@ pub fn tch_device(profile: &DeviceProfile, fp: &DeviceFingerprint) -> Result<tch
             profile.name, fp.cuda_driver
         )));
     }
+    let count = tch::Cuda::device_count();
+    if i64::from(ordinal) >= count {
+        return Err(WorkerError::Device(format!(
+            "profile {}: CUDA device {ordinal} does not exist; libtorch sees {count} (CUDA_VISIBLE_DEVICES: {})",
+            profile.name,
+            std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_else(|_| "unset".into())
+        )));
+    }
     Ok(tch::Device::Cuda(ordinal as usize))
 }

@@ -11,7 +11,7 @@ use tch::{Kind, Tensor};
 fn prop2_batch_reproduces_the_gradient_and_differs_from_the_real_batch() {
     let ds = mnist();
     for b in [10, 100] {
-        let out = prop2::construct(&ds, b, 0.01, 5).unwrap();
+        let out = prop2::construct(&ds, b, 0.01, 5, tch::Device::Cpu).unwrap();
         assert_eq!(
             out.rank, 9,
             "b={b}: G should have rank 9 (rows sum to zero), got {}",

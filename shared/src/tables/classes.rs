@@ -32,9 +32,9 @@ impl CrossDeviceMatrix {
                 continue;
             }
             class[i] = Some(next);
-            for j in i + 1..d {
-                if class[j].is_none() && zero(i, j) && zero(j, i) {
-                    class[j] = Some(next);
+            for (j, cj) in class.iter_mut().enumerate().skip(i + 1) {
+                if cj.is_none() && zero(i, j) && zero(j, i) {
+                    *cj = Some(next);
                 }
             }
             next += 1;

@@ -265,6 +265,7 @@ impl ForgeCommand {
                 let (report, _) = run::prop2(
                     &spec,
                     &ds,
+                    ctx.device()?,
                     ctx.provenance(vec![("seed".into(), seed)]),
                     grid_dir.as_deref(),
                 )?;

@@ -53,8 +53,10 @@ fn update_error(theta: &Tensor, real: &Batch, x: &Tensor, y: &Tensor, eta: f64) 
     Ok(measures(&forged_next, &real_next, None))
 }
 
-/// Builds the Proposition 2 forgery of a real batch of `b` MNIST examples at a theta drawn from `seed`.
-pub fn construct(ds: &Dataset, b: usize, eta: f64, seed: u64) -> Result<Prop2Outcome> {
+/// Builds the Proposition 2 forgery of a real batch of `b` MNIST examples at a theta drawn from `seed`, computing
+/// on `device` (the worker's own, so the result is labelled with the device that ran it); the batches it returns
+/// are on the CPU.
+pub fn construct(ds: &Dataset, b: usize, eta: f64, seed: u64, device: Device) -> Result<Prop2Outcome> {
     if b == 0 || b > ds.n {
         return Err(WorkerError::Invalid(format!(
             "prop2: batch size {b} must lie in 1..={}",
@@ -63,9 +65,11 @@ pub fn construct(ds: &Dataset, b: usize, eta: f64, seed: u64) -> Result<Prop2Out
     }
     let _guard = tch::no_grad_guard();
     let model = ModelKind::Logreg;
-    let theta = Tensor::from_slice(&draw_theta(model, seed, 0)).to_kind(Kind::Double);
+    let theta = Tensor::from_slice(&draw_theta(model, seed, 0))
+        .to_kind(Kind::Double)
+        .to_device(device);
     let idx = PortableRng::derived(seed, "prop2-batch", 0).sample_indices(ds.n, b);
-    let real = Batch::gather(ds, &idx, Device::Cpu, Precision::F64)?;
+    let real = Batch::gather(ds, &idx, device, Precision::F64)?;
     let g = tch::with_grad(|| gradient(model, &theta, &real))?.view([10, 784]);
     let gt = g.tr();
     let (_u, s, v) = gt.f_svd(true, true)?;
@@ -79,7 +83,9 @@ pub fn construct(ds: &Dataset, b: usize, eta: f64, seed: u64) -> Result<Prop2Out
     }
     let vr = v.narrow(1, 0, rank as i64).tr(); // [r, 10]
     let mut rng = PortableRng::derived(seed, "prop2-combination", 0);
-    let r = Tensor::from_slice(&rng.normal_f64(b * rank)).view([b as i64, rank as i64]);
+    let r = Tensor::from_slice(&rng.normal_f64(b * rank))
+        .view([b as i64, rank as i64])
+        .to_device(device);
     let c = r.matmul(&vr); // [b, 10], zero row sums
                            // C'^T X' = b G with C'^T = V_r R^T: in V_r's coordinates R^T X' = V_r^T b G, whose minimum-norm solution
                            // R (R^T R)^{-1} V_r^T b G avoids inverting C', which is singular along the all-ones direction.
@@ -104,9 +110,9 @@ pub fn construct(ds: &Dataset, b: usize, eta: f64, seed: u64) -> Result<Prop2Out
         rank,
         tolerance,
         simplex_violation: simplex::violation(&y),
-        x,
-        y,
-        real_x: real.x,
+        x: x.to_device(Device::Cpu),
+        y: y.to_device(Device::Cpu),
+        real_x: real.x.to_device(Device::Cpu),
         error_f32,
         error_f64,
         outside_unit: outside,

@@ -88,10 +88,11 @@ pub fn adam_forge(
 pub fn prop2(
     spec: &Prop2Spec,
     ds: &Dataset,
+    device: tch::Device,
     prov: Provenance,
     grid_dir: Option<&Path>,
 ) -> Result<(Prop2Report, Vec<PathBuf>)> {
-    let out = prop2::construct(ds, spec.batch_size, spec.eta, spec.seed)?;
+    let out = prop2::construct(ds, spec.batch_size, spec.eta, spec.seed, device)?;
     let mut files = Vec::new();
     if let Some(dir) = grid_dir {
         let tag = format!("prop2-b{}-s{}", spec.batch_size, spec.seed);
