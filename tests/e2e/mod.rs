@@ -42,12 +42,21 @@ impl Cluster {
 
     /// A cluster with further top-level tables (e.g. `[slurm]`) after the sweep.
     pub fn with_tables(sweep_body: &str, tables: &str) -> Cluster {
+        Self::build(sweep_body, "", tables)
+    }
+
+    /// A cluster whose `[coordinator]` table has the further lines `coordinator_keys`.
+    pub fn with_coordinator_keys(sweep_body: &str, coordinator_keys: &str) -> Cluster {
+        Self::build(sweep_body, coordinator_keys, "")
+    }
+
+    fn build(sweep_body: &str, coordinator_keys: &str, tables: &str) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let toml = format!(
             "default_sweep = \"s\"\n[coordinator]\nlisten = \"127.0.0.1:{port}\"\ntoken_file = \"{d}/token\"\n\
              ledger = \"{d}/ledger.sqlite\"\nlease_seconds = 4.0\nheartbeat_seconds = 0.5\nmax_attempts = 3\n\
-             {profiles}\n[[sweep]]\nname = \"s\"\n{sweep_body}\n{tables}",
+             {coordinator_keys}\n{profiles}\n[[sweep]]\nname = \"s\"\n{sweep_body}\n{tables}",
             d = dir.path().display(),
             profiles = PROFILES
         );
