@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Cuts the small real data subset bundled under data/ from a full copy of the official MNIST and CIFAR-10 files.
 #
-# Usage: scripts/make-data-subset.sh [SOURCE_DIR]   (default /work/shared/data, which holds mnist/ and
+# Usage: scripts/make-data-subset.sh [SOURCE_DIR]   (default ../shared/data beside the repository, which holds mnist/ and
 # cifar-10-batches-bin/ in the official layout). Writes data/mnist/*.gz, data/cifar10/*.bin and data/SHA256SUMS.
 #
 # MNIST: the first 2,000 training and the first 500 test images and labels, written as valid IDX files with the
@@ -10,7 +10,7 @@
 # set (test_batch.bin, or test_subset_1000.bin which holds its first 1,000 records), copied byte for byte.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-src=${1:-/work/shared/data}
+src=${1:-$root/../shared/data}
 out="$root/data"
 mkdir -p "$out/mnist" "$out/cifar10"
 

@@ -4,7 +4,7 @@
 //!
 //! Efficiency = summed job compute / (workers x wall time); overhead per job = (workers x wall - compute) / jobs.
 //! The jobs' computation is a measured sleep, so on a small shared machine the numbers isolate what the
-//! coordinator and the protocol cost rather than how busy the CPUs are. Goals (issue 5): efficiency >= 0.9 for
+//! coordinator and the protocol cost rather than how busy the CPUs are. Goals: efficiency >= 0.9 for
 //! jobs of a second or more, transfer >= 0.5x raw TCP.
 #[path = "cluster_bench/fake.rs"]
 mod fake;

@@ -1,22 +1,19 @@
-//! The loaders on the full official MNIST and CIFAR-10 sets, where a copy sits at `/work/shared/data` or at
-//! `../shared/data` beside the repository (CI has the latter); skipped with a printed note otherwise.
+//! The loaders on the full official MNIST and CIFAR-10 sets, where a copy sits at `../shared/data` beside the
+//! repository (CI has one); skipped with a printed note otherwise.
 use forgebench_shared::data::{self, bundled_dir, Split};
 use forgebench_shared::experiment::DatasetKind;
 use std::path::PathBuf;
 use std::time::Instant;
 
-/// `/work/shared/data` or `../shared/data` beside the repository, when present.
+/// `../shared/data` beside the repository, when present.
 fn full_data_root() -> Option<PathBuf> {
-    let beside = bundled_dir().join("../../shared/data");
-    [PathBuf::from("/work/shared/data"), beside]
-        .into_iter()
-        .find(|p| p.join("mnist").is_dir())
+    Some(bundled_dir().join("../../shared/data")).filter(|p| p.join("mnist").is_dir())
 }
 
 #[test]
 fn full_mnist_train_loads_with_the_official_hash() {
     let Some(root) = full_data_root() else {
-        println!("skipped: no /work/shared/data or ../shared/data with the full MNIST set");
+        println!("skipped: no ../shared/data with the full MNIST set");
         return;
     };
     let start = Instant::now();
@@ -45,7 +42,7 @@ fn full_mnist_train_loads_with_the_official_hash() {
 #[test]
 fn full_cifar_train_loads_all_five_batches() {
     let Some(root) = full_data_root().filter(|r| r.join("cifar-10-batches-bin").is_dir()) else {
-        println!("skipped: no /work/shared/data or ../shared/data with the full CIFAR-10 set");
+        println!("skipped: no ../shared/data with the full CIFAR-10 set");
         return;
     };
     let start = Instant::now();
