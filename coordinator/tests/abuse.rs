@@ -225,6 +225,29 @@ async fn report(
     .map(|r| r.into_inner())
 }
 
+/// Runs a write job with the fake executor in `work`, uploads its artifacts and returns its outcome.
+async fn fake_write(
+    c: &mut forgebench_proto::client::WorkerClient,
+    spec: &forgebench_shared::jobs::JobSpec,
+    p: &forgebench_shared::profile::DeviceProfile,
+    work: &std::path::Path,
+) -> JobOutcome {
+    let (v, files) = fake_execute(spec, p, &[], work).expect("fake write");
+    for (r, path) in &files {
+        let h = pb::ArtifactHeader {
+            content_id: r.id.0.clone(),
+            size: r.size,
+            role: r.role.clone(),
+        };
+        upload(c, path, h).await.expect("upload");
+    }
+    JobOutcome {
+        result: v,
+        artifacts: files.into_iter().map(|(r, _)| r).collect::<Vec<ArtifactRef>>(),
+        compute_seconds: 0.1,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn malformed_and_mismatched_results_are_refused_and_retried() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -264,20 +287,7 @@ async fn malformed_and_mismatched_results_are_refused_and_retried() {
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).expect("dir");
     let spec = serde_json::from_str(&job.spec_json).expect("spec");
-    let (v, files) = fake_execute(&spec, &p, &[], &work).expect("fake write");
-    for (r, path) in &files {
-        let h = pb::ArtifactHeader {
-            content_id: r.id.0.clone(),
-            size: r.size,
-            role: r.role.clone(),
-        };
-        upload(&mut c, path, h).await.expect("upload");
-    }
-    let ok = JobOutcome {
-        result: v,
-        artifacts: files.iter().map(|(r, _)| r.clone()).collect::<Vec<ArtifactRef>>(),
-        compute_seconds: 0.1,
-    };
+    let ok = fake_write(&mut c, &spec, &p, &work).await;
     let r = report(&mut c, &w, &job, serde_json::to_string(&ok).unwrap())
         .await
         .expect("accepted");
@@ -348,20 +358,7 @@ async fn a_restarted_coordinator_keeps_the_running_lease() {
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).expect("dir");
     let spec = serde_json::from_str(&job.spec_json).expect("spec");
-    let (v, files) = fake_execute(&spec, &p, &[], &work).expect("fake write");
-    for (r, path) in &files {
-        let h = pb::ArtifactHeader {
-            content_id: r.id.0.clone(),
-            size: r.size,
-            role: r.role.clone(),
-        };
-        upload(&mut c, path, h).await.expect("upload");
-    }
-    let ok = JobOutcome {
-        result: v,
-        artifacts: files.iter().map(|(r, _)| r.clone()).collect(),
-        compute_seconds: 0.1,
-    };
+    let ok = fake_write(&mut c, &spec, &p, &work).await;
     let r = report(&mut c, &w, &job, serde_json::to_string(&ok).unwrap())
         .await
         .expect("accepted");
