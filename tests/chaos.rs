@@ -89,7 +89,7 @@ fn note(now: HashMap<String, u32>, finished: &mut HashMap<String, u32>) {
 fn a_sweep_survives_killed_workers_killed_coordinators_and_a_stopped_worker() {
     let sweep = format!(
         "experiments = [\"reproduction\"]\nmodels = [\"logreg\"]\nbatch_sizes = [100]\nseeds = {SEEDS:?}\n\
-         triples = 20\ndevices = \"all\"\n"
+         triples = 20\ndevices = \"all\"\nverification = \"exhaustive\"\n"
     );
     let c = Cluster::new(&sweep);
     let coordinator = Chaos::start_coordinator(&c, 1);
@@ -106,8 +106,10 @@ fn a_sweep_survives_killed_workers_killed_coordinators_and_a_stopped_worker() {
     let o = chaos.c.cmd(&["submit"]).output().expect("submit");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let id = SweepId(String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    let total = chaos.c.ledger().sweep_status(&id).expect("status").total();
-    assert!(total >= 30, "{total} jobs");
+    // Each device's jobs are planned when its worker registers.
+    let total = || chaos.c.ledger().sweep_status(&id).map(|s| s.total()).unwrap_or(0);
+    assert!(wait_for(60, || total() >= 30), "{} jobs", total());
+    let total = total();
 
     use Event::*;
     let schedule = [

@@ -30,7 +30,7 @@ pub fn sweep_results_with_artifacts(ledger: &Ledger, sweep: &SweepId, artifacts_
 fn gather(ledger: &Ledger, sweep: &SweepId, artifacts_dir: Option<&Path>) -> Result<Results> {
     let (cfg, profiles) = ledger.sweep_config(sweep)?;
     let mut results = Results::default();
-    for m in crate::aggregate::matrices(ledger, sweep)? {
+    for m in crate::aggregate::matrices(ledger, sweep, artifacts_dir)? {
         results.push_matrix(m);
     }
     let prefix = format!("{sweep}/");

@@ -1,17 +1,23 @@
-//! Sweep expansion: a validated [`SweepConfig`] and the selected profiles become jobs, each bound to one profile.
+//! Sweep expansion: a validated [`SweepConfig`] and the devices that joined the sweep become jobs, each bound to
+//! one device. Expansion is monotone: the jobs over devices d1..dn are those over d1..dn-1 plus the new device's,
+//! so a device that joins a running sweep adds its jobs (ids name devices by [`SweepDevice::key`]).
 //!
-//! Reproduction: one `WriteLog` job per profile, then a `VerifyLog` job for every (log, verifier) pair, the
-//! diagonal included. A verify job cannot name its log before the log exists, so it is planned as
-//! [`Plan::VerifyOf`] the writer job and becomes a concrete [`JobSpec`] when it is leased. The other kinds are
+//! Reproduction, linear verification (the default): one `WriteLog` and one `RepeatLog` job per device; the
+//! coordinator compares the stored logs ([`crate::aggregate`]). Exhaustive verification: one `WriteLog` job per
+//! device, then a `VerifyLog` job for every (log, verifier) pair, the diagonal included. A verify job cannot name
+//! its log before the log exists, so it is planned as [`Plan::VerifyOf`] the writer job and becomes a concrete
+//! [`JobSpec`] when it is leased. The other kinds are
 //! expanded in [`attacks`]; their jobs that read an artifact of another job are planned as
 //! [`Plan::NeedsArtifact`] and completed the same way.
 mod attacks;
 #[cfg(test)]
 mod tests;
 
+use crate::ledger::SweepDevice;
+use forgebench_shared::config::Verification;
 use forgebench_shared::config::{ExperimentKind, SweepConfig};
 use forgebench_shared::experiment::ReproSpec;
-use forgebench_shared::ids::{ArtifactId, JobId, SweepId};
+use forgebench_shared::ids::{ArtifactId, DeviceId, JobId, SweepId};
 use forgebench_shared::jobs::{ForgeSpec, JobSpec, PolSpec};
 use forgebench_shared::profile::DeviceProfile;
 use serde::{Deserialize, Serialize};
@@ -91,8 +97,10 @@ impl ArtifactJob {
 pub struct NewJob {
     /// Stable id (the same sweep always expands to the same ids).
     pub id: JobId,
-    /// The profile that must run it.
+    /// Profile of the device.
     pub profile: String,
+    /// The device that must run it.
+    pub device: DeviceId,
     /// What it runs.
     pub plan: Plan,
     /// A job that must be done first.
@@ -107,12 +115,14 @@ pub fn sweep_identity(cfg: &SweepConfig, profiles: &[DeviceProfile]) -> (SweepId
     (SweepId(format!("{}-{}", cfg.name, &fp[..10])), fp)
 }
 
-/// Expands `cfg` over `profiles` (already selected, at least one): every kind in the order listed.
-pub fn expand(sweep: &SweepId, cfg: &SweepConfig, profiles: &[DeviceProfile]) -> Vec<NewJob> {
+/// Expands `cfg` over `devices` (in the order they joined) of the selected `profiles`: every kind in the order
+/// listed. Single runs (PoL training and what reads it, forging, Adam, Proposition 2) go to the first device of
+/// the first selected profile, and wait for it to join: they never move to whichever device came first.
+pub fn expand(sweep: &SweepId, cfg: &SweepConfig, profiles: &[DeviceProfile], devices: &[SweepDevice]) -> Vec<NewJob> {
     let mut jobs = Vec::new();
-    let Some(first) = profiles.first() else {
-        return jobs;
-    };
+    let first = profiles
+        .first()
+        .and_then(|p| devices.iter().find(|d| d.profile.name == p.name));
     for &kind in &cfg.experiments {
         for (model, dataset) in cfg.kind_model_datasets(kind) {
             for &batch_size in &cfg.batch_sizes {
@@ -135,9 +145,13 @@ pub fn expand(sweep: &SweepId, cfg: &SweepConfig, profiles: &[DeviceProfile]) ->
                                 full: false,
                             };
                             let stem = format!("{sweep}/repro-{model}-{dataset}-b{batch_size}-s{seed}");
-                            reproduction(&stem, &spec, profiles, &mut jobs);
+                            reproduction(&stem, &spec, cfg.verification, devices, &mut jobs);
                         }
-                        _ => attacks::expand_kind(sweep, cfg, kind, &point, first, profiles, &mut jobs),
+                        _ => {
+                            if let Some(first) = first {
+                                attacks::expand_kind(sweep, cfg, kind, &point, first, devices, &mut jobs)
+                            }
+                        }
                     }
                 }
             }
@@ -146,29 +160,45 @@ pub fn expand(sweep: &SweepId, cfg: &SweepConfig, profiles: &[DeviceProfile]) ->
     jobs
 }
 
-fn reproduction(stem: &str, spec: &ReproSpec, profiles: &[DeviceProfile], jobs: &mut Vec<NewJob>) {
-    for w in profiles {
-        jobs.push(NewJob {
-            id: JobId(format!("{stem}/write@{}", w.name)),
-            profile: w.name.clone(),
-            plan: Plan::Ready {
-                job: JobSpec::WriteLog { spec: spec.clone() },
-            },
-            depends_on: None,
-        });
-    }
-    for w in profiles {
-        let writer_job = JobId(format!("{stem}/write@{}", w.name));
-        for v in profiles {
-            jobs.push(NewJob {
-                id: JobId(format!("{stem}/verify-{}@{}", w.name, v.name)),
-                profile: v.name.clone(),
-                plan: Plan::VerifyOf {
-                    spec: spec.clone(),
-                    writer_job: writer_job.clone(),
-                },
-                depends_on: Some(writer_job.clone()),
-            });
+fn reproduction(
+    stem: &str,
+    spec: &ReproSpec,
+    verification: Verification,
+    devices: &[SweepDevice],
+    jobs: &mut Vec<NewJob>,
+) {
+    let job = |id: String, d: &SweepDevice, plan: Plan, depends_on: Option<JobId>| NewJob {
+        id: JobId(id),
+        profile: d.profile.name.clone(),
+        device: d.id.clone(),
+        plan,
+        depends_on,
+    };
+    for w in devices {
+        let write = JobSpec::WriteLog { spec: spec.clone() };
+        jobs.push(job(write_job_id(stem, w), w, Plan::Ready { job: write }, None));
+        if verification == Verification::Linear {
+            let repeat = JobSpec::RepeatLog { spec: spec.clone() };
+            let id = format!("{stem}/repeat@{}", w.key);
+            jobs.push(job(id, w, Plan::Ready { job: repeat }, None));
         }
     }
+    if verification == Verification::Linear {
+        return;
+    }
+    for w in devices {
+        let writer_job = JobId(write_job_id(stem, w));
+        for v in devices {
+            let plan = Plan::VerifyOf {
+                spec: spec.clone(),
+                writer_job: writer_job.clone(),
+            };
+            let id = format!("{stem}/verify-{}@{}", w.key, v.key);
+            jobs.push(job(id, v, plan, Some(writer_job.clone())));
+        }
+    }
+}
+
+fn write_job_id(stem: &str, d: &SweepDevice) -> String {
+    format!("{stem}/write@{}", d.key)
 }

@@ -320,7 +320,7 @@ async fn malformed_and_mismatched_results_are_refused_and_retried() {
         .expect("accepted");
     let jobs = coord.ledger().sweep_jobs(&id).expect("jobs");
     assert!(jobs.iter().all(|j| j.state == JobState::Done), "every job done");
-    let m = matrices(coord.ledger(), &id).expect("a done sweep always aggregates");
+    let m = matrices(coord.ledger(), &id, None).expect("a done sweep always aggregates");
     assert!(m.iter().all(|m| m.cells.iter().flatten().all(|c| c.is_some())));
     running.shutdown().await.expect("shutdown");
 }

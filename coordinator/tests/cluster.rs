@@ -37,7 +37,11 @@ async fn fake_workers_fill_the_matrix() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (coord, running) = coordinator(dir.path(), 5_000, 3).await;
     let (sweep_id, n, existed) = coord.submit(&sweep()).expect("submit");
-    assert_eq!((n, existed), (3 + 9, false));
+    assert_eq!(
+        (n, existed),
+        (0, false),
+        "no device has registered: no job is planned yet"
+    );
     assert!(
         coord.submit(&sweep()).expect("again").2,
         "resubmitting the same sweep is idempotent"
@@ -69,7 +73,13 @@ async fn fake_workers_fill_the_matrix() {
     });
     assert!(wait_for(20, done).await, "the sweep completed");
     workers.await.expect("workers");
-    let m = matrices(coord.ledger(), &sweep_id).expect("tables");
+    let status = coord.ledger().sweep_status(&sweep_id).expect("status");
+    assert_eq!(
+        status.total(),
+        3 + 9,
+        "each device joined with its log and its verify jobs"
+    );
+    let m = matrices(coord.ledger(), &sweep_id, None).expect("tables");
     assert_eq!(m.len(), 1);
     let names: Vec<_> = m[0].devices.iter().map(|d| d.profile.name.clone()).collect();
     for (w, row) in m[0].cells.iter().enumerate() {
@@ -147,7 +157,7 @@ async fn failing_job_is_retried_then_failed_and_resubmitted() {
         "{:?}",
         s.failures
     );
-    let m = matrices(coord.ledger(), &sweep_id).expect("tables");
+    let m = matrices(coord.ledger(), &sweep_id, None).expect("tables");
     assert_eq!(m[0].cells.iter().flatten().filter(|c| c.is_none()).count(), 1);
     // resubmit --failed-only over the control API
     let mut ctl = target(&running)

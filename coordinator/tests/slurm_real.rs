@@ -77,28 +77,40 @@ fn submit_sweep(l: &Ledger, cfg: &ClusterConfig, name: &str) -> SweepId {
         config_toml: &text,
         profiles: &cfg.profiles,
     };
-    l.insert_sweep(rec, &expand(&id, &sweep, &cfg.profiles), 1)
-        .expect("insert");
+    l.insert_sweep(rec).expect("insert");
+    for p in &cfg.profiles {
+        let d = l.add_device(p, &fingerprint()).expect("device");
+        l.attach_device(&id, &d).expect("attach");
+    }
+    let devices = l.sweep_devices(&id).expect("devices");
+    l.add_jobs(&id, &expand(&id, &sweep, &cfg.profiles, &devices), 1)
+        .expect("jobs");
     id
+}
+
+/// The fingerprint of the test's devices and of the workers that end the sweep.
+fn fingerprint() -> DeviceFingerprint {
+    DeviceFingerprint {
+        hostname: "h".into(),
+        cpu_model: "c".into(),
+        cpu_flags: vec![],
+        libtorch_version: "t".into(),
+        libtorch_config: String::new(),
+        cuda_driver: "none".into(),
+        gpus: vec![],
+        code_version: "t".into(),
+        threads: 1,
+        settings_in_force: Default::default(),
+    }
 }
 
 /// Fails every job of the sweep once (one attempt each), which completes it.
 fn finish_sweep(l: &Ledger, cfg: &ClusterConfig) {
     for p in &cfg.profiles {
-        let fp = DeviceFingerprint {
-            hostname: "h".into(),
-            cpu_model: "c".into(),
-            cpu_flags: vec![],
-            libtorch_version: "t".into(),
-            libtorch_config: String::new(),
-            cuda_driver: "none".into(),
-            gpus: vec![],
-            code_version: "t".into(),
-            threads: 1,
-            settings_in_force: Default::default(),
-        };
-        let w = l.register_worker(&format!("w-{}", p.name), p, &fp).expect("register");
-        while let Some(j) = l.lease_next(&w, &p.name, 60_000).expect("lease") {
+        let (w, d) = l
+            .register_worker(&format!("w-{}", p.name), p, &fingerprint())
+            .expect("register");
+        while let Some(j) = l.lease_next(&w, &d, 60_000).expect("lease") {
             l.report(&w, &j.job_id, j.attempt, Err("ended by the test"))
                 .expect("report");
         }

@@ -42,3 +42,8 @@ id_type!(
     /// The BLAKE3 hash (hex) of an artifact's bytes: artifacts are content-addressed (see [`crate::content`]).
     ArtifactId
 );
+id_type!(
+    /// Identifies a device: a profile and the hardware and software it ran on, derived from the worker's measured
+    /// fingerprint ([`crate::device::device_id`]).
+    DeviceId
+);

@@ -142,6 +142,9 @@ fn default_eta() -> f64 {
 pub enum JobSpec {
     /// Write a reproduction log on this profile.
     WriteLog { spec: ReproSpec },
+    /// Write the same reproduction log again in a fresh process of this profile: the matrix diagonal, which shows
+    /// run-to-run nondeterminism (cuDNN auto-tuning, atomics) that a second computation in one process could hide.
+    RepeatLog { spec: ReproSpec },
     /// Recompute a reproduction log (an artifact) on this profile.
     VerifyLog { spec: ReproSpec, log: ArtifactId },
     /// Batch-shuffle errors.
@@ -167,6 +170,7 @@ impl JobSpec {
     pub fn kind(&self) -> &'static str {
         match self {
             JobSpec::WriteLog { .. } => "write-log",
+            JobSpec::RepeatLog { .. } => "repeat-log",
             JobSpec::VerifyLog { .. } => "verify-log",
             JobSpec::Shuffle { .. } => "shuffle",
             JobSpec::PolTrain { .. } => "pol-train",

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod content;
 pub mod data;
+pub mod device;
 pub mod error;
 pub mod experiment;
 pub mod fingerprint;
@@ -13,6 +14,7 @@ pub mod jobs;
 pub mod measures;
 pub mod profile;
 pub mod provenance;
+pub mod repro_log;
 pub mod results;
 pub mod rng;
 pub mod tables;

@@ -23,3 +23,10 @@ pub struct Provenance {
     /// Seeds used, by purpose.
     pub seeds: Vec<(String, u64)>,
 }
+
+impl Provenance {
+    /// The device the result was computed on.
+    pub fn device_id(&self) -> crate::ids::DeviceId {
+        crate::device::device_id(&self.profile, &self.fingerprint)
+    }
+}

@@ -21,7 +21,12 @@ pub struct DeviceLabel {
 }
 
 impl DeviceLabel {
-    /// Header text, e.g. "cpu-avx2 (AMD EPYC; cpu, aten avx2, 1 thread)".
+    /// The device's id (profile and fingerprint: [`crate::device::device_id`]).
+    pub fn id(&self) -> crate::ids::DeviceId {
+        crate::device::device_id(&self.profile, &self.fingerprint)
+    }
+
+    /// Header text, e.g. "cpu-avx2 @ laba (AMD EPYC; cpu, aten avx2, 1 thread)"; the host is left out when unknown.
     pub fn header(&self) -> String {
         let ord = match &self.profile.device {
             crate::profile::Device::CudaOrdinal(o) => Some(*o),
@@ -30,8 +35,12 @@ impl DeviceLabel {
             }
             crate::profile::Device::Cpu => None,
         };
+        let host = match self.fingerprint.hostname.as_str() {
+            "" => String::new(),
+            h => format!(" @ {h}"),
+        };
         format!(
-            "{} ({}; {})",
+            "{}{host} ({}; {})",
             self.profile.name,
             self.fingerprint.hardware_label(ord),
             self.profile.label()
@@ -86,18 +95,43 @@ pub struct CrossDeviceMatrix {
 #[derive(Serialize, Deserialize)]
 struct MatrixJson {
     key: MatrixKey,
-    devices: Vec<DeviceLabel>,
+    devices: Vec<DeviceJson>,
     cells: Vec<Vec<Option<Cell>>>,
     #[serde(default)]
     classes: Vec<String>,
 }
 
+/// A device as a matrix's JSON lists it: the label plus, derived from it and ignored when read back, its id, host
+/// and equivalence class.
+#[derive(Serialize, Deserialize)]
+struct DeviceJson {
+    #[serde(flatten)]
+    label: DeviceLabel,
+    #[serde(default)]
+    device_id: String,
+    #[serde(default)]
+    host: String,
+    #[serde(default)]
+    class: String,
+}
+
 impl From<CrossDeviceMatrix> for MatrixJson {
     fn from(m: CrossDeviceMatrix) -> Self {
         let classes = m.class_names();
+        let devices = m
+            .devices
+            .into_iter()
+            .zip(&classes)
+            .map(|(label, class)| DeviceJson {
+                device_id: label.id().0,
+                host: label.fingerprint.hostname.clone(),
+                class: class.clone(),
+                label,
+            })
+            .collect();
         MatrixJson {
             key: m.key,
-            devices: m.devices,
+            devices,
             cells: m.cells,
             classes,
         }
@@ -108,7 +142,7 @@ impl From<MatrixJson> for CrossDeviceMatrix {
     fn from(j: MatrixJson) -> Self {
         CrossDeviceMatrix {
             key: j.key,
-            devices: j.devices,
+            devices: j.devices.into_iter().map(|d| d.label).collect(),
             cells: j.cells,
         }
     }

@@ -100,6 +100,7 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
             let manifest = repro::write_log(spec, &ds, device, prov, &path, |_| {})?;
             (to_json(&manifest)?, vec![artifact(&path, "repro-log")?])
         }
+        JobSpec::RepeatLog { spec } => return repeat_log(ctx, spec, started),
         JobSpec::VerifyLog { spec, log } => {
             let path = input(inputs, log)?;
             let log = repro::read_log(path)?;
@@ -176,5 +177,38 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
         artifacts: files.iter().map(|(r, _)| r.clone()).collect(),
         compute_seconds: started.elapsed().as_secs_f64(),
     };
+    Ok(ExecOutput { outcome, files })
+}
+
+/// The repeat run of a log: the same `WriteLog` in a fresh process of this profile (this executable, the profile's
+/// environment set before libtorch loads), so the diagonal shows what a second process computes, not a second
+/// pass through warmed-up caches and tuned kernels of this one.
+fn repeat_log(
+    ctx: &JobContext,
+    spec: &forgebench_shared::experiment::ReproSpec,
+    started: Instant,
+) -> Result<ExecOutput> {
+    let write = JobSpec::WriteLog { spec: spec.clone() };
+    let child_dir = ctx.work_dir.join("repeat");
+    let out = ctx.work_dir.join("repeat-outcome.json");
+    let v = crate::cli::spawn::run_job(&ctx.profile, &write, &[], Some(&ctx.data_dir), &child_dir, &out)?;
+    let bad = |why: &str| WorkerError::artifact(&out, format!("the repeat run's output {why}"));
+    let mut outcome: JobOutcome =
+        serde_json::from_value(v["outcome"].clone()).map_err(|e| bad(&format!("has no outcome: {e}")))?;
+    let mut files = Vec::new();
+    for (f, r) in v["files"]
+        .as_array()
+        .ok_or_else(|| bad("lists no files"))?
+        .iter()
+        .zip(&outcome.artifacts)
+    {
+        let path = f["path"].as_str().ok_or_else(|| bad("names a file without a path"))?;
+        files.push((r.clone(), PathBuf::from(path)));
+    }
+    if files.len() != outcome.artifacts.len() {
+        return Err(bad("lists fewer files than artifacts"));
+    }
+    // The job's cost includes starting the process: that is what the repeat run costs a sweep.
+    outcome.compute_seconds = started.elapsed().as_secs_f64();
     Ok(ExecOutput { outcome, files })
 }

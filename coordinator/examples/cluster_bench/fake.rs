@@ -1,8 +1,10 @@
 //! What a benchmark worker "runs": valid outcomes for the reproduction jobs without any numerics. A write job
-//! stores a small log naming its writer (uploaded as a real artifact); a verify job reads the writer back from the
-//! log it was given and reports a summary the aggregation accepts, so the sweep ends in complete tables.
+//! stores a small synthetic log in the real format (uploaded as a real artifact, about 31 KB: the transfer does not
+//! hide the scheduling overhead being measured); a verify job reads the writer back from the log it was given and
+//! reports a summary the aggregation accepts, so the sweep ends in complete tables.
+use forgebench_coordinator::aggregate::synthetic;
 use forgebench_coordinator::{CoordError, Result};
-use forgebench_shared::content::id_of_bytes;
+use forgebench_shared::content::id_of_file;
 use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::ids::ArtifactId;
 use forgebench_shared::jobs::{ArtifactRef, JobSpec};
@@ -11,8 +13,15 @@ use forgebench_shared::profile::DeviceProfile;
 use forgebench_shared::provenance::Provenance;
 use std::path::{Path, PathBuf};
 
-/// Size of a fake log: small, so the transfer does not hide the scheduling overhead being measured.
-const LOG_BYTES: usize = 4 << 10;
+/// The provenance of a benchmark worker of `profile`.
+fn provenance(profile: &DeviceProfile) -> Provenance {
+    Provenance {
+        code_version: "cluster-bench".into(),
+        profile: profile.clone(),
+        fingerprint: fingerprint(&profile.name),
+        seeds: vec![],
+    }
+}
 
 /// The fingerprint a benchmark worker announces.
 pub fn fingerprint(profile: &str) -> DeviceFingerprint {
@@ -48,29 +57,25 @@ pub fn execute(
     dir: &Path,
 ) -> Result<(serde_json::Value, Vec<(ArtifactRef, PathBuf)>)> {
     match spec {
-        JobSpec::WriteLog { spec } => {
-            let line = format!("seed {} by {}\n", spec.seed, profile.name);
-            let bytes: Vec<u8> = line.bytes().cycle().take(LOG_BYTES.max(line.len())).collect();
+        JobSpec::WriteLog { spec } | JobSpec::RepeatLog { spec } => {
             let path = dir.join(format!("log-s{}-{}", spec.seed, profile.name));
-            std::fs::write(&path, &bytes).map_err(|e| CoordError::io(&path, e))?;
+            let m = synthetic::write_log(&path, spec, provenance(profile), profile.name.len() as f32 * 1e-4)?;
             let r = ArtifactRef {
-                id: ArtifactId(id_of_bytes(&bytes)),
+                id: ArtifactId(id_of_file(&path).map_err(|e| CoordError::io(&path, e))?),
                 role: "repro-log".into(),
-                size: bytes.len() as u64,
+                size: std::fs::metadata(&path).map_err(|e| CoordError::io(&path, e))?.len(),
             };
-            Ok((serde_json::json!({ "writer": profile.name }), vec![(r, path)]))
+            Ok((
+                serde_json::to_value(m).map_err(|e| CoordError::json("manifest", e))?,
+                vec![(r, path)],
+            ))
         }
         JobSpec::VerifyLog { .. } => {
             let path = inputs
                 .first()
                 .ok_or_else(|| CoordError::Invalid("a verify job without its log".into()))?;
-            let text = std::fs::read_to_string(path).map_err(|e| CoordError::io(path, e))?;
-            let writer = text
-                .lines()
-                .next()
-                .and_then(|l| l.split(" by ").nth(1))
-                .ok_or_else(|| CoordError::Invalid(format!("{}: not a benchmark log", path.display())))?;
-            let l2 = fake_l2(writer, &profile.name);
+            let writer = synthetic::read_manifest(path)?.provenance;
+            let l2 = fake_l2(&writer.profile.name, &profile.name);
             let m = ErrorMeasures {
                 l2,
                 l2_sq: l2 * l2,
@@ -78,15 +83,9 @@ pub fn execute(
                 linf: l2,
                 rel: l2,
             };
-            let verifier = Provenance {
-                code_version: "cluster-bench".into(),
-                profile: profile.clone(),
-                fingerprint: fingerprint(&profile.name),
-                seeds: vec![],
-            };
             let v = serde_json::json!({
-                "writer_profile": writer, "verifier_profile": profile.name, "verifier": verifier,
-                "summary": MeasureSummary::of(&[m]),
+                "writer_profile": writer.profile.name, "writer": writer, "verifier_profile": profile.name,
+                "verifier": provenance(profile), "summary": MeasureSummary::of(&[m]),
             });
             Ok((v, vec![]))
         }

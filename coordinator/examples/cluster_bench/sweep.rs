@@ -65,7 +65,7 @@ fn sweep_toml(name: &str, seeds: u64) -> String {
     let seeds: Vec<String> = (0..seeds).map(|s| s.to_string()).collect();
     format!(
         "name = \"{name}\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\"]\nbatch_sizes = [10]\n\
-         seeds = [{}]\ntriples = 1\ndevices = \"all\"\n",
+         seeds = [{}]\ntriples = 1\ndevices = \"all\"\nverification = \"exhaustive\"\n",
         seeds.join(", ")
     )
 }

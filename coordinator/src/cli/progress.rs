@@ -14,6 +14,12 @@ pub fn status_text(s: &pb::StatusResponse) -> String {
             "sweep {} ({}): {}/{} done, {} running, {} pending, {} failed, {:.1} s of compute\n",
             w.sweep_id, w.name, w.done, w.total, w.leased, w.pending, w.failed, w.compute_seconds
         );
+        for d in &w.devices {
+            out += &format!("  device: {d}\n");
+        }
+        if !w.awaiting_devices.is_empty() {
+            out += &format!("  waiting for devices: {}\n", w.awaiting_devices.join(", "));
+        }
         for f in &w.failures {
             out += &format!("  failed: {f}\n");
         }
@@ -45,7 +51,8 @@ pub fn status_json(s: &pb::StatusResponse) -> String {
         .map(|w| {
             serde_json::json!({"sweep_id": w.sweep_id, "name": w.name, "total": w.total, "pending": w.pending,
                 "leased": w.leased, "done": w.done, "failed": w.failed, "compute_seconds": w.compute_seconds,
-                "failures": w.failures, "slurm_jobs": w.slurm_jobs})
+                "failures": w.failures, "slurm_jobs": w.slurm_jobs, "devices": w.devices,
+                "awaiting_devices": w.awaiting_devices})
         })
         .collect();
     let workers: Vec<_> = s
@@ -89,7 +96,10 @@ impl Live {
     /// Shows `s`.
     pub fn update(&mut self, s: &SweepRow) {
         let finished = s.counts[2] + s.counts[3];
-        let msg = format!("({} running, {} failed)", s.counts[1], s.counts[3]);
+        let mut msg = format!("({} running, {} failed)", s.counts[1], s.counts[3]);
+        if !s.awaiting.is_empty() {
+            msg += &format!(", waiting for devices: {}", s.awaiting.join(", "));
+        }
         if let Some(b) = &self.bar {
             b.set_length(s.total() as u64);
             b.set_position(finished as u64);

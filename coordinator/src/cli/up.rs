@@ -52,7 +52,7 @@ pub fn run(cfg: &ClusterConfig, a: &UpArgs) -> Result<()> {
     let (id, jobs, existed) = coord.submit(&sweep)?;
     let done_before = coord.ledger().sweep_status(&id)?.counts[2];
     eprintln!(
-        "sweep {id}: {jobs} jobs{}",
+        "sweep {id}: {jobs} jobs planned{} (each device's jobs are planned when its first worker registers)",
         if existed {
             format!(" (resuming: {done_before} already done)")
         } else {

@@ -10,7 +10,8 @@ use forgebench_shared::verdict::Verdict;
 const SWEEP: &str = "name = \"d\"\nexperiments = [\"reproduction\", \"shuffle\", \"pol\", \"greedy\", \"local\", \
     \"adam\", \"adam-projected\", \"prop2\"]\nmodels = [\"lenet5\"]\n\
     models_for = { reproduction = [\"logreg\", \"lenet5\"], prop2 = [\"logreg\"] }\nbatch_sizes = [10]\n\
-    seeds = [0]\ntriples = 2\ndevices = \"all\"\nforge_steps = 2\nforge_pool = 50\nshuffles = 3\n";
+    seeds = [0]\ntriples = 2\ndevices = \"all\"\nforge_steps = 2\nforge_pool = 50\nshuffles = 3\n\
+    verification = \"exhaustive\"\n";
 
 fn row<'a>(r: &'a Results, attack: &str) -> &'a forgebench_shared::tables::AttackRow {
     r.attack_rows()
@@ -106,7 +107,7 @@ fn report_numbers_equal_the_ledgers_results() {
     let read = |f: &str| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(out.join("tables").join(f)).expect("table")).expect("json")
     };
-    let ledger_matrices = crate::aggregate::matrices(&l, &sweep).expect("aggregate");
+    let ledger_matrices = crate::aggregate::matrices(&l, &sweep, None).expect("aggregate");
     let t3 = read("table3.json");
     let written = t3["matrices"].as_array().expect("matrices");
     assert_eq!(written.len(), ledger_matrices.len());

@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobState {
-    /// Waiting for a worker of its profile (and for its dependency).
+    /// Waiting for a worker of its device (and for its dependency).
     Pending,
     /// Running under a lease.
     Leased,
@@ -57,9 +57,9 @@ pub struct SweepRecord<'a> {
 }
 
 impl Ledger {
-    /// Records a sweep and its jobs; returns whether the same sweep (by fingerprint) was already there, in which
-    /// case nothing changes.
-    pub fn insert_sweep(&self, sweep: SweepRecord<'_>, jobs: &[NewJob], max_attempts: u32) -> Result<bool> {
+    /// Records a sweep; returns whether the same sweep (by fingerprint) was already there, in which case nothing
+    /// changes. Its jobs come with its devices ([`Ledger::add_jobs`]).
+    pub fn insert_sweep(&self, sweep: SweepRecord<'_>) -> Result<bool> {
         let SweepRecord {
             id,
             name,
@@ -82,19 +82,46 @@ impl Ledger {
             "INSERT INTO sweeps(id, name, fingerprint, config_toml, profiles_json, created_ms) VALUES (?1,?2,?3,?4,?5,?6)",
             params![id.0, name, fingerprint, config_toml, profiles_json, now_ms()],
         )?;
+        tx.commit()?;
+        Ok(false)
+    }
+
+    /// Adds the jobs of `sweep` not already there (by id), after those that are; returns how many were new. A
+    /// sweep's expansion over more devices contains its expansion over fewer, so a device that joins adds its jobs.
+    pub fn add_jobs(&self, sweep: &SweepId, jobs: &[NewJob], max_attempts: u32) -> Result<usize> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let mut seq: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(seq), -1) + 1 FROM jobs WHERE sweep_id = ?1",
+            [&sweep.0],
+            |r| r.get(0),
+        )?;
+        let mut added = 0;
         {
             let mut ins = tx.prepare(
-                "INSERT INTO jobs(id, sweep_id, seq, profile, plan_json, depends_on, state, max_attempts)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)",
+                "INSERT OR IGNORE INTO jobs(id, sweep_id, seq, profile, device_id, plan_json, depends_on, state,
+                   max_attempts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8)",
             )?;
-            for (seq, j) in jobs.iter().enumerate() {
+            for j in jobs {
                 let plan = serde_json::to_string(&j.plan).map_err(|e| CoordError::json("plan", e))?;
                 let dep = j.depends_on.as_ref().map(|d| d.0.clone());
-                ins.execute(params![j.id.0, id.0, seq as i64, j.profile, plan, dep, max_attempts])?;
+                let n = ins.execute(params![
+                    j.id.0,
+                    sweep.0,
+                    seq,
+                    j.profile,
+                    j.device.0,
+                    plan,
+                    dep,
+                    max_attempts
+                ])?;
+                seq += n as i64;
+                added += n;
             }
         }
         tx.commit()?;
-        Ok(false)
+        Ok(added)
     }
 
     /// Puts failed jobs of `sweep` (and, unless `failed_only`, pending ones) back in the queue with `budget` more

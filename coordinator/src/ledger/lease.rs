@@ -1,10 +1,10 @@
-//! Leasing: handing the next ready job to a worker of its profile, extending leases on heartbeats, recording the
+//! Leasing: handing the next ready job to a worker of its device, extending leases on heartbeats, recording the
 //! end of an attempt, and requeueing the jobs of workers that stopped answering.
 use super::jobs::{fail_job, JobState};
 use super::{now_ms, Ledger};
 use crate::error::{CoordError, Result};
 use crate::plan::Plan;
-use forgebench_shared::ids::{ArtifactId, JobId, SweepId, WorkerId};
+use forgebench_shared::ids::{ArtifactId, DeviceId, JobId, SweepId, WorkerId};
 use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
 use rusqlite::{params, OptionalExtension, Transaction};
 
@@ -120,18 +120,18 @@ fn end_failed(tx: &Transaction<'_>, job: &JobId, attempt: u32, status: &str, err
 }
 
 impl Ledger {
-    /// Leases the first ready job bound to `profile` to `worker` for `lease_ms`.
-    pub fn lease_next(&self, worker: &WorkerId, profile: &str, lease_ms: i64) -> Result<Option<Leased>> {
+    /// Leases the first ready job bound to `device` to `worker` (a worker of that device) for `lease_ms`.
+    pub fn lease_next(&self, worker: &WorkerId, device: &DeviceId, lease_ms: i64) -> Result<Option<Leased>> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
         loop {
             let row: Option<(String, String, String, u32)> = tx
                 .query_row(
                     "SELECT j.id, j.sweep_id, j.plan_json, j.attempts FROM jobs j JOIN sweeps s ON s.id = j.sweep_id
-                     WHERE j.state = 'pending' AND j.profile = ?1 AND (j.depends_on IS NULL OR EXISTS
+                     WHERE j.state = 'pending' AND j.device_id = ?1 AND (j.depends_on IS NULL OR EXISTS
                        (SELECT 1 FROM jobs d WHERE d.id = j.depends_on AND d.state = 'done'))
                      ORDER BY s.created_ms, j.seq LIMIT 1",
-                    [profile],
+                    [&device.0],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
                 )
                 .optional()?;

@@ -3,12 +3,14 @@
 //!
 //! WAL journaling with `synchronous = NORMAL` survives a killed process (only a power loss may drop the last
 //! transactions). Each public method is one transaction; the connection sits behind a mutex and every call is short.
+mod devices;
 mod jobs;
 mod lease;
 mod query;
 mod slurm;
 mod workers;
 
+pub use devices::{assign_keys, SweepDevice};
 pub use jobs::{JobState, SweepRecord};
 pub use lease::Leased;
 pub use query::{JobRow, SweepRow};
@@ -26,9 +28,17 @@ CREATE TABLE IF NOT EXISTS sweeps(
     profiles_json TEXT NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS jobs(
     id TEXT PRIMARY KEY, sweep_id TEXT NOT NULL REFERENCES sweeps(id), seq INTEGER NOT NULL, profile TEXT NOT NULL,
-    plan_json TEXT NOT NULL, depends_on TEXT, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-    max_attempts INTEGER NOT NULL, last_error TEXT);
-CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(state, profile, seq);
+    device_id TEXT NOT NULL, plan_json TEXT NOT NULL, depends_on TEXT, state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, last_error TEXT);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(state, device_id, seq);
+CREATE TABLE IF NOT EXISTS devices(
+    id TEXT PRIMARY KEY, profile TEXT NOT NULL, profile_json TEXT NOT NULL, fingerprint_json TEXT NOT NULL,
+    first_seen_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sweep_devices(
+    sweep_id TEXT NOT NULL REFERENCES sweeps(id), device_id TEXT NOT NULL REFERENCES devices(id),
+    seq INTEGER NOT NULL, joined_ms INTEGER NOT NULL, PRIMARY KEY(sweep_id, device_id));
+CREATE TABLE IF NOT EXISTS pair_cells(
+    row_job TEXT NOT NULL, col_job TEXT NOT NULL, summary_json TEXT NOT NULL, PRIMARY KEY(row_job, col_job));
 CREATE TABLE IF NOT EXISTS attempts(
     job_id TEXT NOT NULL, attempt INTEGER NOT NULL, worker_id TEXT NOT NULL, started_ms INTEGER NOT NULL,
     finished_ms INTEGER, status TEXT NOT NULL, error TEXT, PRIMARY KEY(job_id, attempt));
@@ -41,16 +51,17 @@ CREATE TABLE IF NOT EXISTS artifacts(
     id TEXT PRIMARY KEY, size INTEGER NOT NULL, role TEXT NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS workers(
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, profile TEXT NOT NULL, profile_json TEXT NOT NULL,
-    fingerprint_json TEXT NOT NULL, registered_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
+    device_id TEXT NOT NULL, fingerprint_json TEXT NOT NULL, registered_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
     running_job TEXT);
 CREATE TABLE IF NOT EXISTS slurm_jobs(
     sweep_id TEXT NOT NULL, slurm_job_id TEXT NOT NULL, state TEXT NOT NULL, submitted_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL, script TEXT NOT NULL, resubmitted_as TEXT, PRIMARY KEY(sweep_id, slurm_job_id));
 ";
 
-/// The ledger's schema version (`PRAGMA user_version`). Version 2: artifact ids are BLAKE3 content ids. A ledger of
-/// version 0 that already holds tables was written before versions were recorded, when ids were SHA-256.
-const SCHEMA_VERSION: i64 = 2;
+/// The ledger's schema version (`PRAGMA user_version`). Version 2: artifact ids are BLAKE3 content ids. Version 3:
+/// jobs are bound to devices (a profile on measured hardware), not to profile names. A ledger of version 0 that
+/// already holds tables was written before versions were recorded, when ids were SHA-256.
+const SCHEMA_VERSION: i64 = 3;
 
 /// The SQLite ledger.
 pub struct Ledger {
@@ -78,6 +89,11 @@ fn check_version(conn: &Connection) -> Result<()> {
             "written by an earlier forgebench whose artifact ids were SHA-256 (they are BLAKE3 content ids now); \
              move it and its artifacts folder aside and start a new ledger (finished results stay readable with \
              `forgebench report --results` on a results folder written before)"
+                .into(),
+        )),
+        2 => Err(CoordError::Precondition(
+            "written by an earlier forgebench whose jobs were bound to profile names (they are bound to devices \
+             now); finish or abandon its sweeps with that forgebench, then move the ledger aside and start a new one"
                 .into(),
         )),
         v => Err(CoordError::Precondition(format!(

@@ -4,7 +4,7 @@ use super::Ledger;
 use crate::error::{CoordError, Result};
 use crate::plan::Plan;
 use forgebench_shared::config::SweepConfig;
-use forgebench_shared::ids::{JobId, SweepId};
+use forgebench_shared::ids::{DeviceId, JobId, SweepId};
 use forgebench_shared::jobs::JobOutcome;
 use forgebench_shared::profile::DeviceProfile;
 use rusqlite::OptionalExtension;
@@ -22,6 +22,8 @@ pub struct SweepRow {
     pub compute_seconds: f64,
     /// "job: error" of each failed job.
     pub failures: Vec<String>,
+    /// The devices still expected: "profile (n more)" for each profile with fewer devices than the sweep expects.
+    pub awaiting: Vec<String>,
 }
 
 impl SweepRow {
@@ -29,9 +31,9 @@ impl SweepRow {
     pub fn total(&self) -> u32 {
         self.counts.iter().sum()
     }
-    /// Whether nothing is pending or running.
+    /// Whether every expected device has joined and nothing is pending or running.
     pub fn complete(&self) -> bool {
-        self.counts[0] == 0 && self.counts[1] == 0
+        self.counts[0] == 0 && self.counts[1] == 0 && self.awaiting.is_empty()
     }
 }
 
@@ -40,8 +42,10 @@ impl SweepRow {
 pub struct JobRow {
     /// Id.
     pub id: JobId,
-    /// Profile it is bound to.
+    /// Profile of its device.
     pub profile: String,
+    /// The device it is bound to.
+    pub device: DeviceId,
     /// Plan.
     pub plan: Plan,
     /// State.
@@ -67,6 +71,7 @@ impl Ledger {
 
     /// A sweep's status.
     pub fn sweep_status(&self, sweep: &SweepId) -> Result<SweepRow> {
+        let awaiting = self.awaiting(sweep)?;
         let conn = self.conn();
         let name: String = conn
             .query_row("SELECT name FROM sweeps WHERE id = ?1", [&sweep.0], |r| r.get(0))
@@ -97,7 +102,22 @@ impl Ledger {
             counts,
             compute_seconds,
             failures,
+            awaiting,
         })
+    }
+
+    /// "profile (n more)" for each selected profile with fewer devices in `sweep` than it expects.
+    fn awaiting(&self, sweep: &SweepId) -> Result<Vec<String>> {
+        let (cfg, profiles) = self.sweep_config(sweep)?;
+        let devices = self.sweep_devices(sweep)?;
+        Ok(profiles
+            .iter()
+            .filter_map(|p| {
+                let have = devices.iter().filter(|d| d.profile.name == p.name).count() as u32;
+                let want = cfg.expected_devices(&p.name);
+                (have < want).then(|| format!("{} ({} more)", p.name, want - have))
+            })
+            .collect())
     }
 
     /// The config and the selected profiles a sweep was expanded from.
@@ -136,7 +156,7 @@ impl Ledger {
     fn job_rows(&self, filter: &str, arg: &str) -> Result<Vec<JobRow>> {
         let conn = self.conn();
         let mut q = conn.prepare(&format!(
-            "SELECT j.id, j.profile, j.plan_json, j.state, j.attempts, r.outcome_json
+            "SELECT j.id, j.profile, j.plan_json, j.state, j.attempts, r.outcome_json, j.device_id
              FROM jobs j LEFT JOIN results r ON r.job_id = j.id WHERE {filter} ORDER BY j.seq"
         ))?;
         let rows = q.query_map([arg], |r| {
@@ -147,11 +167,12 @@ impl Ledger {
                 r.get::<_, String>(3)?,
                 r.get::<_, u32>(4)?,
                 r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, profile, plan, state, attempts, outcome) = row?;
+            let (id, profile, plan, state, attempts, outcome, device) = row?;
             let outcome = match outcome {
                 Some(o) => Some(serde_json::from_str(&o).map_err(|e| CoordError::json(format!("outcome of {id}"), e))?),
                 None => None,
@@ -160,6 +181,7 @@ impl Ledger {
                 plan: serde_json::from_str(&plan).map_err(|e| CoordError::json(format!("plan of {id}"), e))?,
                 id: JobId(id),
                 profile,
+                device: DeviceId(device),
                 state: JobState::parse(&state)?,
                 attempts,
                 outcome,

@@ -12,7 +12,7 @@ fn fingerprint() -> DeviceFingerprint {
 fn submit(l: &Ledger, profiles: &[DeviceProfile], max_attempts: u32) -> forgebench_shared::ids::SweepId {
     let text =
         "name = \"t\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\"]\nbatch_sizes = [10]\nseeds = [0]\n\
-                triples = 2\ndevices = \"all\"\n";
+                triples = 2\ndevices = \"all\"\nverification = \"exhaustive\"\n";
     let cfg = SweepConfig::from_toml_str(text).expect("valid");
     let (id, existed) = crate::testing::record_sweep(l, &cfg, profiles, max_attempts);
     assert!(!existed);
@@ -40,15 +40,22 @@ fn verify_waits_for_its_log_and_names_it() {
     let l = Ledger::in_memory().expect("ledger");
     let p = vec![DeviceProfile::cpu("a")];
     let sweep = submit(&l, &p, 3);
-    let w = l.register_worker("wa", &p[0], &fingerprint()).expect("register");
-    let first = l.lease_next(&w, "a", 10_000).expect("lease").expect("a job");
+    let w = l.register_worker("wa", &p[0], &fingerprint()).expect("register").0;
+    let first = l
+        .lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+        .expect("lease")
+        .expect("a job");
     assert!(matches!(first.spec, JobSpec::WriteLog { .. }));
     assert!(
-        l.lease_next(&w, "a", 10_000).expect("lease").is_none(),
+        l.lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+            .expect("lease")
+            .is_none(),
         "verify waits for the log"
     );
     assert!(
-        l.lease_next(&w, "b", 10_000).expect("lease").is_none(),
+        l.lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("b")), 10_000)
+            .expect("lease")
+            .is_none(),
         "no job for another profile"
     );
     let out = outcome(&l, "1");
@@ -56,7 +63,10 @@ fn verify_waits_for_its_log_and_names_it() {
         l.report(&w, &first.job_id, 1, Ok(&out)).expect("report"),
         JobState::Done
     );
-    let second = l.lease_next(&w, "a", 10_000).expect("lease").expect("the verify job");
+    let second = l
+        .lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+        .expect("lease")
+        .expect("the verify job");
     match &second.spec {
         JobSpec::VerifyLog { log, .. } => assert_eq!(log, &out.artifacts[0].id),
         other => panic!("expected verify-log, got {other:?}"),
@@ -71,9 +81,12 @@ fn retries_then_fails_with_error_and_dependents() {
     let l = Ledger::in_memory().expect("ledger");
     let p = vec![DeviceProfile::cpu("a")];
     let sweep = submit(&l, &p, 2);
-    let w = l.register_worker("wa", &p[0], &fingerprint()).expect("register");
+    let w = l.register_worker("wa", &p[0], &fingerprint()).expect("register").0;
     for attempt in 1..=2 {
-        let j = l.lease_next(&w, "a", 10_000).expect("lease").expect("job");
+        let j = l
+            .lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+            .expect("lease")
+            .expect("job");
         assert_eq!(j.attempt, attempt);
         let state = l.report(&w, &j.job_id, attempt, Err("boom")).expect("report");
         assert_eq!(
@@ -89,7 +102,10 @@ fn retries_then_fails_with_error_and_dependents() {
     assert_eq!(s.counts, [0, 0, 0, 2], "the write failed and its verify with it");
     assert!(s.failures[0].contains("boom"), "{:?}", s.failures);
     assert_eq!(l.resubmit(&sweep, true, 2).expect("resubmit"), 2);
-    let j = l.lease_next(&w, "a", 10_000).expect("lease").expect("requeued");
+    let j = l
+        .lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+        .expect("lease")
+        .expect("requeued");
     assert_eq!(j.attempt, 3, "attempts keep counting across resubmission");
 }
 
@@ -98,15 +114,21 @@ fn expired_lease_requeues_and_stale_report_is_refused() {
     let l = Ledger::in_memory().expect("ledger");
     let p = vec![DeviceProfile::cpu("a")];
     submit(&l, &p, 3);
-    let w1 = l.register_worker("w1", &p[0], &fingerprint()).expect("register");
-    let w2 = l.register_worker("w2", &p[0], &fingerprint()).expect("register");
-    let j = l.lease_next(&w1, "a", -1).expect("lease").expect("job");
+    let w1 = l.register_worker("w1", &p[0], &fingerprint()).expect("register").0;
+    let w2 = l.register_worker("w2", &p[0], &fingerprint()).expect("register").0;
+    let j = l
+        .lease_next(&w1, &crate::testing::device(&l, &DeviceProfile::cpu("a")), -1)
+        .expect("lease")
+        .expect("job");
     assert_eq!(l.expire_leases().expect("expire"), 1);
     assert!(
         !l.extend_lease(&w1, &j.job_id, 1, 1000).expect("extend"),
         "the lease is gone"
     );
-    let again = l.lease_next(&w2, "a", 10_000).expect("lease").expect("requeued");
+    let again = l
+        .lease_next(&w2, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+        .expect("lease")
+        .expect("requeued");
     assert_eq!((again.job_id.clone(), again.attempt), (j.job_id.clone(), 2));
     let err = l.report(&w1, &j.job_id, 1, Ok(&outcome(&l, "1"))).unwrap_err();
     assert!(matches!(err, crate::error::CoordError::Precondition(_)), "{err}");
@@ -120,8 +142,11 @@ fn reopened_ledger_keeps_done_jobs() {
     let (sweep, done) = {
         let l = Ledger::open(&path).expect("open");
         let sweep = submit(&l, &p, 3);
-        let w = l.register_worker("w", &p[0], &fingerprint()).expect("register");
-        let j = l.lease_next(&w, &p[0].name, 10_000).expect("lease").expect("job");
+        let w = l.register_worker("w", &p[0], &fingerprint()).expect("register").0;
+        let j = l
+            .lease_next(&w, &crate::testing::device(&l, &p[0]), 10_000)
+            .expect("lease")
+            .expect("job");
         l.report(&w, &j.job_id, 1, Ok(&outcome(&l, "1"))).expect("report");
         (sweep, j.job_id)
     };
@@ -137,9 +162,12 @@ fn restored_leases_get_a_grace_period_and_heartbeats_keep_them() {
     let l = Ledger::in_memory().expect("ledger");
     let p = default_cpu_profiles();
     submit(&l, &p, 3);
-    let w = l.register_worker("w", &p[0], &fingerprint()).expect("register");
+    let w = l.register_worker("w", &p[0], &fingerprint()).expect("register").0;
     // A lease already overdue, as a coordinator finds it after an outage.
-    let j = l.lease_next(&w, &p[0].name, -1).expect("lease").expect("job");
+    let j = l
+        .lease_next(&w, &crate::testing::device(&l, &p[0]), -1)
+        .expect("lease")
+        .expect("job");
     assert_eq!(l.restore_leases(10_000).expect("restore"), 1);
     assert_eq!(
         l.expire_leases().expect("expire"),

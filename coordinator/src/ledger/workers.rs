@@ -2,7 +2,7 @@
 use super::{now_ms, Ledger};
 use crate::error::{CoordError, Result};
 use forgebench_shared::fingerprint::DeviceFingerprint;
-use forgebench_shared::ids::{JobId, WorkerId};
+use forgebench_shared::ids::{DeviceId, JobId, WorkerId};
 use forgebench_shared::profile::DeviceProfile;
 use rusqlite::{params, OptionalExtension};
 
@@ -15,6 +15,8 @@ pub struct WorkerRow {
     pub profile: DeviceProfile,
     /// Fingerprint.
     pub fingerprint: DeviceFingerprint,
+    /// The device it runs on.
+    pub device: DeviceId,
     /// Last heartbeat, lease or report (ms since the epoch).
     pub last_seen_ms: i64,
     /// The job it holds a lease on.
@@ -22,41 +24,54 @@ pub struct WorkerRow {
 }
 
 impl Ledger {
-    /// Registers (or re-registers) the worker named `name`; the same name keeps its id.
-    pub fn register_worker(&self, name: &str, profile: &DeviceProfile, fp: &DeviceFingerprint) -> Result<WorkerId> {
+    /// Registers (or re-registers) the worker named `name` and the device it runs on (a profile on the measured
+    /// hardware); the same name keeps its worker id, the same profile on the same hardware the same device id.
+    pub fn register_worker(
+        &self,
+        name: &str,
+        profile: &DeviceProfile,
+        fp: &DeviceFingerprint,
+    ) -> Result<(WorkerId, DeviceId)> {
         let pj = serde_json::to_string(profile).map_err(|e| CoordError::json("profile", e))?;
         let fj = serde_json::to_string(fp).map_err(|e| CoordError::json("fingerprint", e))?;
-        let conn = self.conn();
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let device = super::devices::upsert_device(&tx, profile, fp)?;
         let now = now_ms();
         // The id is derived from the name so that it is stable and readable in logs.
         let id = name.to_owned();
-        conn.execute(
-            "INSERT INTO workers(id, name, profile, profile_json, fingerprint_json, registered_ms, last_seen_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-             ON CONFLICT(name) DO UPDATE SET profile = ?3, profile_json = ?4, fingerprint_json = ?5,
-               registered_ms = ?6, last_seen_ms = ?6",
-            params![id, name, profile.name, pj, fj, now],
+        tx.execute(
+            "INSERT INTO workers(id, name, profile, profile_json, device_id, fingerprint_json, registered_ms,
+               last_seen_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+             ON CONFLICT(name) DO UPDATE SET profile = ?3, profile_json = ?4, device_id = ?5, fingerprint_json = ?6,
+               registered_ms = ?7, last_seen_ms = ?7",
+            params![id, name, profile.name, pj, device.0, fj, now],
         )?;
-        Ok(WorkerId(id))
+        tx.commit()?;
+        Ok((WorkerId(id), device))
     }
 
-    /// Notes that `worker` is alive and returns its profile name; NotFound when it never registered.
-    pub fn touch_worker(&self, worker: &WorkerId) -> Result<String> {
+    /// Notes that `worker` is alive and returns its device; NotFound when it never registered.
+    pub fn touch_worker(&self, worker: &WorkerId) -> Result<DeviceId> {
         let conn = self.conn();
         conn.execute(
             "UPDATE workers SET last_seen_ms = ?2 WHERE id = ?1",
             params![worker.0, now_ms()],
         )?;
-        conn.query_row("SELECT profile FROM workers WHERE id = ?1", [&worker.0], |r| r.get(0))
-            .optional()?
-            .ok_or_else(|| CoordError::NotFound(format!("worker {worker} is not registered")))
+        conn.query_row("SELECT device_id FROM workers WHERE id = ?1", [&worker.0], |r| {
+            r.get(0).map(DeviceId)
+        })
+        .optional()?
+        .ok_or_else(|| CoordError::NotFound(format!("worker {worker} is not registered")))
     }
 
     /// Every worker, most recently seen first.
     pub fn workers(&self) -> Result<Vec<WorkerRow>> {
         let conn = self.conn();
         let mut q = conn.prepare(
-            "SELECT id, profile_json, fingerprint_json, last_seen_ms, running_job FROM workers ORDER BY last_seen_ms DESC",
+            "SELECT id, profile_json, fingerprint_json, last_seen_ms, running_job, device_id FROM workers
+             ORDER BY last_seen_ms DESC",
         )?;
         let rows = q.query_map([], |r| {
             Ok((
@@ -65,17 +80,20 @@ impl Ledger {
                 r.get::<_, String>(2)?,
                 r.get(3)?,
                 r.get(4)?,
+                r.get::<_, String>(5)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, pj, fj, last_seen_ms, running): (String, String, String, i64, Option<String>) = row?;
+            let (id, pj, fj, last_seen_ms, running, device): (String, String, String, i64, Option<String>, String) =
+                row?;
             out.push(WorkerRow {
                 id: WorkerId(id),
                 profile: serde_json::from_str(&pj).map_err(|e| CoordError::json("worker profile", e))?,
                 fingerprint: serde_json::from_str(&fj).map_err(|e| CoordError::json("worker fingerprint", e))?,
                 last_seen_ms,
                 running_job: running.map(JobId),
+                device: DeviceId(device),
             });
         }
         Ok(out)

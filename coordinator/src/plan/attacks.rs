@@ -1,21 +1,22 @@
 //! Expansion of the kinds beside reproduction. Per-device experiments (shuffles, PoL replays) get a job on every
-//! selected profile; single runs (PoL training, forging, Adam, Proposition 2) run on the first selected profile.
+//! device of the sweep; single runs (PoL training, forging, Adam, Proposition 2) run on its first device.
 //!
-//! Job graph of one grid point `<tag>` = `<model>-<dataset>-b<b>-s<seed>` (ids below the sweep id):
-//! - shuffle: `shuffle-<tag>@<p>` for every profile p;
+//! Job graph of one grid point `<tag>` = `<model>-<dataset>-b<b>-s<seed>` (ids below the sweep id; `<p>` is a
+//! device's key, its profile and short id, `<first>` the first device's):
+//! - shuffle: `shuffle-<tag>@<p>` for every device p;
 //! - pol, greedy, local share `pol-<tag>/train@<first>` (planned once); pol adds `pol-<tag>/verify@<p>` reading
 //!   its `pol-log`; greedy (local) adds `pol-<tag>/greedy@<first>` reading the `pol-log`, then
-//!   `pol-<tag>/greedy/verify@<p>` replaying its `forged-pol-log` on every profile;
+//!   `pol-<tag>/greedy/verify@<p>` replaying its `forged-pol-log` on every device;
 //! - adam, adam-projected: `adam-<tag>@<first>`, `adam-projected-<tag>@<first>`;
 //! - prop2: `prop2-<tag>@<first>`.
 use super::{ArtifactJob, NewJob, Plan, FORGED_POL_LOG, POL_LOG};
+use crate::ledger::SweepDevice;
 use forgebench_shared::config::{ExperimentKind, SweepConfig};
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::ids::{JobId, SweepId};
 use forgebench_shared::jobs::{
     AdamSpec, ForgeScenario, ForgeSpec, JobSpec, PolSpec, Prop2Spec, SearchNorm, ShuffleSpec,
 };
-use forgebench_shared::profile::DeviceProfile;
 
 /// One point of a sweep's grid.
 #[derive(Debug, Clone, Copy)]
@@ -36,19 +37,21 @@ impl Point {
     }
 }
 
-fn ready(id: String, profile: &DeviceProfile, job: JobSpec) -> NewJob {
+fn ready(id: String, device: &SweepDevice, job: JobSpec) -> NewJob {
     NewJob {
         id: JobId(id),
-        profile: profile.name.clone(),
+        profile: device.profile.name.clone(),
+        device: device.id.clone(),
         plan: Plan::Ready { job },
         depends_on: None,
     }
 }
 
-fn needs(id: String, profile: &DeviceProfile, job: ArtifactJob, dep: &JobId, role: &str) -> NewJob {
+fn needs(id: String, device: &SweepDevice, job: ArtifactJob, dep: &JobId, role: &str) -> NewJob {
     NewJob {
         id: JobId(id),
-        profile: profile.name.clone(),
+        profile: device.profile.name.clone(),
+        device: device.id.clone(),
         plan: Plan::NeedsArtifact {
             job,
             dep: dep.clone(),
@@ -58,14 +61,14 @@ fn needs(id: String, profile: &DeviceProfile, job: ArtifactJob, dep: &JobId, rol
     }
 }
 
-/// Appends the jobs of `kind` at `pt`; `first` is the first of `profiles`.
+/// Appends the jobs of `kind` at `pt`; `first` is the first of `devices` (the first to join the sweep).
 pub(super) fn expand_kind(
     sweep: &SweepId,
     cfg: &SweepConfig,
     kind: ExperimentKind,
     pt: &Point,
-    first: &DeviceProfile,
-    profiles: &[DeviceProfile],
+    first: &SweepDevice,
+    devices: &[SweepDevice],
     jobs: &mut Vec<NewJob>,
 ) {
     let tag = pt.tag();
@@ -80,34 +83,34 @@ pub(super) fn expand_kind(
                 shuffles: cfg.shuffles(),
                 seed: pt.seed,
             };
-            for p in profiles {
+            for p in devices {
                 let job = JobSpec::Shuffle { spec: spec.clone() };
-                jobs.push(ready(format!("{sweep}/shuffle-{tag}@{}", p.name), p, job));
+                jobs.push(ready(format!("{sweep}/shuffle-{tag}@{}", p.key), p, job));
             }
         }
         ExperimentKind::Pol | ExperimentKind::Greedy | ExperimentKind::Local => {
             let stem = format!("{sweep}/pol-{tag}");
             let pol = pol_spec(cfg, pt);
-            let train = JobId(format!("{stem}/train@{}", first.name));
+            let train = JobId(format!("{stem}/train@{}", first.key));
             // pol, greedy and local forge and replay the same log: train it once.
             if !jobs.iter().any(|j| j.id == train) {
                 let job = JobSpec::PolTrain { spec: pol.clone() };
                 jobs.push(ready(train.0.clone(), first, job));
             }
             let replay = |dep: &JobId, role: &str, id: &str, jobs: &mut Vec<NewJob>| {
-                for p in profiles {
+                for p in devices {
                     let job = ArtifactJob::PolVerify {
                         spec: pol.clone(),
                         epsilon: cfg.pol_epsilon,
                     };
-                    jobs.push(needs(format!("{id}@{}", p.name), p, job, dep, role));
+                    jobs.push(needs(format!("{id}@{}", p.key), p, job, dep, role));
                 }
             };
             if kind == ExperimentKind::Pol {
                 replay(&train, POL_LOG, &format!("{stem}/verify"), jobs);
                 return;
             }
-            let forge = JobId(format!("{stem}/{}@{}", kind.name(), first.name));
+            let forge = JobId(format!("{stem}/{}@{}", kind.name(), first.key));
             let job = ArtifactJob::Forge {
                 spec: forge_spec(cfg, kind, pt, pol.clone()),
             };
@@ -124,7 +127,7 @@ pub(super) fn expand_kind(
                 seed: pt.seed,
                 projected: kind == ExperimentKind::AdamProjected,
             };
-            let id = format!("{sweep}/{}-{tag}@{}", kind.name(), first.name);
+            let id = format!("{sweep}/{}-{tag}@{}", kind.name(), first.key);
             jobs.push(ready(id, first, JobSpec::AdamForge { spec }));
         }
         ExperimentKind::Prop2 => {
@@ -134,7 +137,7 @@ pub(super) fn expand_kind(
                 seed: pt.seed,
                 eta: cfg.eta,
             };
-            let id = format!("{sweep}/prop2-{tag}@{}", first.name);
+            let id = format!("{sweep}/prop2-{tag}@{}", first.key);
             jobs.push(ready(id, first, JobSpec::Prop2 { spec }));
         }
     }

@@ -25,20 +25,44 @@ fn kind_sweep(kinds: &str, extra: &str) -> SweepConfig {
     .expect("valid sweep")
 }
 
-/// Expands and checks what every expansion must keep: unique ids, bound to selected profiles, dependencies
-/// planned earlier, and a `NeedsArtifact` plan's dependency equal to the job's `depends_on`.
+/// One device per profile, on the unit tests' fingerprint.
+fn devices(profiles: &[DeviceProfile]) -> Vec<SweepDevice> {
+    let fingerprint = crate::testing::fingerprint("cpu");
+    let mut devices: Vec<_> = profiles
+        .iter()
+        .map(|p| SweepDevice {
+            id: forgebench_shared::device::device_id(p, &fingerprint),
+            profile: p.clone(),
+            fingerprint: fingerprint.clone(),
+            key: String::new(),
+        })
+        .collect();
+    crate::ledger::assign_keys(&mut devices);
+    devices
+}
+
+/// The job-id key of the device of the built-in profile `name` ([`devices`]).
+fn key(name: &str) -> String {
+    let p: Vec<_> = default_cpu_profiles().into_iter().filter(|p| p.name == name).collect();
+    devices(&p)[0].key.clone()
+}
+
+/// Expands and checks what every expansion must keep: unique ids, bound to selected profiles' devices,
+/// dependencies planned earlier, and a `NeedsArtifact` plan's dependency equal to the job's `depends_on`.
 fn expand_checked(cfg: &SweepConfig, profiles: &[DeviceProfile]) -> Vec<NewJob> {
     let (id, _) = sweep_identity(cfg, profiles);
-    let jobs = expand(&id, cfg, profiles);
+    let devices = devices(profiles);
+    let jobs = expand(&id, cfg, profiles, &devices);
     let ids: HashSet<_> = jobs.iter().map(|j| &j.id).collect();
     assert_eq!(ids.len(), jobs.len(), "job ids are unique");
     for (i, j) in jobs.iter().enumerate() {
         assert!(j.id.0.starts_with(&format!("{id}/")), "{} is outside the sweep", j.id);
         assert!(
-            profiles.iter().any(|p| p.name == j.profile),
-            "{} bound to {}",
+            devices.iter().any(|d| d.profile.name == j.profile && d.id == j.device),
+            "{} bound to {} ({})",
             j.id,
-            j.profile
+            j.profile,
+            j.device
         );
         if let Some(dep) = &j.depends_on {
             assert!(
@@ -66,15 +90,58 @@ fn find<'a>(jobs: &'a [NewJob], suffix: &str) -> &'a NewJob {
 }
 
 #[test]
-fn reproduction_expands_to_logs_and_every_pair() {
+fn reproduction_expands_to_logs_and_repeats_or_every_pair() {
     let jobs = expand_checked(&sweep(), &default_cpu_profiles());
+    // Linear: 2 models x 2 seeds x (3 logs + 3 repeat runs)
+    assert_eq!(jobs.len(), 2 * 2 * (3 + 3));
+    let repeats = jobs
+        .iter()
+        .filter(|j| {
+            matches!(
+                &j.plan,
+                Plan::Ready {
+                    job: JobSpec::RepeatLog { .. }
+                }
+            )
+        })
+        .count();
+    assert_eq!(repeats, 2 * 2 * 3, "one repeat run per device and log");
+    let mut exhaustive = sweep();
+    exhaustive.verification = forgebench_shared::config::Verification::Exhaustive;
+    let jobs = expand_checked(&exhaustive, &default_cpu_profiles());
     // 2 models x 2 seeds x (3 logs + 9 pairs)
     assert_eq!(jobs.len(), 2 * 2 * (3 + 9));
+    let avx2 = key("cpu-avx2");
     let diag = jobs
         .iter()
-        .filter(|j| j.id.0.ends_with("verify-cpu-avx2@cpu-avx2"))
+        .filter(|j| j.id.0.ends_with(&format!("verify-{avx2}@{avx2}")))
         .count();
     assert_eq!(diag, 4, "the diagonal is verified as its own job");
+}
+
+#[test]
+fn a_joining_device_adds_its_jobs_and_keeps_the_others() {
+    let profiles = default_cpu_profiles();
+    for cfg in [sweep(), kind_sweep("\"pol\", \"greedy\", \"adam\"", "")] {
+        let (id, _) = sweep_identity(&cfg, &profiles);
+        let all = devices(&profiles);
+        let before = expand(&id, &cfg, &profiles, &all[..2]);
+        let after = expand(&id, &cfg, &profiles, &all);
+        for j in &before {
+            assert!(
+                after.contains(j),
+                "{} is planned the same way once a device joins",
+                j.id
+            );
+        }
+        let new: Vec<_> = after.iter().filter(|j| !before.contains(j)).collect();
+        assert!(
+            !new.is_empty()
+                && new
+                    .iter()
+                    .all(|j| j.device == all[2].id || j.id.0.contains(&all[2].key))
+        );
+    }
 }
 
 #[test]
@@ -110,10 +177,10 @@ fn pol_trains_once_and_replays_everywhere() {
     let profiles = default_cpu_profiles();
     let jobs = expand_checked(&kind_sweep("\"pol\"", "pol_steps = 6\npol_epsilon = 0.5\n"), &profiles);
     assert_eq!(jobs.len(), 1 + 3);
-    let train = find(&jobs, "/train@cpu-avx512");
+    let train = find(&jobs, &format!("/train@{}", key("cpu-avx512")));
     assert!(matches!(&train.plan, Plan::Ready { job: JobSpec::PolTrain { spec } } if spec.steps == 6));
     for p in &profiles {
-        let v = find(&jobs, &format!("/verify@{}", p.name));
+        let v = find(&jobs, &format!("/verify@{}", key(&p.name)));
         assert_eq!(v.profile, p.name);
         match &v.plan {
             Plan::NeedsArtifact {
@@ -150,9 +217,9 @@ fn forging_depends_on_the_log_and_its_forgery_is_replayed() {
     // One shared log, its replays, and per attack a forge job plus its replays.
     assert_eq!(jobs.len(), 1 + 3 + 2 * (1 + 3));
     assert_eq!(jobs.iter().filter(|j| j.id.0.contains("/train@")).count(), 1);
-    let train = find(&jobs, "/train@cpu-avx512");
+    let train = find(&jobs, &format!("/train@{}", key("cpu-avx512")));
     for (name, moves) in [("greedy", 0), ("local", 5)] {
-        let f = find(&jobs, &format!("/{name}@cpu-avx512"));
+        let f = find(&jobs, &format!("/{name}@{}", key("cpu-avx512")));
         let (spec, dep, role) = forge_of(f);
         assert_eq!((dep, role), (&train.id, POL_LOG));
         assert_eq!(
@@ -161,7 +228,7 @@ fn forging_depends_on_the_log_and_its_forgery_is_replayed() {
         );
         assert_eq!(spec.pol.checkpoint_every, 1);
         for p in &profiles {
-            let v = find(&jobs, &format!("/{name}/verify@{}", p.name));
+            let v = find(&jobs, &format!("/{name}/verify@{}", key(&p.name)));
             assert!(
                 matches!(&v.plan, Plan::NeedsArtifact { job: ArtifactJob::PolVerify { .. }, dep, role }
                     if dep == &f.id && role == FORGED_POL_LOG),
@@ -193,7 +260,10 @@ fn single_runs_use_the_first_selected_profile() {
     let jobs = expand_checked(&kind_sweep("\"prop2\"", "eta = 0.05\n"), &profiles);
     assert_eq!(jobs.len(), 1);
     assert!(
-        jobs[0].id.0.ends_with("/prop2-logreg-mnist-b100-s3@cpu-avx2"),
+        jobs[0]
+            .id
+            .0
+            .ends_with(&format!("/prop2-logreg-mnist-b100-s3@{}", key("cpu-avx2"))),
         "{}",
         jobs[0].id
     );
@@ -207,6 +277,7 @@ fn checked_in_attacks_sweep_expands() {
         .expect("valid");
     let cfg = c.sweep("attacks-small").expect("present");
     let jobs = expand_checked(cfg, &c.profiles);
-    // reproduction 2 x 12, shuffle 3, pol 1 + 3, greedy and local 2 x (1 + 3), adam, adam-projected, prop2.
-    assert_eq!(jobs.len(), 24 + 3 + 4 + 8 + 3);
+    // reproduction 2 x (3 logs + 3 repeats), shuffle 3, pol 1 + 3, greedy and local 2 x (1 + 3), adam,
+    // adam-projected, prop2.
+    assert_eq!(jobs.len(), 12 + 3 + 4 + 8 + 3);
 }

@@ -44,6 +44,13 @@ impl Coordinator {
                 compute_seconds: s.compute_seconds,
                 failures: s.failures,
                 slurm_jobs,
+                awaiting_devices: s.awaiting,
+                devices: self
+                    .ledger()
+                    .sweep_devices(&id)?
+                    .iter()
+                    .map(|d| format!("{} @ {} ({})", d.profile.name, d.fingerprint.hostname, d.id))
+                    .collect(),
             });
         }
         let now = crate::ledger::now_ms();
@@ -97,7 +104,13 @@ impl ControlService for Coordinator {
     async fn get_tables(&self, req: Request<pb::TablesRequest>) -> Reply<pb::TablesResponse> {
         let id = SweepId(req.into_inner().sweep_id);
         let complete = self.ledger().sweep_status(&id)?.complete();
-        let m = crate::aggregate::matrices(self.ledger(), &id)?;
+        // Linear cells not cached yet are computed from the stored logs: off the reactor.
+        let me = self.clone();
+        let m = tokio::task::spawn_blocking(move || {
+            crate::aggregate::matrices(me.ledger(), &id, Some(&me.settings().artifacts_dir))
+        })
+        .await
+        .map_err(|e| Status::internal(format!("aggregating the tables: {e}")))??;
         let matrices_json = serde_json::to_string(&m).map_err(|e| CoordError::json("tables", e))?;
         Ok(Response::new(pb::TablesResponse {
             matrices_json,

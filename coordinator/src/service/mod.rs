@@ -1,14 +1,13 @@
 //! The coordinator's gRPC services over one cloneable handle: the state (ledger, settings, a wake-up signal for
 //! long-polling workers) sits behind an `Arc`, and each handler validates, delegates and maps errors to a status.
 mod control;
+mod devices;
 mod worker;
 
 use crate::error::Result;
-use crate::ledger::{Ledger, SweepRecord};
-use crate::plan::{expand, sweep_identity};
+use crate::ledger::Ledger;
 use crate::store::{Reservation, Reservations, StoreLimits};
-use forgebench_shared::config::{ClusterConfig, SweepConfig};
-use forgebench_shared::ids::SweepId;
+use forgebench_shared::config::ClusterConfig;
 use forgebench_shared::profile::DeviceProfile;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -131,38 +130,6 @@ impl Coordinator {
             }
         }
         Ok(out)
-    }
-
-    /// Expands and records a sweep (idempotent); returns its id, job count and whether it already existed.
-    pub fn submit(&self, cfg: &SweepConfig) -> Result<(SweepId, usize, bool)> {
-        cfg.validate()?;
-        let workers = self.inner.ledger.workers()?;
-        let gpu_names = |p: &DeviceProfile| -> Vec<String> {
-            workers
-                .iter()
-                .filter(|w| w.profile.name == p.name)
-                .flat_map(|w| w.fingerprint.gpus.iter().map(|g| g.name.clone()))
-                .collect()
-        };
-        let profiles = cfg.devices.select(&self.known_profiles()?, gpu_names)?;
-        let (id, fp) = sweep_identity(cfg, &profiles);
-        let jobs = expand(&id, cfg, &profiles);
-        let text =
-            toml::to_string(cfg).map_err(|e| crate::error::CoordError::Invalid(format!("sweep to TOML: {e}")))?;
-        let rec = SweepRecord {
-            id: &id,
-            name: &cfg.name,
-            fingerprint: &fp,
-            config_toml: &text,
-            profiles: &profiles,
-        };
-        let existed = self
-            .inner
-            .ledger
-            .insert_sweep(rec, &jobs, self.inner.settings.max_attempts)?;
-        tracing::info!(sweep = %id, jobs = jobs.len(), existed, "sweep submitted");
-        self.wake();
-        Ok((id, jobs.len(), existed))
     }
 
     /// Expires overdue leases every so often until `shutdown` resolves, waking waiting workers when jobs return.

@@ -25,7 +25,8 @@ impl Coordinator {
     /// The typed outcome in `json`, checked against `job` (see [`crate::validate`]).
     fn checked_outcome(&self, job: &JobId, json: &str) -> crate::error::Result<JobOutcome> {
         let outcome: JobOutcome = serde_json::from_str(json).map_err(|e| CoordError::json("outcome_json", e))?;
-        crate::validate::outcome(self.ledger(), &self.ledger().job(job)?, &outcome)?;
+        let store = &self.settings().artifacts_dir;
+        crate::validate::outcome(self.ledger(), store, &self.ledger().job(job)?, &outcome)?;
         Ok(outcome)
     }
 }
@@ -74,8 +75,10 @@ impl WorkerService for Coordinator {
         if r.worker_name.is_empty() {
             return Err(Status::invalid_argument("worker_name is empty"));
         }
-        let id = self.ledger().register_worker(&r.worker_name, &profile, &fp)?;
-        tracing::info!(worker = %id, profile = %profile.name, cpu = %fp.cpu_model, "worker registered");
+        let (id, device) = self.ledger().register_worker(&r.worker_name, &profile, &fp)?;
+        tracing::info!(worker = %id, device = %device, profile = %profile.name, host = %fp.hostname,
+            cpu = %fp.cpu_model, "worker registered");
+        self.join(&device)?;
         self.wake();
         let s = self.settings();
         Ok(Response::new(pb::RegisterResponse {
@@ -104,7 +107,7 @@ impl WorkerService for Coordinator {
     async fn lease_job(&self, req: Request<pb::LeaseRequest>) -> Reply<pb::LeaseResponse> {
         let r = req.into_inner();
         let worker = WorkerId(r.worker_id);
-        let profile = self.ledger().touch_worker(&worker)?;
+        let device = self.ledger().touch_worker(&worker)?;
         let wait = std::time::Duration::from_millis(r.wait_ms as u64).min(self.settings().max_wait);
         let until = tokio::time::Instant::now() + wait;
         loop {
@@ -112,7 +115,7 @@ impl WorkerService for Coordinator {
             let notified = self.inner.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(l) = self.ledger().lease_next(&worker, &profile, self.lease_ms())? {
+            if let Some(l) = self.ledger().lease_next(&worker, &device, self.lease_ms())? {
                 tracing::info!(worker = %worker, job = %l.job_id, attempt = l.attempt, "job leased");
                 return Ok(Response::new(pb::LeaseResponse { job: Some(leased(l)?) }));
             }

@@ -1,6 +1,7 @@
 //! Test harness: a coordinator on 127.0.0.1:0 over a temporary ledger, and fake workers that speak the real
 //! protocol but "compute" deterministic fake results (the coordinator-with-a-fake-dispatcher test level).
 #![allow(dead_code)]
+use forgebench_coordinator::aggregate::synthetic;
 use forgebench_coordinator::ledger::Ledger;
 use forgebench_coordinator::server::{start, Running};
 use forgebench_coordinator::service::{Coordinator, Settings};
@@ -10,7 +11,7 @@ use forgebench_proto::client::{Target, WorkerClient};
 use forgebench_proto::transfer::{download, upload};
 use forgebench_proto::v1::{self as pb, report_request::Outcome};
 use forgebench_proto::PROTOCOL_VERSION;
-use forgebench_shared::content::id_of_bytes;
+use forgebench_shared::content::id_of_file;
 use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
 use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
@@ -22,7 +23,7 @@ use std::time::Duration;
 pub const TOKEN: &str = "test-token";
 
 pub const SWEEP: &str = "name = \"t\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\"]\nbatch_sizes = [10]\n\
-                         seeds = [0]\ntriples = 2\ndevices = \"all\"\n";
+                         seeds = [0]\ntriples = 2\ndevices = \"all\"\nverification = \"exhaustive\"\n";
 
 pub fn settings(dir: &Path, lease_ms: u64, max_attempts: u32) -> Settings {
     Settings {
@@ -91,6 +92,16 @@ pub async fn register(c: &mut WorkerClient, profile: &DeviceProfile, name: &str)
     Ok(c.register(req).await?.into_inner().worker_id)
 }
 
+/// The provenance of a fake worker of `profile` (its registration fingerprint).
+pub fn provenance(profile: &DeviceProfile) -> Provenance {
+    Provenance {
+        code_version: "test".into(),
+        profile: profile.clone(),
+        fingerprint: fingerprint(&profile.name),
+        seeds: vec![],
+    }
+}
+
 /// The fake L2 of (writer, verifier): distinct per pair, zero on the diagonal.
 pub fn fake_l2(writer: &str, verifier: &str) -> f64 {
     if writer == verifier {
@@ -119,34 +130,27 @@ pub fn fake_execute(
     dir: &Path,
 ) -> Result<(serde_json::Value, Vec<(ArtifactRef, PathBuf)>), String> {
     match spec {
-        JobSpec::WriteLog { spec } => {
-            let bytes = format!("log of {spec:?} by {}", profile.name).repeat(50_000);
+        JobSpec::WriteLog { spec } | JobSpec::RepeatLog { spec } => {
             let path = dir.join(format!("log-{}", profile.name));
-            std::fs::write(&path, &bytes).map_err(|e| e.to_string())?;
-            let id = id_of_bytes(bytes.as_bytes());
+            let offset = profile.name.len() as f32 * 1e-4;
+            let m = synthetic::write_log(&path, spec, provenance(profile), offset).map_err(|e| e.to_string())?;
+            let id = id_of_file(&path).map_err(|e| e.to_string())?;
+            let size = std::fs::metadata(&path).map_err(|e| e.to_string())?.len();
             let r = ArtifactRef {
                 id: id.as_str().into(),
                 role: "repro-log".into(),
-                size: bytes.len() as u64,
+                size,
             };
-            Ok((serde_json::json!({ "writer": profile.name }), vec![(r, path)]))
+            Ok((serde_json::to_value(m).map_err(|e| e.to_string())?, vec![(r, path)]))
         }
         JobSpec::VerifyLog { .. } => {
-            let text = std::fs::read_to_string(&inputs[0]).map_err(|e| e.to_string())?;
-            let writer = text
-                .split(" by ")
-                .nth(1)
-                .and_then(|s| s.split("log of").next())
-                .ok_or("bad fake log")?;
-            let prov = Provenance {
-                code_version: "test".into(),
-                profile: profile.clone(),
-                fingerprint: fingerprint(&profile.name),
-                seeds: vec![],
-            };
+            let writer = synthetic::read_manifest(&inputs[0])
+                .map_err(|e| e.to_string())?
+                .provenance;
+            let w = writer.profile.name.clone();
             let v = serde_json::json!({
-                "writer_profile": writer, "verifier_profile": profile.name, "verifier": prov,
-                "summary": summary(fake_l2(writer, &profile.name)),
+                "writer_profile": w, "writer": writer, "verifier_profile": profile.name,
+                "verifier": provenance(profile), "summary": summary(fake_l2(&w, &profile.name)),
             });
             Ok((v, vec![]))
         }

@@ -139,6 +139,33 @@ pub struct SweepConfig {
     /// Adam iterations I of `adam` and `adam-projected` (default 100); one run per seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adam_iterations: Option<usize>,
+    /// How the reproduction matrix is computed (default `linear`).
+    #[serde(default, skip_serializing_if = "Verification::is_linear")]
+    pub verification: Verification,
+    /// Devices expected per selected profile (default 1 each), e.g. `{ cpu-avx2 = 2 }`: the sweep is complete only
+    /// once that many devices of the profile have joined and finished. A matching device that registers while the
+    /// sweep runs joins it whether expected or not.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub expect_devices: BTreeMap<String, u32>,
+}
+
+/// How a D-device reproduction matrix is computed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verification {
+    /// Each device writes its log and repeats it in a fresh process (2D model runs); the coordinator computes the
+    /// pairwise distances from the stored logs in f64. Recomputing device i's seeded log on device j computes
+    /// exactly what device j computes writing its own, so the cells are those of `exhaustive`, bit for bit.
+    #[default]
+    Linear,
+    /// Every device recomputes every device's log (D + D^2 model runs), as the paper's experiment does.
+    Exhaustive,
+}
+
+impl Verification {
+    fn is_linear(&self) -> bool {
+        *self == Verification::Linear
+    }
 }
 
 impl SweepConfig {
@@ -204,7 +231,20 @@ impl SweepConfig {
                 format!("{} is not a positive learning rate", self.eta),
             ));
         }
+        for (profile, &n) in &self.expect_devices {
+            if n == 0 {
+                return Err(SharedError::config(
+                    key(&format!("expect_devices.{profile}")),
+                    "expect at least 1 device (leave the profile out for the default of 1)",
+                ));
+            }
+        }
         self.validate_kinds()
+    }
+
+    /// Devices of `profile` the sweep waits for.
+    pub fn expected_devices(&self, profile: &str) -> u32 {
+        self.expect_devices.get(profile).copied().unwrap_or(1)
     }
 
     /// The (model, data set) pairs of the grid.

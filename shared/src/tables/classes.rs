@@ -42,6 +42,21 @@ impl CrossDeviceMatrix {
         class.into_iter().map(|c| c.unwrap_or_default()).collect()
     }
 
+    /// Each device's short name: its profile, or "profile @ host" where several devices share the profile.
+    pub fn device_names(&self) -> Vec<String> {
+        self.devices
+            .iter()
+            .map(|d| {
+                let shared = self.devices.iter().filter(|e| e.profile.name == d.profile.name).count() > 1;
+                if shared {
+                    format!("{} @ {}", d.profile.name, d.fingerprint.hostname)
+                } else {
+                    d.profile.name.clone()
+                }
+            })
+            .collect()
+    }
+
     /// Each device's class name ("A", "B", ...), in device order.
     pub fn class_names(&self) -> Vec<String> {
         self.classes().into_iter().map(class_name).collect()
@@ -50,15 +65,15 @@ impl CrossDeviceMatrix {
     /// "A = {cpu-avx512, cpu-avx2}, B = {cpu-default}".
     pub fn classes_line(&self) -> String {
         let classes = self.classes();
+        let names = self.device_names();
         let n = classes.iter().max().map_or(0, |m| m + 1);
         (0..n)
             .map(|k| {
-                let members: Vec<&str> = self
-                    .devices
+                let members: Vec<&str> = names
                     .iter()
                     .zip(&classes)
                     .filter(|(_, c)| **c == k)
-                    .map(|(d, _)| d.profile.name.as_str())
+                    .map(|(d, _)| d.as_str())
                     .collect();
                 format!("{} = {{{}}}", class_name(k), members.join(", "))
             })

@@ -8,30 +8,10 @@ use forgebench_shared::data::Dataset;
 use forgebench_shared::experiment::{Precision, ReproSpec};
 use forgebench_shared::provenance::Provenance;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
-use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Format tag of the manifest.
-pub const LOG_FORMAT: &str = "forgebench-repro-log/1";
-pub(crate) const META_KEY: &str = "forgebench.manifest";
-
-/// Everything about a log except its tensors.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LogManifest {
-    /// [`LOG_FORMAT`].
-    pub format: String,
-    /// The triples' parameters (model, data set, b, eta, K, seed, full).
-    pub spec: ReproSpec,
-    /// sha256 of the training set the batches index into.
-    pub dataset_sha256: String,
-    /// Number of training examples (the batch indices' range).
-    pub dataset_len: usize,
-    /// Dimension of theta.
-    pub dim: usize,
-    /// Where and how the log was computed.
-    pub provenance: Provenance,
-}
+pub use forgebench_shared::repro_log::{LogManifest, LOG_FORMAT, META_KEY};
 
 /// A log in memory.
 pub struct ReproLog {
@@ -69,12 +49,14 @@ pub fn write_log(
     let mut next = Vec::with_capacity(k_total * dim * 4);
     let mut thetas = Vec::new();
     let mut idx_bytes = Vec::new();
+    let mut step_norms = Vec::with_capacity(k_total);
     for k in 0..k_total {
         let theta = super::theta_k(spec, k);
         let idx = super::batch_k(spec, k, ds.n);
         let batch = Batch::gather(ds, &idx, device, Precision::F32)?;
         let u = sgd_update(spec.model, &tensors::from_f32(&theta, device), &batch, spec.eta)?;
         next.extend(f32_bytes(&tensors::to_f32(&u.theta_next)?));
+        step_norms.push(forgebench_shared::measures::norm2(&tensors::to_f32(&u.step)?));
         if spec.full {
             thetas.extend(f32_bytes(&theta));
             idx_bytes.extend(idx.iter().flat_map(|&i| (i as i64).to_le_bytes()));
@@ -88,6 +70,7 @@ pub fn write_log(
         dataset_len: ds.n,
         dim,
         provenance,
+        step_norms,
     };
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| WorkerError::Invalid(e.to_string()))?;
     fn view<'a>(dtype: Dtype, shape: Vec<usize>, data: &'a [u8], path: &Path) -> Result<TensorView<'a>> {

@@ -6,8 +6,9 @@ use crate::tensors;
 use crate::update::{sgd_update, Batch};
 use forgebench_shared::data::Dataset;
 use forgebench_shared::experiment::Precision;
-use forgebench_shared::measures::{measures, ErrorMeasures, MeasureSummary};
+use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
 use forgebench_shared::provenance::Provenance;
+use forgebench_shared::repro_log::triple_measures;
 use serde::{Deserialize, Serialize};
 
 /// The outcome of verifying one log on one profile.
@@ -72,10 +73,8 @@ pub fn verify_log(
         let recomputed = tensors::to_f32(&u.theta_next)?;
         let step = tensors::to_f32(&u.step)?;
         let stored = &log.theta_next[k * dim..(k + 1) * dim];
-        let mut e = measures(stored, &recomputed, None);
         let step_norm = forgebench_shared::measures::norm2(&step);
-        e.rel = if step_norm > 0.0 { e.l2 / step_norm } else { 0.0 };
-        per_triple.push(e);
+        per_triple.push(triple_measures(stored, &recomputed, step_norm));
         progress(k + 1);
     }
     let flagged = match threshold {

@@ -28,7 +28,7 @@ fn prov(p: &str) -> Provenance {
     Provenance {
         code_version: "t".into(),
         profile: DeviceProfile::cpu(p),
-        fingerprint: crate::testing::fingerprint(&format!("cpu of {p}")),
+        fingerprint: crate::testing::fingerprint("cpu"),
         seeds: vec![],
     }
 }
@@ -70,7 +70,7 @@ impl Fake<'_> {
 
     fn outcome(&mut self, job: &str, spec: &JobSpec, p: &str) -> JobOutcome {
         let (result, artifacts) = match spec {
-            JobSpec::WriteLog { .. } => {
+            JobSpec::WriteLog { .. } | JobSpec::RepeatLog { .. } => {
                 let a = self.artifact(job, "repro-log", b"log");
                 self.writer_of.insert(a.id.0.clone(), p.to_owned());
                 (json!({}), vec![a])
@@ -80,7 +80,7 @@ impl Fake<'_> {
                 let l2 = if w == p { 0.0 } else { BENIGN };
                 let s = MeasureSummary::of(&[m(l2), m(l2 / 2.0)]);
                 (
-                    json!({ "writer_profile": w, "verifier": prov(p), "summary": s }),
+                    json!({ "writer_profile": w, "writer": prov(&w), "verifier": prov(p), "summary": s }),
                     vec![],
                 )
             }
@@ -193,7 +193,7 @@ pub(super) fn run_with(ledger: &Ledger, store: &Path, text: &str, fail: &str, ta
     loop {
         let mut ran = false;
         for (p, w) in profiles.iter().zip(&workers) {
-            while let Some(j) = ledger.lease_next(w, &p.name, 10_000).expect("lease") {
+            while let Some(j) = ledger.lease_next(&w.0, &w.1, 10_000).expect("lease") {
                 ran = true;
                 let o = fake.outcome(&j.job_id.0, &j.spec, &p.name);
                 let r = if j.job_id.0.contains(fail) {
@@ -201,7 +201,7 @@ pub(super) fn run_with(ledger: &Ledger, store: &Path, text: &str, fail: &str, ta
                 } else {
                     Ok(&o)
                 };
-                ledger.report(w, &j.job_id, j.attempt, r).expect("report");
+                ledger.report(&w.0, &j.job_id, j.attempt, r).expect("report");
             }
         }
         if !ran {

@@ -36,18 +36,26 @@ fn done(artifacts: Vec<ArtifactRef>) -> JobOutcome {
 fn dependent_jobs_lease_with_their_dependency_artifact() {
     let p = vec![DeviceProfile::cpu("a")];
     let l = ledger_with(&kind_sweep("\"greedy\"", ""), &p);
-    let w = l.register_worker("w", &p[0], &fingerprint()).expect("register");
-    let train = l.lease_next(&w, "a", 10_000).expect("lease").expect("train");
+    let w = l.register_worker("w", &p[0], &fingerprint()).expect("register").0;
+    let train = l
+        .lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+        .expect("lease")
+        .expect("train");
     assert!(matches!(train.spec, JobSpec::PolTrain { .. }));
     assert!(
-        l.lease_next(&w, "a", 10_000).expect("lease").is_none(),
+        l.lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+            .expect("lease")
+            .is_none(),
         "forging waits for the log"
     );
     // Image grids listed first: the role, not the position, picks the input.
     let log = artifact(&l, "1", POL_LOG);
     let out = done(vec![artifact(&l, "9", IMAGE_BATCH), log.clone()]);
     l.report(&w, &train.job_id, 1, Ok(&out)).expect("report");
-    let forge = l.lease_next(&w, "a", 10_000).expect("lease").expect("forge");
+    let forge = l
+        .lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+        .expect("lease")
+        .expect("forge");
     assert!(
         matches!(&forge.spec, JobSpec::Forge { log: id, .. } if id == &log.id),
         "{:?}",
@@ -57,7 +65,10 @@ fn dependent_jobs_lease_with_their_dependency_artifact() {
     let forged = artifact(&l, "2", FORGED_POL_LOG);
     l.report(&w, &forge.job_id, 1, Ok(&done(vec![forged.clone()])))
         .expect("report");
-    let verify = l.lease_next(&w, "a", 10_000).expect("lease").expect("replay");
+    let verify = l
+        .lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+        .expect("lease")
+        .expect("replay");
     assert!(
         matches!(&verify.spec, JobSpec::PolVerify { log: id, .. } if id == &forged.id),
         "{:?}",
@@ -71,12 +82,17 @@ fn a_dependency_without_the_role_fails_its_dependents_with_the_reason() {
     let p = vec![DeviceProfile::cpu("a")];
     let cfg = kind_sweep("\"pol\"", "");
     let l = ledger_with(&cfg, &p);
-    let w = l.register_worker("w", &p[0], &fingerprint()).expect("register");
-    let train = l.lease_next(&w, "a", 10_000).expect("lease").expect("train");
+    let w = l.register_worker("w", &p[0], &fingerprint()).expect("register").0;
+    let train = l
+        .lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+        .expect("lease")
+        .expect("train");
     let wrong = done(vec![artifact(&l, "3", "repro-log")]);
     l.report(&w, &train.job_id, 1, Ok(&wrong)).expect("report");
     assert!(
-        l.lease_next(&w, "a", 10_000).expect("lease").is_none(),
+        l.lease_next(&w, &crate::testing::device(&l, &DeviceProfile::cpu("a")), 10_000)
+            .expect("lease")
+            .is_none(),
         "nothing runnable is left"
     );
     let (id, _) = sweep_identity(&cfg, &p);

@@ -160,9 +160,7 @@ fn dry_run_needs_a_submitted_sweep_and_writes_nothing() {
         profiles: &profiles,
     };
     let ledger = crate::ledger::Ledger::open(&ledger_path).expect("ledger");
-    ledger
-        .insert_sweep(rec, &crate::plan::expand(&id, &sweep, &profiles), 3)
-        .expect("insert");
+    ledger.insert_sweep(rec).expect("insert");
     run(&cfg, Path::new("test.toml"), &cmd("cpu-sweep")).expect("dry run by name");
     run(&cfg, Path::new("test.toml"), &cmd(&id.0)).expect("dry run by id");
     assert!(!run_dir.exists(), "a dry run writes no script and no token");

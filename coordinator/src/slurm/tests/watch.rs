@@ -48,7 +48,7 @@ impl SlurmCtl for FakeSlurm {
 /// A one-profile reproduction sweep (a log job and its verify job), allowed `attempts` attempts per job.
 fn sweep(l: &Ledger, attempts: u32) -> (SweepId, DeviceProfile) {
     let text = "name = \"t\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\"]\nbatch_sizes = [10]\n\
-                seeds = [0]\ntriples = 2\ndevices = \"all\"\n";
+                seeds = [0]\ntriples = 2\ndevices = \"all\"\nverification = \"exhaustive\"\n";
     let cfg = SweepConfig::from_toml_str(text).expect("valid");
     let profiles = vec![DeviceProfile::cpu("a")];
     let (id, _) = crate::testing::record_sweep(l, &cfg, &profiles, attempts);
@@ -58,8 +58,8 @@ fn sweep(l: &Ledger, attempts: u32) -> (SweepId, DeviceProfile) {
 /// Ends the sweep: its log job fails for good, and its verify job with it.
 fn finish(l: &Ledger, p: &DeviceProfile) {
     let fp = crate::testing::fingerprint("cpu");
-    let w = l.register_worker("w", p, &fp).expect("register");
-    let j = l.lease_next(&w, &p.name, 10_000).expect("lease").expect("a job");
+    let (w, device) = l.register_worker("w", p, &fp).expect("register");
+    let j = l.lease_next(&w, &device, 10_000).expect("lease").expect("a job");
     l.report(&w, &j.job_id, 1, Err("boom")).expect("report");
 }
 

@@ -1,0 +1,41 @@
+//! The manifest of a reproduction log and the one distance both arms of a matrix use: a verifier recomputing a
+//! log (exhaustive verification) and the coordinator comparing two stored logs (linear verification) call
+//! [`triple_measures`] on the same f32 values, so their cells agree bit for bit.
+use crate::experiment::ReproSpec;
+use crate::measures::{measures, ErrorMeasures};
+use crate::provenance::Provenance;
+use serde::{Deserialize, Serialize};
+
+/// Format tag of the manifest.
+pub const LOG_FORMAT: &str = "forgebench-repro-log/1";
+/// The safetensors metadata key holding the manifest JSON.
+pub const META_KEY: &str = "forgebench.manifest";
+
+/// Everything about a log except its tensors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogManifest {
+    /// [`LOG_FORMAT`].
+    pub format: String,
+    /// The triples' parameters (model, data set, b, eta, K, seed, full).
+    pub spec: ReproSpec,
+    /// sha256 of the training set the batches index into.
+    pub dataset_sha256: String,
+    /// Number of training examples (the batch indices' range).
+    pub dataset_len: usize,
+    /// Dimension of theta.
+    pub dim: usize,
+    /// Where and how the log was computed.
+    pub provenance: Provenance,
+    /// L2 norm (f64) of each triple's step eta * grad as the writer computed it: the reference of the relative
+    /// measure when another device's log is compared with this one. Empty in logs written before it was recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_norms: Vec<f64>,
+}
+
+/// The measures of one triple: `stored` is the log's theta_{k+1}, `recomputed` the verifier's, `step_norm` the L2
+/// norm of the verifier's step (the relative measure's reference; 0 gives a relative gap of 0).
+pub fn triple_measures(stored: &[f32], recomputed: &[f32], step_norm: f64) -> ErrorMeasures {
+    let mut e = measures(stored, recomputed, None);
+    e.rel = if step_norm > 0.0 { e.l2 / step_norm } else { 0.0 };
+    e
+}
