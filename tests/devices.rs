@@ -41,18 +41,27 @@ fn submit(c: &Cluster, args: &[&str]) -> SweepId {
 #[test]
 fn a_second_host_is_a_second_device_and_linear_tables_equal_exhaustive_ones() {
     if !can_unshare() {
-        assert!(std::env::var_os("CI").is_none(), "CI runs as root: `unshare --uts` must work there");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI runs as root: `unshare --uts` must work there"
+        );
         eprintln!("skipped: `unshare --uts` is not permitted here (run as root)");
         return;
     }
     let c = Cluster::new(GRID);
     let _coord = c.spawn(&["coordinator"], "coord.log");
     let addr = format!("127.0.0.1:{}", c.port);
-    assert!(wait_for(30, || std::net::TcpStream::connect(&addr).is_ok()), "coordinator up");
+    assert!(
+        wait_for(30, || std::net::TcpStream::connect(&addr).is_ok()),
+        "coordinator up"
+    );
     let linear = submit(&c, &[]);
     let exhaustive_file = c.path().join("exhaustive.toml");
-    std::fs::write(&exhaustive_file, format!("name = \"s-exhaustive\"\n{GRID}verification = \"exhaustive\"\n"))
-        .expect("write sweep");
+    std::fs::write(
+        &exhaustive_file,
+        format!("name = \"s-exhaustive\"\n{GRID}verification = \"exhaustive\"\n"),
+    )
+    .expect("write sweep");
     let exhaustive = submit(&c, &["--file", exhaustive_file.to_str().expect("utf-8")]);
     let mut workers: Vec<Proc> = Vec::new();
     for p in ["cpu-avx512", "cpu-avx2", "cpu-default"] {
@@ -64,7 +73,12 @@ fn a_second_host_is_a_second_device_and_linear_tables_equal_exhaustive_ones() {
     let log = std::fs::File::create(c.path().join("labb.log")).expect("log");
     let work = c.path().join("w-labb");
     let child = Command::new("unshare")
-        .args(["--uts", "sh", "-c", "echo labb > /proc/sys/kernel/hostname && exec \"$0\" \"$@\""])
+        .args([
+            "--uts",
+            "sh",
+            "-c",
+            "echo labb > /proc/sys/kernel/hostname && exec \"$0\" \"$@\"",
+        ])
         .arg(bin_dir().join("forgebench"))
         .arg("--config")
         .arg(c.path().join("cluster.toml"))

@@ -281,12 +281,27 @@ async fn malformed_and_mismatched_results_are_refused_and_retried() {
         e.message()
     );
 
-    // A proper write, then a verify result that claims another writer.
+    // A log written on another host under the same profile name: another device, never merged into this one.
     let job = lease(&mut c, &w).await;
     assert_eq!(job.attempt, 3);
     let work = dir.path().join("work");
     std::fs::create_dir_all(&work).expect("dir");
     let spec = serde_json::from_str(&job.spec_json).expect("spec");
+    let mut elsewhere = fake_write(&mut c, &spec, &p, &work).await;
+    elsewhere.result["provenance"]["fingerprint"]["hostname"] = "labb".into();
+    let e = report(&mut c, &w, &job, serde_json::to_string(&elsewhere).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+    assert!(
+        e.message().contains("labb") && e.message().contains("bound to device"),
+        "{}",
+        e.message()
+    );
+
+    // A proper write, then a verify result that claims another writer.
+    let job = lease(&mut c, &w).await;
+    assert_eq!(job.attempt, 4);
     let ok = fake_write(&mut c, &spec, &p, &work).await;
     let r = report(&mut c, &w, &job, serde_json::to_string(&ok).unwrap())
         .await

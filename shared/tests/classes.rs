@@ -67,7 +67,7 @@ fn identical_devices_share_a_class_everywhere() {
     assert_eq!(m.class_names(), vec!["A", "B", "C", "B"]);
     assert_eq!(m.classes_line(), "A = {a}, B = {b, d}, C = {c}");
     let md = m.to_markdown(forgebench_shared::measures::Measure::L2);
-    assert!(md.contains("- [B] d ("), "{md}");
+    assert!(md.contains("- [B] d @ h ("), "{md}");
     assert!(
         md.contains("Equivalence classes (bitwise identical results on every triple): A = {a}"),
         "{md}"
@@ -81,6 +81,10 @@ fn identical_devices_share_a_class_everywhere() {
     assert!(row.ends_with(",B,B"), "{row}");
     let json = serde_json::to_value(&m).expect("json");
     assert_eq!(json["classes"], serde_json::json!(["A", "B", "C", "B"]));
+    let d = &json["devices"][3];
+    assert_eq!((d["class"].as_str(), d["host"].as_str()), (Some("B"), Some("h")), "{d}");
+    assert_eq!(d["device_id"].as_str(), Some(m.devices[3].id().0.as_str()));
+    assert_eq!(d["profile"]["name"], "d", "the label itself is kept");
     let back: CrossDeviceMatrix = serde_json::from_value(json).expect("reads back");
     assert_eq!(back, m);
     let sorted = m.by_class();
@@ -88,6 +92,15 @@ fn identical_devices_share_a_class_everywhere() {
     assert_eq!(names, ["a", "b", "d", "c"]);
     assert_eq!(sorted.cells[1][2], m.cells[1][3], "cells move with their devices");
     assert_eq!(sorted.cells[3][0], None, "the missing cell moves too");
+}
+
+#[test]
+fn devices_sharing_a_profile_are_named_by_host() {
+    let mut m = matrix();
+    m.devices[3].profile.name = "b".into();
+    m.devices[3].fingerprint.hostname = "labb".into();
+    assert_eq!(m.classes_line(), "A = {a}, B = {b @ h, b @ labb}, C = {c}");
+    assert_ne!(m.devices[1].id(), m.devices[3].id(), "two hosts, two devices");
 }
 
 #[test]
