@@ -7,11 +7,14 @@
 #   FORGEBENCH_GPU=1 scripts/setup-libtorch.sh
 #                                      GPU use: the full torch==2.13.0 with its CUDA 13 libraries; then build the
 #                                      worker with `--features cuda`.
+#   FORGEBENCH_LIBTORCH_DIR=DIR ...    install into DIR instead of .libtorch (then build with LIBTORCH=DIR/site/torch),
+#                                      e.g. a GPU install beside the CPU one.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-dest=$root/.libtorch/site
+base=${FORGEBENCH_LIBTORCH_DIR:-$root/.libtorch}
+dest=$base/site
 want=2.13.0
-stamp=$root/.libtorch/installed
+stamp=$base/installed
 mode=cpu
 [[ ${FORGEBENCH_GPU:-0} == 1 ]] && mode=gpu
 if [[ -f $stamp && $(cat "$stamp") == "$want $mode" && -f $dest/torch/lib/libtorch_cpu.so ]]; then

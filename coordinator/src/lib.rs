@@ -1,7 +1,7 @@
 //! forgebench coordinator: scheduling, the durable ledger and aggregation. Never links libtorch.
 //!
 //! The coordinator owns a [`ledger::Ledger`] (SQLite) and serves two gRPC services (`proto/cluster.proto`):
-//! workers register, lease jobs bound to their profile, upload artifacts and report results; clients submit
+//! workers register, lease jobs bound to their device, upload artifacts and report results; clients submit
 //! sweeps, watch them and fetch the aggregated cross-device tables.
 pub mod aggregate;
 pub mod bulk;

@@ -328,17 +328,21 @@ pub fn parse_profile_toml(text: &str) -> Result<DeviceProfile> {
 /// The built-in CPU profiles that differ numerically on x86-64 (one thread each, so they also run side by side):
 /// AVX-512 kernels, AVX2 kernels, and the portable default kernels with oneDNN off.
 pub fn default_cpu_profiles() -> Vec<DeviceProfile> {
-    let mk = |name: &str, cap: &str, onednn: Option<bool>| {
+    // Each sets all three libraries' ISA alike (ATen's kernels, oneDNN's convolutions, MKL's GEMMs): a profile
+    // named for an ISA runs on that ISA throughout, not ATen on AVX2 beside oneDNN and MKL on AVX-512.
+    let mk = |name: &str, aten: &str, dnnl: &str, mkl: &str, onednn: Option<bool>| {
         let mut p = DeviceProfile::cpu(name);
-        p.cpu.aten_cpu_capability = Some(cap.to_owned());
+        p.cpu.aten_cpu_capability = Some(aten.to_owned());
+        p.cpu.dnnl_max_cpu_isa = Some(dnnl.to_owned());
+        p.cpu.mkl_enable_instructions = Some(mkl.to_owned());
         p.cpu.threads = Some(1);
         p.cpu.onednn = onednn;
         p
     };
     vec![
-        mk("cpu-avx512", "avx512", None),
-        mk("cpu-avx2", "avx2", None),
-        mk("cpu-default", "default", Some(false)),
+        mk("cpu-avx512", "avx512", "AVX512_CORE", "AVX512", None),
+        mk("cpu-avx2", "avx2", "AVX2", "AVX2", None),
+        mk("cpu-default", "default", "SSE41", "SSE4_2", Some(false)),
     ]
 }
 

@@ -121,9 +121,11 @@ impl Drop for Cluster {
 
 /// The three CPU profiles of the checked-in cluster.toml.
 pub const PROFILES: &str = "[[profile]]\nname = \"cpu-avx512\"\ndevice = \"cpu\"\n[profile.cpu]\n\
-    aten_cpu_capability = \"avx512\"\nthreads = 1\n[[profile]]\nname = \"cpu-avx2\"\ndevice = \"cpu\"\n\
-    [profile.cpu]\naten_cpu_capability = \"avx2\"\nthreads = 1\n[[profile]]\nname = \"cpu-default\"\n\
-    device = \"cpu\"\n[profile.cpu]\naten_cpu_capability = \"default\"\nthreads = 1\nonednn = false\n";
+    aten_cpu_capability = \"avx512\"\ndnnl_max_cpu_isa = \"AVX512_CORE\"\nmkl_enable_instructions = \"AVX512\"\n\
+    threads = 1\n[[profile]]\nname = \"cpu-avx2\"\ndevice = \"cpu\"\n[profile.cpu]\naten_cpu_capability = \"avx2\"\n\
+    dnnl_max_cpu_isa = \"AVX2\"\nmkl_enable_instructions = \"AVX2\"\nthreads = 1\n[[profile]]\nname = \"cpu-default\"\n\
+    device = \"cpu\"\n[profile.cpu]\naten_cpu_capability = \"default\"\ndnnl_max_cpu_isa = \"SSE41\"\n\
+    mkl_enable_instructions = \"SSE4_2\"\nthreads = 1\nonednn = false\n";
 
 /// A child process killed (SIGKILL) when dropped, so a failing test leaves nothing behind.
 pub struct Proc(pub Child);

@@ -97,8 +97,13 @@ pub fn tch_device(profile: &DeviceProfile, fp: &DeviceFingerprint) -> Result<tch
             })?,
     };
     if !tch::Cuda::is_available() {
+        let why = if cfg!(feature = "cuda") {
+            "this machine has no usable GPU"
+        } else {
+            "this worker was built without the `cuda` feature"
+        };
         return Err(WorkerError::Device(format!(
-            "profile {} needs CUDA but libtorch sees no CUDA device (built without the `cuda` feature? driver: {})",
+            "profile {} needs CUDA but libtorch sees no CUDA device: {why} (driver: {})",
             profile.name, fp.cuda_driver
         )));
     }

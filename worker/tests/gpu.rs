@@ -53,3 +53,51 @@ fn gpu_update_is_close_to_cpu_and_repeatable_without_autotuning() {
         assert!(gap > 0.0 && gap < 1e-3, "{model}: CPU-GPU gap {gap:e}");
     }
 }
+
+/// The real profile path: a profile naming the GPU by UUID, its flags set, run as a job in a fresh worker process
+/// with the profile's environment; the result's provenance reads the flags back and names the GPU.
+#[test]
+fn a_gpu_profile_by_uuid_runs_a_job_with_its_flags_read_back() {
+    use forgebench_shared::jobs::JobSpec;
+    use forgebench_shared::profile::{Device, DeviceProfile};
+    let fp = forgebench_worker::fingerprint::collect();
+    let gpu = fp.gpus.first().expect("a GPU").clone();
+    let mut p = DeviceProfile::cpu("gpu-by-uuid");
+    p.device = Device::CudaUuid(gpu.uuid.clone());
+    p.gpu.tf32_cublas = Some(false);
+    p.gpu.tf32_cudnn = Some(false);
+    p.gpu.cudnn_benchmark = Some(false);
+    p.gpu.cudnn_deterministic = Some(true);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("outcome.json");
+    let job = JobSpec::WriteLog {
+        spec: spec(ModelKind::Lenet5),
+    };
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_forgebench-worker"));
+    let status = forgebench_worker::cli::spawn::command_with(exe, &p)
+        .unwrap()
+        .arg("run-job")
+        .arg("--spec")
+        .arg(serde_json::to_string(&job).unwrap())
+        .arg("--work-dir")
+        .arg(dir.path())
+        .arg("--out")
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(status.success(), "the GPU job failed: {status}");
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let prov = &v["outcome"]["result"]["provenance"];
+    let force = &prov["fingerprint"]["settings_in_force"];
+    for (flag, want) in [
+        ("tf32_cublas", "false"),
+        ("tf32_cudnn", "false"),
+        ("cudnn_benchmark", "false"),
+        ("cudnn_deterministic", "true"),
+    ] {
+        assert_eq!(force[flag], want, "{flag} in force: {force}");
+    }
+    assert_eq!(prov["profile"]["device"], format!("cuda:{}", gpu.uuid), "{prov}");
+    let gpus = prov["fingerprint"]["gpus"].as_array().unwrap();
+    assert!(gpus.iter().any(|g| g["uuid"] == gpu.uuid), "{gpus:?}");
+}

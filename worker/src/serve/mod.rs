@@ -55,6 +55,9 @@ pub fn run(pa: &ProcessArgs, args: &ServeArgs) -> Result<()> {
         None => None,
     };
     let ctx = pa.context(args.work_dir.clone())?;
+    // A profile whose device this machine lacks (a GPU profile without a driver) refuses to start, naming both,
+    // rather than registering and failing every job it leases.
+    ctx.device()?;
     let name = args.name.clone().unwrap_or_else(|| {
         format!(
             "{}@{}:{}",
