@@ -1,7 +1,8 @@
 //! Aggregation: a sweep's reproduction jobs become one cross-device matrix per (experiment, model, data set, b,
 //! seed): rows are the device that wrote the log, columns the verifier (devices in the sweep's profile order, those
-//! of one profile in the order they joined), cells the summary over the triples. Under exhaustive verification a cell is a verify job's result; under
-//! linear verification it is computed here from two stored logs ([`pairs`]) and cached in the ledger.
+//! of one profile in the order they joined), cells the summary over the triples. Under exhaustive verification a
+//! cell is a verify job's result; under linear verification it is computed here from two stored logs ([`pairs`])
+//! and cached in the ledger.
 mod pairs;
 pub mod synthetic;
 
@@ -167,12 +168,11 @@ fn linear_cells<'a>(
 
 /// The log the done job `j` stored in `dir`.
 fn stored_log(dir: &Path, j: &JobRow, spec: &ReproSpec) -> Result<StoredLog> {
-    let a = j
+    let outcome = j
         .outcome
         .as_ref()
-        .and_then(|o| o.artifacts.iter().find(|a| a.role == "repro-log"))
-        .ok_or_else(|| CoordError::Invalid(format!("{} stored no repro-log artifact", j.id)))?;
-    StoredLog::open(&dir.join(&a.id.0), spec)
+        .ok_or_else(|| CoordError::Invalid(format!("{} has no outcome", j.id)))?;
+    StoredLog::of_outcome(dir, &j.id, outcome, spec)
 }
 
 /// Parses the result of the verify job `j` of a log written on device `writer`, checking that it is for that pair:

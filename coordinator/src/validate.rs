@@ -35,12 +35,7 @@ pub fn outcome(ledger: &Ledger, store: &Path, job: &JobRow, o: &JobOutcome) -> R
                     job.id, m.provenance.profile.name, m.provenance.fingerprint.hostname, job.device
                 )));
             }
-            let log = o
-                .artifacts
-                .iter()
-                .find(|a| a.role == "repro-log")
-                .ok_or_else(|| CoordError::Invalid(format!("{}: no \"repro-log\" artifact", job.id)))?;
-            crate::aggregate::StoredLog::open(&store.join(&log.id.0), spec)?;
+            crate::aggregate::StoredLog::of_outcome(store, &job.id, o, spec)?;
         }
         _ => crate::dump::validate_outcome(job, o)?,
     }

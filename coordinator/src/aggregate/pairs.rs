@@ -3,6 +3,8 @@
 //! from recomputing the row device's log on the column device.
 use crate::error::{CoordError, Result};
 use forgebench_shared::experiment::ReproSpec;
+use forgebench_shared::ids::JobId;
+use forgebench_shared::jobs::JobOutcome;
 use forgebench_shared::measures::MeasureSummary;
 use forgebench_shared::repro_log::{triple_measures, LogManifest, LOG_FORMAT, META_KEY};
 use safetensors::tensor::{Dtype, SafeTensors};
@@ -17,20 +19,37 @@ pub struct StoredLog {
     offset: (usize, usize),
 }
 
+/// The manifest in the safetensors metadata of a log's `bytes` (read from `path`).
+pub fn read_manifest(bytes: &[u8], path: &Path) -> Result<LogManifest> {
+    let bad = |why: String| CoordError::Invalid(format!("reproduction log {}: {why}", path.display()));
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
+    let json = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get(META_KEY))
+        .ok_or_else(|| bad(format!("no {META_KEY} in its metadata")))?;
+    serde_json::from_str(json).map_err(|e| bad(format!("manifest: {e}")))
+}
+
 impl StoredLog {
+    /// The log that `job` stored in the artifact store `dir` (its outcome's `repro-log` artifact), opened as
+    /// [`StoredLog::open`] checks it.
+    pub fn of_outcome(dir: &Path, job: &JobId, outcome: &JobOutcome, spec: &ReproSpec) -> Result<StoredLog> {
+        let a = outcome
+            .artifacts
+            .iter()
+            .find(|a| a.role == "repro-log")
+            .ok_or_else(|| CoordError::Invalid(format!("{job}: no \"repro-log\" artifact")))?;
+        StoredLog::open(&dir.join(&a.id.0), spec)
+    }
+
     /// Maps and checks the log at `path`, written for `spec`: format, spec, dim, tensor shape and step norms.
     pub fn open(path: &Path, spec: &ReproSpec) -> Result<StoredLog> {
         let bad = |why: String| CoordError::Invalid(format!("reproduction log {}: {why}", path.display()));
         let file = std::fs::File::open(path).map_err(|e| CoordError::io(path, e))?;
         // SAFETY: the store's files are written once under their content id and never modified in place.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| CoordError::io(path, e))?;
-        let (_, meta) = SafeTensors::read_metadata(&map).map_err(|e| bad(format!("not a safetensors file: {e}")))?;
-        let json = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(META_KEY))
-            .ok_or_else(|| bad(format!("no {META_KEY} in its metadata")))?;
-        let manifest: LogManifest = serde_json::from_str(json).map_err(|e| bad(format!("manifest: {e}")))?;
+        let manifest = read_manifest(&map, path)?;
         if manifest.format != LOG_FORMAT || &manifest.spec != spec {
             return Err(bad(format!(
                 "written as {:?} for {:?}, expected {LOG_FORMAT:?} for {spec:?}",

@@ -37,12 +37,5 @@ pub fn write_log(path: &Path, spec: &ReproSpec, provenance: Provenance, offset: 
 /// The manifest of the log at `path`.
 pub fn read_manifest(path: &Path) -> Result<LogManifest> {
     let bytes = std::fs::read(path).map_err(|e| CoordError::io(path, e))?;
-    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-        .map_err(|e| CoordError::Invalid(format!("{}: not a safetensors file: {e}", path.display())))?;
-    let json = meta
-        .metadata()
-        .as_ref()
-        .and_then(|m| m.get(META_KEY))
-        .ok_or_else(|| CoordError::Invalid(format!("{}: no manifest", path.display())))?;
-    serde_json::from_str(json).map_err(|e| CoordError::json("manifest", e))
+    super::pairs::read_manifest(&bytes, path)
 }

@@ -15,8 +15,6 @@ pub struct WorkerRow {
     pub profile: DeviceProfile,
     /// Fingerprint.
     pub fingerprint: DeviceFingerprint,
-    /// The device it runs on.
-    pub device: DeviceId,
     /// Last heartbeat, lease or report (ms since the epoch).
     pub last_seen_ms: i64,
     /// The job it holds a lease on.
@@ -70,8 +68,7 @@ impl Ledger {
     pub fn workers(&self) -> Result<Vec<WorkerRow>> {
         let conn = self.conn();
         let mut q = conn.prepare(
-            "SELECT id, profile_json, fingerprint_json, last_seen_ms, running_job, device_id FROM workers
-             ORDER BY last_seen_ms DESC",
+            "SELECT id, profile_json, fingerprint_json, last_seen_ms, running_job FROM workers ORDER BY last_seen_ms DESC",
         )?;
         let rows = q.query_map([], |r| {
             Ok((
@@ -80,20 +77,17 @@ impl Ledger {
                 r.get::<_, String>(2)?,
                 r.get(3)?,
                 r.get(4)?,
-                r.get::<_, String>(5)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, pj, fj, last_seen_ms, running, device): (String, String, String, i64, Option<String>, String) =
-                row?;
+            let (id, pj, fj, last_seen_ms, running): (String, String, String, i64, Option<String>) = row?;
             out.push(WorkerRow {
                 id: WorkerId(id),
                 profile: serde_json::from_str(&pj).map_err(|e| CoordError::json("worker profile", e))?,
                 fingerprint: serde_json::from_str(&fj).map_err(|e| CoordError::json("worker fingerprint", e))?,
                 last_seen_ms,
                 running_job: running.map(JobId),
-                device: DeviceId(device),
             });
         }
         Ok(out)
