@@ -25,12 +25,13 @@ command -v "$py" >/dev/null || { echo "setup-libtorch: $py not found; install Py
 echo "setup-libtorch: installing torch==$want ($mode) into $dest" >&2
 rm -rf "$dest"
 mkdir -p "$dest"
+# --no-cache-dir: pip's cache would keep a second copy of every wheel (4 GB for the GPU install).
 if [[ $mode == gpu ]]; then
-  "$py" -m pip install --quiet --disable-pip-version-check --target "$dest" "torch==$want"
+  "$py" -m pip install --quiet --no-cache-dir --disable-pip-version-check --target "$dest" "torch==$want"
 else
   # The CUDA runtime and CUPTI are the only libraries libtorch_cuda.so needs at load time; the linker drops
   # libtorch_cuda (--as-needed) unless the `cuda` feature is on, so a CPU build never touches a GPU library.
-  "$py" -m pip install --quiet --disable-pip-version-check --no-deps --target "$dest" \
+  "$py" -m pip install --quiet --no-cache-dir --disable-pip-version-check --no-deps --target "$dest" \
     "torch==$want" nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85
 fi
 test -f "$dest/torch/lib/libtorch_cpu.so" || { echo "setup-libtorch: no libtorch_cpu.so after install" >&2; exit 1; }
