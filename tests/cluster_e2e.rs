@@ -54,6 +54,42 @@ fn up_gives_the_single_machine_matrix_bit_for_bit() {
     let cells = &cluster[0].cells;
     assert_eq!(cells[1][1].as_ref().expect("diag").summary.l2.max, 0.0);
     assert!(cells[0][2].as_ref().expect("cell").summary.l2.max > 0.0);
+
+    // The hardware database: the finished sweep is recorded when first read; the pooled table of one source is
+    // the sweep's own; importing the results folder (as another lab would send it) doubles every cell's triples.
+    let all = |c: &Cluster| -> Vec<serde_json::Value> {
+        let o = c
+            .cmd(&["tables", "--all", "--format", "json"])
+            .output()
+            .expect("tables --all");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).expect("json")
+    };
+    let pooled: forgebench_shared::tables::CrossDeviceMatrix =
+        serde_json::from_value(all(&c)[0]["matrix"].clone()).expect("matrix");
+    assert_same_cells(&pooled, &cluster[0]);
+    let results = out.join("results");
+    let o = c
+        .cmd(&["import", results.to_str().expect("utf-8"), "--label", "lab-b"])
+        .output()
+        .expect("import");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let doubled = &all(&c)[0]["matrix"]["cells"][0][2]["summary"]["l2"];
+    let own = cells[0][2].as_ref().expect("cell").summary.l2;
+    assert_eq!(
+        (doubled["n"].as_u64(), doubled["max"].as_f64()),
+        (Some(2 * own.n as u64), Some(own.max))
+    );
+    let o = c
+        .cmd(&["compare", "cpu-avx512", "cpu-default"])
+        .output()
+        .expect("compare");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        text.contains(&forgebench_shared::numfmt::error(own.max)) && text.contains("lab-b"),
+        "the pair's table shows the cell and its sources:\n{text}"
+    );
 }
 
 #[test]

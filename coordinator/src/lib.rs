@@ -9,6 +9,7 @@ pub mod cli;
 pub mod dump;
 pub mod error;
 pub mod gate;
+pub mod hwdb;
 pub mod ledger;
 pub mod local;
 pub mod plan;

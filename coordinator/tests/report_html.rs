@@ -2,6 +2,8 @@
 //! data URI) and shows the tables' numbers, the published values marked as such, and the inline figures.
 mod report_common;
 
+use forgebench_shared::numfmt::error;
+
 use forgebench_coordinator::report::{run_report_command, write_results};
 use report_common::full_results;
 
@@ -42,8 +44,18 @@ fn page_references_no_external_resource() {
         .value;
     let c = lenet.cells[0][2].expect("cell").summary.l2;
     assert!(
-        html.contains(&format!("{:.3e} / {:.3e}", c.mean, c.max)),
+        html.contains(&format!("{} / {}", error(c.mean), error(c.max))),
         "matrix cell missing from the page"
+    );
+    // Every figure says what to look at, and the paper's LeNet-5 b=100 matrix sits beside the measured one.
+    assert_eq!(
+        html.matches("<span class=\"reading\">Look at").count(),
+        html.matches("<figure>").count(),
+        "a figure without its reading line"
+    );
+    assert!(
+        html.contains("Table 3(a)") && html.contains("GTX 4090"),
+        "no published Table 3 matrix"
     );
     assert!(
         html.contains("Provenance") && html.contains("libtorch"),

@@ -3,7 +3,9 @@
 //! error naming the file.
 mod report_common;
 
-use forgebench_coordinator::report::{load_results, write_report, write_results, Results};
+use forgebench_coordinator::report::{load_results, write_report, write_results, Named, Results};
+use forgebench_shared::experiment::ModelKind;
+use forgebench_shared::tables::AttackRow;
 use forgebench_shared::tables::CrossDeviceMatrix;
 use forgebench_shared::verdict::{Verdict, POL_MARGIN};
 use report_common::{full_results, parse_csv};
@@ -151,10 +153,24 @@ fn table1_equals_inputs() {
     assert!(vgg["published_source"]
         .as_str()
         .is_some_and(|s| s.starts_with("published:")));
-    let lenet_row = rows.iter().find(|x| x["model"] == "lenet5").expect("lenet row");
+    // LeNet-5 b=100: the paper's Table 1 gives 3.1e-6 benign and 7.9e-3 for greedy search, nothing for local search.
+    let lenet_row = |attack: &str| {
+        rows.iter()
+            .find(|x| x["model"] == "lenet5" && x["attack"] == attack)
+            .unwrap_or_else(|| panic!("lenet {attack} row"))
+    };
+    for attack in ["greedy", "local-search"] {
+        assert_eq!(
+            lenet_row(attack)["published_benign_l2"].as_f64(),
+            Some(3.1e-6),
+            "{attack}"
+        );
+    }
+    assert_eq!(lenet_row("greedy")["published_l2"].as_f64(), Some(7.9e-3));
     assert!(
-        lenet_row["published_l2"].is_null(),
-        "no published LeNet figure exists: {lenet_row}"
+        lenet_row("local-search")["published_l2"].is_null(),
+        "the paper has no local search: {}",
+        lenet_row("local-search")
     );
     let seeds: Vec<u64> = json["provenance"]["seeds"]
         .as_array()
@@ -363,7 +379,7 @@ fn nan_benign_cells_are_shown_and_judge_nothing() {
     let md = read("table1.md");
     let lenet = md_row(&md, "lenet5");
     assert_eq!(
-        (lenet[3].as_str(), lenet[7].as_str(), lenet[8].as_str()),
+        (lenet[3].as_str(), lenet[8].as_str(), lenet[9].as_str()),
         ("NaN", "NaN", "undetermined"),
         "benign, ratio and verdict of {lenet:?}"
     );
@@ -416,4 +432,51 @@ fn one_nan_triple_shows_in_its_cell() {
         .find(|l| l[col("matrix")] == r.matrices[0].name && l[col("writer")] == name && l[col("verifier")] == *verifier)
         .expect("the cell's CSV line");
     assert_eq!(line[col("l2_max")], "NaN", "{line:?}");
+}
+
+/// Table 1 of the paper, as printed: (model, b, largest reproduction error, greedy attack's error in L2).
+const PAPER_TABLE1: [(ModelKind, usize, f64, f64); 3] = [
+    (ModelKind::Lenet5, 100, 3.1e-6, 7.9e-3),
+    (ModelKind::Lenet5, 1000, 2.1e-6, 1e-3),
+    (ModelKind::Vggmini, 100, 4.4e-4, 2.398),
+];
+
+#[test]
+fn table1_published_columns_hold_the_papers_table1() {
+    let mut r = Results::default();
+    let rows = PAPER_TABLE1
+        .iter()
+        .map(|(m, b, _, _)| AttackRow {
+            attack: "greedy".into(),
+            model: *m,
+            dataset: m.default_dataset(),
+            batch_size: *b,
+            error_l2: 1.0,
+            parameters: "test".into(),
+            benign_l2: Some(1e-7),
+        })
+        .collect();
+    r.attacks.push(Named::new("paper-settings", rows));
+    let out = tempfile::tempdir().expect("tempdir");
+    write_report(&r, out.path()).expect("report");
+    let text = std::fs::read_to_string(out.path().join("tables/table1.json")).expect("read");
+    let json: serde_json::Value = serde_json::from_str(&text).expect("table1.json parses");
+    let rows = json["rows"].as_array().expect("rows");
+    for (m, b, benign, greedy) in PAPER_TABLE1 {
+        let row = rows
+            .iter()
+            .find(|x| x["model"] == m.to_string() && x["batch_size"] == b)
+            .unwrap_or_else(|| panic!("{m} b={b} in Table 1"));
+        let close = |key: &str, want: f64| {
+            let got = row[key].as_f64();
+            assert!(
+                got.is_some_and(|a| (a - want).abs() <= 1e-3 * want),
+                "{m} b={b}: {key} {got:?}, the paper's Table 1 says {want}"
+            );
+        };
+        close("published_benign_l2", benign);
+        close("published_l2", greedy);
+        let src = row["published_source"].as_str().unwrap_or_default();
+        assert!(src.contains("Table 1"), "{m} b={b}: source {src:?}");
+    }
 }

@@ -12,6 +12,7 @@ pub mod fingerprint;
 pub mod ids;
 pub mod jobs;
 pub mod measures;
+pub mod numfmt;
 pub mod profile;
 pub mod provenance;
 pub mod repro_log;

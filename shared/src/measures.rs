@@ -197,6 +197,51 @@ impl MeasureSummary {
     }
 }
 
+impl Summary {
+    /// Pools summaries of disjoint samples: n adds up, the mean is n-weighted, min and max are exact. A median does
+    /// not pool: it is kept when one sample is non-empty and NaN otherwise (read "not available" rather than an
+    /// order statistic that was never computed). A NaN mean or max in any part makes the pooled one NaN.
+    pub fn pool(parts: &[Summary]) -> Summary {
+        let parts: Vec<&Summary> = parts.iter().filter(|p| p.n > 0).collect();
+        match parts.as_slice() {
+            [] => Summary::of(&[]),
+            [one] => **one,
+            many => {
+                let n: usize = many.iter().map(|p| p.n).sum();
+                let nan = |f: fn(&Summary) -> f64| many.iter().any(|p| f(p).is_nan());
+                let fold = |f: fn(&Summary) -> f64, g: fn(f64, f64) -> f64, init: f64| {
+                    if nan(f) {
+                        f64::NAN
+                    } else {
+                        many.iter().map(|p| f(p)).fold(init, g)
+                    }
+                };
+                Summary {
+                    n,
+                    mean: many.iter().map(|p| p.mean * p.n as f64).sum::<f64>() / n as f64,
+                    median: f64::NAN,
+                    min: fold(|p| p.min, f64::min, f64::INFINITY),
+                    max: fold(|p| p.max, f64::max, f64::NEG_INFINITY),
+                }
+            }
+        }
+    }
+}
+
+impl MeasureSummary {
+    /// Pools every measure with [`Summary::pool`].
+    pub fn pool(parts: &[MeasureSummary]) -> MeasureSummary {
+        let col = |f: fn(&MeasureSummary) -> Summary| Summary::pool(&parts.iter().map(f).collect::<Vec<_>>());
+        MeasureSummary {
+            l2: col(|m| m.l2),
+            l2_sq: col(|m| m.l2_sq),
+            l2_sq_per_dim: col(|m| m.l2_sq_per_dim),
+            linf: col(|m| m.linf),
+            rel: col(|m| m.rel),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,5 +270,24 @@ mod tests {
     fn summary_median() {
         let s = Summary::of(&[3.0, 1.0, 2.0, 10.0]);
         assert_eq!((s.mean, s.median, s.min, s.max), (4.0, 2.5, 1.0, 10.0));
+    }
+
+    #[test]
+    fn pooled_summaries_equal_the_summary_of_the_union() {
+        let a = [1.0, 4.0, 2.0];
+        let b = [8.0, 0.5];
+        let union: Vec<f64> = a.iter().chain(&b).copied().collect();
+        let pooled = Summary::pool(&[Summary::of(&a), Summary::of(&b), Summary::of(&[])]);
+        let whole = Summary::of(&union);
+        assert_eq!((pooled.n, pooled.min, pooled.max), (whole.n, whole.min, whole.max));
+        assert!(
+            (pooled.mean - whole.mean).abs() < 1e-15,
+            "{} vs {}",
+            pooled.mean,
+            whole.mean
+        );
+        assert!(pooled.median.is_nan(), "a median does not pool");
+        assert_eq!(Summary::pool(&[Summary::of(&a), Summary::of(&[])]), Summary::of(&a));
+        assert!(Summary::pool(&[Summary::of(&a), Summary::of(&[f64::NAN])]).max.is_nan());
     }
 }

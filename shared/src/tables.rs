@@ -193,7 +193,12 @@ impl CrossDeviceMatrix {
                 match c {
                     Some(c) => {
                         let v = pick(&c.summary, m);
-                        let _ = write!(s, " {:.3e} / {:.3e} |", v.mean, v.max);
+                        let _ = write!(
+                            s,
+                            " {} / {} |",
+                            crate::numfmt::error(v.mean),
+                            crate::numfmt::error(v.max)
+                        );
                     }
                     None => s.push_str(" – |"),
                 }

@@ -64,8 +64,12 @@ pub enum Format {
 #[derive(Debug, Clone, Args)]
 pub struct TablesArgs {
     /// The sweep id.
+    #[arg(long, required_unless_present = "all", conflicts_with = "all")]
+    pub sweep: Option<String>,
+    /// Every setting over everything measured: all finished sweeps of the ledger and every import, pooled per
+    /// setting (read from the ledger directly; no coordinator needed).
     #[arg(long)]
-    pub sweep: String,
+    pub all: bool,
     /// Output format.
     #[arg(long, value_enum, default_value = "md")]
     pub format: Format,
@@ -165,7 +169,7 @@ pub fn tables(cfg: &ClusterConfig, a: &TablesArgs) -> Result<()> {
         let mut c = super::control(cfg, a.coordinator.as_deref()).await?;
         let r = c
             .get_tables(pb::TablesRequest {
-                sweep_id: a.sweep.clone(),
+                sweep_id: a.sweep.clone().unwrap_or_default(),
             })
             .await
             .map_err(remote("tables"))?

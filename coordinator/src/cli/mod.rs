@@ -1,6 +1,7 @@
 //! The `forgebench` command line: clap arguments (the low stage) plus `cluster.toml` become one validated
 //! [`ClusterConfig`] (the high stage), then each subcommand delegates to a module.
 mod client;
+mod hwdb;
 mod progress;
 mod serve;
 mod up;
@@ -52,8 +53,12 @@ pub enum Cmd {
     Status(client::StatusArgs),
     /// Put a sweep's failed (or all unfinished) jobs back in the queue.
     Resubmit(client::ResubmitArgs),
-    /// Print a sweep's cross-device tables (Markdown, CSV or JSON).
+    /// Print a sweep's cross-device tables, or with --all every setting over the hardware database.
     Tables(client::TablesArgs),
+    /// The table of one hardware pair over every setting the database holds for both.
+    Compare(hwdb::CompareArgs),
+    /// Add a results folder from another coordinator (another lab) to the hardware database.
+    Import(hwdb::ImportArgs),
     /// Write the report (tables, figures, HTML) of a results folder or of a sweep in the ledger.
     Report(client::ReportArgs),
     /// Start a sweep's workers through Slurm (sbatch), follow and cancel them.
@@ -85,7 +90,10 @@ impl Cli {
             Cmd::Submit(a) => client::submit(&cfg, a),
             Cmd::Status(a) => client::status(&cfg, a),
             Cmd::Resubmit(a) => client::resubmit(&cfg, a),
+            Cmd::Tables(a) if a.all => hwdb::tables_all(&cfg, a.format, a.measure),
             Cmd::Tables(a) => client::tables(&cfg, a),
+            Cmd::Compare(a) => hwdb::compare(&cfg, a),
+            Cmd::Import(a) => hwdb::import(&cfg, a),
             Cmd::Report(a) => client::report(&cfg, a),
             Cmd::Slurm { cmd } => crate::slurm::run(&cfg, &self.config, cmd),
         }

@@ -104,6 +104,15 @@ impl Ledger {
         )
     }
 
+    /// Every device this ledger knows (registered or imported), in the order first seen.
+    pub fn all_devices(&self) -> Result<Vec<SweepDevice>> {
+        device_rows(
+            &self.conn(),
+            "SELECT id, profile_json, fingerprint_json FROM devices WHERE ?1 ORDER BY first_seen_ms, id",
+            &1,
+        )
+    }
+
     /// One device.
     pub fn device(&self, id: &DeviceId) -> Result<SweepDevice> {
         device_rows(

@@ -6,6 +6,7 @@
 mod devices;
 mod jobs;
 mod lease;
+mod measured;
 mod query;
 mod slurm;
 mod workers;
@@ -13,6 +14,7 @@ mod workers;
 pub use devices::{assign_keys, SweepDevice};
 pub use jobs::{JobState, SweepRecord};
 pub use lease::Leased;
+pub use measured::{MeasuredCell, MeasuredSource};
 pub use query::{JobRow, SweepRow};
 pub use slurm::SlurmJobRow;
 pub use workers::WorkerRow;
@@ -53,15 +55,24 @@ CREATE TABLE IF NOT EXISTS workers(
     id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, profile TEXT NOT NULL, profile_json TEXT NOT NULL,
     device_id TEXT NOT NULL, fingerprint_json TEXT NOT NULL, registered_ms INTEGER NOT NULL, last_seen_ms INTEGER NOT NULL,
     running_job TEXT);
+CREATE TABLE IF NOT EXISTS measured_sources(
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, label TEXT NOT NULL, provenance_json TEXT NOT NULL,
+    recorded_ms INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS measured_cells(
+    source TEXT NOT NULL REFERENCES measured_sources(id), experiment TEXT NOT NULL, model TEXT NOT NULL,
+    dataset TEXT NOT NULL, batch_size INTEGER NOT NULL, writer TEXT NOT NULL REFERENCES devices(id),
+    verifier TEXT NOT NULL REFERENCES devices(id), summary_json TEXT NOT NULL,
+    PRIMARY KEY(source, experiment, model, dataset, batch_size, writer, verifier));
 CREATE TABLE IF NOT EXISTS slurm_jobs(
     sweep_id TEXT NOT NULL, slurm_job_id TEXT NOT NULL, state TEXT NOT NULL, submitted_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL, script TEXT NOT NULL, resubmitted_as TEXT, PRIMARY KEY(sweep_id, slurm_job_id));
 ";
 
 /// The ledger's schema version (`PRAGMA user_version`). Version 2: artifact ids are BLAKE3 content ids. Version 3:
-/// jobs are bound to devices (a profile on measured hardware), not to profile names. A ledger of version 0 that
-/// already holds tables was written before versions were recorded, when ids were SHA-256.
-const SCHEMA_VERSION: i64 = 3;
+/// jobs are bound to devices (a profile on measured hardware), not to profile names. Version 4: the hardware
+/// database (`measured_sources`, `measured_cells`); a version-3 ledger gains those tables when opened. A ledger of
+/// version 0 that already holds tables was written before versions were recorded, when ids were SHA-256.
+const SCHEMA_VERSION: i64 = 4;
 
 /// The SQLite ledger.
 pub struct Ledger {
@@ -84,6 +95,8 @@ fn check_version(conn: &Connection) -> Result<()> {
     })?;
     match version {
         SCHEMA_VERSION => Ok(()),
+        // Version 4 only adds tables: creating them upgrades a version-3 ledger in place.
+        3 => Ok(()),
         0 if tables == 0 => Ok(()),
         0 => Err(CoordError::Precondition(
             "written by an earlier forgebench whose artifact ids were SHA-256 (they are BLAKE3 content ids now); \

@@ -2,7 +2,7 @@
 //! one inline stylesheet, no script and no reference to anything outside the file. URLs that appear in recorded
 //! text (a build configuration, a sweep definition) are escaped so that the page holds no "http://" at all.
 use super::figures::{FigureFile, Place};
-use super::published::{self, Side, PUBLISHED};
+use super::published;
 use super::results::Results;
 use super::runs;
 use super::table3;
@@ -23,7 +23,7 @@ const STYLE: &str = "body{font-family:sans-serif;max-width:1120px;margin:2em aut
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #bbb;padding:.25em .5em;font-size:.9em}\
 th{background:#eee}.prov{background:#f7f7f7;border-left:4px solid #999;padding:.3em .8em;font-size:.85em;margin:.6em 0}\
 .published{background:#fff8e1;border-left:4px solid #e69f00;padding:.3em .8em}figure{margin:1em 0}\
-figure svg{max-width:100%;height:auto}pre{white-space:pre-wrap;font-size:.85em}";
+figure svg{max-width:100%;height:auto}.reading{font-style:italic}pre{white-space:pre-wrap;font-size:.85em}";
 
 /// An SVG document made fit to sit inside HTML: namespace declarations dropped (HTML needs none).
 fn inline_svg(svg: &str) -> String {
@@ -43,11 +43,12 @@ fn figure(s: &mut String, f: &FigureFile) {
     };
     let _ = write!(
         s,
-        "<figure>{}<figcaption>{} (figures/{}, figures/{})</figcaption></figure>",
+        "<figure>{}<figcaption>{} (figures/{}, figures/{})<br><span class=\"reading\">{}</span></figcaption></figure>",
         inline_svg(&f.svg),
         esc(&f.title),
         esc(&file(&f.svg_path)),
-        esc(&file(&f.png_path))
+        esc(&file(&f.png_path)),
+        esc(&f.reading)
     );
 }
 
@@ -87,18 +88,8 @@ pub(crate) fn page(results: &Results, t1: &[Table1Row], figs: &[FigureFile]) -> 
         "<h2 id=\"table3\">Table 3: cross-device matrices</h2><p>Rows: the device that wrote the log; columns: \
                 the device that recomputed it; cells: mean / max L2 over the triples.</p>",
     );
-    for p in PUBLISHED.iter().filter(|p| p.side == Side::Benign) {
-        let _ = write!(
-            s,
-            "<p class=\"published\">Published: {} = {:e} {} ({})</p>",
-            esc(p.what),
-            p.value,
-            published::measure_name(p.measure),
-            esc(p.source)
-        );
-    }
     for m in &results.matrices {
-        let largest = m.value.largest(Measure::L2).map_or("–".into(), |v| format!("{v:.3e}"));
+        let largest = forgebench_shared::numfmt::error_or_dash(m.value.largest(Measure::L2));
         let triples = m
             .value
             .cells
@@ -119,6 +110,14 @@ pub(crate) fn page(results: &Results, t1: &[Table1Row], figs: &[FigureFile]) -> 
             let _ = write!(s, "<li>{}</li>", esc(&d.header()));
         }
         s.push_str("</ul>");
+        if let Some((t, src)) = table3::published_beside(&m.value.key) {
+            let _ = write!(
+                s,
+                "<div class=\"published\"><b>Published</b> for the same setting (not measured here; {}){}</div>",
+                esc(src),
+                t.html()
+            );
+        }
         figs.iter()
             .filter(|f| f.place == Place::Matrix(m.name.clone()))
             .for_each(|f| figure(&mut s, f));

@@ -1,13 +1,13 @@
 //! Summary tables of the single runs: Adam forging (Figure 2), shuffle errors (Figure 4), Proof-of-Learning replays
 //! and the Proposition 2 construction, each with its provenance block; written to `tables/runs.md`.
 use super::provenance::ProvenanceBlock;
-use super::published::{Side, PUBLISHED};
+use super::published::{self, Kind};
 use super::results::Results;
 use super::tables::{benign_of, sci};
 use super::texttable::TextTable;
 use super::write_file;
 use crate::error::Result;
-use forgebench_shared::experiment::ModelKind;
+use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::measures::nan_max;
 use forgebench_shared::results::PolVerifyReport;
 use forgebench_shared::verdict::POL_MARGIN;
@@ -38,6 +38,7 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
             "seed",
             "L2 at start",
             "final L2",
+            "published L2",
             "profile",
         ]);
         let mut p = prov();
@@ -54,6 +55,12 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
                 s.seed.to_string(),
                 sci(a.value.curve_l2.first().copied()),
                 sci(Some(a.value.final_error.l2)),
+                published_cell(published::for_attack(
+                    if s.projected { "adam-projected" } else { "adam" },
+                    s.model,
+                    s.dataset,
+                    s.batch_size,
+                )),
                 a.value.provenance.profile.name.clone(),
             ]);
         }
@@ -74,6 +81,7 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
             "L2 mean",
             "L2 median",
             "L2 max",
+            "published L2",
             "zero",
             "profile",
         ]);
@@ -93,6 +101,7 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
                 sci(Some(l2.mean)),
                 sci(Some(l2.median)),
                 sci(Some(l2.max)),
+                published_cell(published::find(|k| *k == Kind::Shuffle, s.model, s.dataset, s.batch_size).next()),
                 format!("{zeros} of {}", x.value.errors.len()),
                 x.value.provenance.profile.name.clone(),
             ]);
@@ -173,6 +182,14 @@ fn passes(v: &PolVerifyReport, eps: f64) -> String {
     v.per_interval.iter().all(|e| e.l2 <= eps).to_string()
 }
 
+/// A published figure's L2 with "(published, Figure N)", or a dash.
+fn published_cell(p: Option<&published::Published>) -> String {
+    p.map_or("–".into(), |p| {
+        let about = if p.approximate { "about " } else { "" };
+        format!("{about}{} (published)", forgebench_shared::numfmt::error(p.l2()))
+    })
+}
+
 fn prop2_section(r: &Results, mut p: ProvenanceBlock) -> Section {
     let mut t = TextTable::new(&[
         "run",
@@ -187,9 +204,6 @@ fn prop2_section(r: &Results, mut p: ProvenanceBlock) -> Section {
         "distance to real batch",
         "published error L2",
     ]);
-    let published = PUBLISHED
-        .iter()
-        .find(|x| x.side == Side::Attack && x.attack == Some("prop2") && x.model == Some(ModelKind::Logreg));
     for x in &r.prop2 {
         let v = &x.value;
         p.add(&x.name, &v.provenance);
@@ -204,9 +218,12 @@ fn prop2_section(r: &Results, mut p: ProvenanceBlock) -> Section {
             format!("{:.4}", v.pixels_outside_unit),
             sci(Some(v.label_simplex_violation)),
             sci(Some(v.batch_distance)),
-            published
-                .and_then(|x| x.l2())
-                .map_or("–".into(), |v| format!("{v:.1e} (published, b not stated)")),
+            published_cell(published::for_attack(
+                "prop2",
+                ModelKind::Logreg,
+                DatasetKind::Mnist,
+                v.spec.batch_size,
+            )),
         ]);
     }
     Section {

@@ -1,8 +1,8 @@
 //! Table 3: every cross-device matrix (rows: the device that wrote the log, columns: the verifier; cells: mean and
 //! max L2 over the triples) in Markdown, CSV (one line per cell, full precision) and JSON, each with its provenance
-//! and the published same-device figure beside them.
+//! and, where the paper measured the same model, data set and b, its Table 3 matrix beside them.
 use super::provenance::ProvenanceBlock;
-use super::published::{self, Side, PUBLISHED};
+use super::published::{self, Kind, PUBLISHED};
 use super::results::{write_json, Results};
 use super::tables::csv_field;
 use super::texttable::TextTable;
@@ -10,6 +10,7 @@ use super::write_file;
 use crate::error::Result;
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::measures::{json, Measure};
+use forgebench_shared::numfmt;
 use forgebench_shared::tables::{CrossDeviceMatrix, MatrixKey};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -30,9 +31,13 @@ pub(crate) fn write_table3(results: &Results, dir: &Path) -> Result<Vec<PathBuf>
         let prov = matrix_provenance(results, &m.value);
         let _ = write!(
             md,
-            "### {}\n\n{}\n{}\n",
+            "### {}\n\n{}\n{}{}\n",
             m.name,
             m.value.to_markdown(Measure::L2),
+            published_beside(&m.value.key).map_or(String::new(), |(t, src)| format!(
+                "\n**Published** (not measured here; {src}):\n\n{}",
+                t.markdown()
+            )),
             prov.markdown()
         );
         for line in m.value.to_csv().lines().skip(1) {
@@ -49,17 +54,10 @@ pub(crate) fn write_table3(results: &Results, dir: &Path) -> Result<Vec<PathBuf>
     if results.matrices.is_empty() {
         md.push_str("No cross-device matrix in the results folder.\n");
     }
-    let benign: Vec<_> = PUBLISHED.iter().filter(|p| p.side == Side::Benign).collect();
-    for p in &benign {
-        let _ = writeln!(
-            md,
-            "\nPublished (not measured here): {} = {:e} {} — {}",
-            p.what,
-            p.value,
-            published::measure_name(p.measure),
-            p.source
-        );
-    }
+    let benign: Vec<_> = PUBLISHED
+        .iter()
+        .filter(|p| matches!(p.kind, Kind::Cell { .. }))
+        .collect();
     let paths = [dir.join("table3.md"), dir.join("table3.csv"), dir.join("table3.json")];
     write_file(&paths[0], md.as_bytes())?;
     write_file(&paths[1], csv.as_bytes())?;
@@ -82,6 +80,11 @@ fn csv_header() -> String {
     empty.to_csv()
 }
 
+/// The paper's Table 3 matrix for a measured matrix's setting, with its source.
+pub(crate) fn published_beside(k: &MatrixKey) -> Option<(TextTable, &'static str)> {
+    published::matrix(k.model, k.dataset, k.batch_size)
+}
+
 /// A matrix's cells as "mean / max" L2, for the HTML page.
 pub(crate) fn matrix_table(m: &CrossDeviceMatrix) -> TextTable {
     let mut headers = vec!["writer \\ verifier".to_owned()];
@@ -93,7 +96,11 @@ pub(crate) fn matrix_table(m: &CrossDeviceMatrix) -> TextTable {
     for (i, row) in m.cells.iter().enumerate() {
         let mut r = vec![m.devices[i].profile.name.clone()];
         r.extend(row.iter().map(|c| match c {
-            Some(c) => format!("{:.3e} / {:.3e}", c.summary.l2.mean, c.summary.l2.max),
+            Some(c) => format!(
+                "{} / {}",
+                numfmt::error(c.summary.l2.mean),
+                numfmt::error(c.summary.l2.max)
+            ),
             None => "–".into(),
         }));
         t.push(r);

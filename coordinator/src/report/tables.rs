@@ -14,6 +14,7 @@ use super::write_file;
 use crate::error::Result;
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::measures::{json, nan_max, Measure};
+use forgebench_shared::numfmt;
 use forgebench_shared::verdict::{Verdict, POL_MARGIN};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
@@ -45,10 +46,13 @@ pub struct Table1Row {
     pub ratio: Option<f64>,
     /// Whether a PoL verifier calibrated at benign_l2 x [`POL_MARGIN`] rejects the forged step (attack rows only).
     pub verdict: Option<Verdict>,
-    /// A published figure for the same attack and setting, converted to L2.
+    /// The paper's largest reproduction error for the setting (its Table 1), in L2.
+    #[serde(default, with = "json::opt")]
+    pub published_benign_l2: Option<f64>,
+    /// The published figure for the same attack and setting, converted to L2.
     #[serde(default, with = "json::opt")]
     pub published_l2: Option<f64>,
-    /// Its source, with what it does not state.
+    /// Where the published figures come from.
     pub published_source: Option<String>,
 }
 
@@ -89,6 +93,7 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
     let mut rows = Vec::new();
     for s in settings(results) {
         let benign = benign_of(results, &s);
+        let publ_benign = published::largest_benign(s.0, s.1, s.2);
         let base = |benign_l2: Option<f64>, benign_source: String| Table1Row {
             model: s.0,
             dataset: s.1,
@@ -100,8 +105,9 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
             attack_l2: None,
             ratio: None,
             verdict: None,
+            published_benign_l2: publ_benign.map(|p| p.l2()),
             published_l2: None,
-            published_source: None,
+            published_source: publ_benign.map(|p| format!("published: {}", p.source)),
         };
         let attacks: Vec<_> = results
             .attack_rows()
@@ -118,15 +124,15 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
                 Some((v, names)) => (Some(*v), matrices_source(names)),
                 None => (a.benign_l2, a.benign_l2.map_or(String::new(), |_| "attack row".into())),
             };
-            let publ = published::for_attack(&a.attack, s.0, s.1, s.2).into_iter().next();
+            let publ = published::for_attack(&a.attack, s.0, s.1, s.2);
             rows.push(Table1Row {
                 attack: Some(a.attack.clone()),
                 parameters: Some(a.parameters.clone()),
                 attack_l2: Some(a.error_l2),
                 ratio: forgebench_shared::tables::ratio(a.error_l2, benign_l2),
                 verdict: Some(Verdict::at(a.error_l2, benign_l2, POL_MARGIN)),
-                published_l2: publ.and_then(|p| p.l2()),
-                published_source: publ.map(|p| format!("published: {} (b {})", p.source, stated(p.batch_size))),
+                published_l2: publ.map(|p| p.l2()),
+                published_source: sources(publ_benign.into_iter().chain(publ)),
                 ..base(benign_l2, src)
             });
         }
@@ -134,8 +140,15 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
     rows
 }
 
-fn stated(b: Option<usize>) -> String {
-    b.map_or("not stated".into(), |b| b.to_string())
+/// "published: A; B" over the distinct sources of some published figures, or none.
+fn sources<'a>(ps: impl Iterator<Item = &'a published::Published>) -> Option<String> {
+    let mut v: Vec<&str> = Vec::new();
+    for p in ps {
+        if !v.contains(&p.source) {
+            v.push(p.source);
+        }
+    }
+    (!v.is_empty()).then(|| format!("published: {}", v.join("; ")))
 }
 
 fn matrices_source(names: &[String]) -> String {
@@ -150,7 +163,7 @@ pub(crate) fn write_table1(rows: &[Table1Row], results: &Results, dir: &Path) ->
     let csv = dir.join("table1.csv");
     write_file(&csv, table1_csv(rows).as_bytes())?;
     let json = dir.join("table1.json");
-    let published: Vec<_> = PUBLISHED.iter().filter(|p| p.side == Side::Attack).collect();
+    let published: Vec<_> = PUBLISHED.iter().filter(|p| p.side() == Side::Attack).collect();
     write_json(
         &json,
         &serde_json::json!({ "rows": rows, "published": published, "provenance": prov }),
@@ -174,18 +187,9 @@ pub(crate) fn table1_provenance(results: &Results) -> ProvenanceBlock {
     p
 }
 
-/// `{:.3e}` or a dash; a non-finite value prints as "NaN", "inf" or "-inf".
+/// Three significant digits or a dash; a non-finite value prints as "NaN", "inf" or "-inf".
 pub(crate) fn sci(v: Option<f64>) -> String {
-    v.map_or("–".into(), |x| format!("{x:.3e}"))
-}
-
-/// A ratio as "1.234e3x"; a non-finite one as the bare word, since "NaNx" reads as a typo.
-fn times(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:.3e}x")
-    } else {
-        format!("{x}")
-    }
+    numfmt::error_or_dash(v)
 }
 
 /// Table 1's cells, formatted for reading (published values marked).
@@ -195,6 +199,7 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
         "dataset",
         "b",
         "largest benign L2",
+        "published benign L2",
         "attack",
         "parameters",
         "attack L2",
@@ -208,12 +213,15 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
             r.dataset.to_string(),
             r.batch_size.to_string(),
             sci(r.benign_l2),
+            r.published_benign_l2
+                .map_or("–".into(), |x| format!("{} (published)", numfmt::error(x))),
             r.attack.clone().unwrap_or_else(|| "(benign only)".into()),
             r.parameters.clone().unwrap_or_default(),
             sci(r.attack_l2),
-            r.ratio.map_or("–".into(), times),
+            r.ratio.map_or("–".into(), numfmt::ratio),
             r.verdict.map_or("–", Verdict::word).to_owned(),
-            r.published_l2.map_or("–".into(), |x| format!("{x:.4e} (published)")),
+            r.published_l2
+                .map_or("–".into(), |x| format!("{} (published)", numfmt::error(x))),
         ]);
     }
     t
@@ -246,13 +254,13 @@ fn num(v: Option<f64>) -> String {
 /// Table 1 as CSV (empty field = not available).
 pub(crate) fn table1_csv(rows: &[Table1Row]) -> String {
     let mut s = String::from(
-        "model,dataset,batch_size,benign_l2,benign_source,attack,parameters,attack_l2,ratio,verdict,published_l2,\
-         published_source\n",
+        "model,dataset,batch_size,benign_l2,benign_source,attack,parameters,attack_l2,ratio,verdict,\
+         published_benign_l2,published_l2,published_source\n",
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.model,
             r.dataset,
             r.batch_size,
@@ -263,6 +271,7 @@ pub(crate) fn table1_csv(rows: &[Table1Row]) -> String {
             num(r.attack_l2),
             num(r.ratio),
             r.verdict.map_or("", Verdict::word),
+            num(r.published_benign_l2),
             num(r.published_l2),
             csv_field(r.published_source.as_deref().unwrap_or(""))
         );

@@ -8,6 +8,7 @@ use clap::Args;
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::jobs::{PolSpec, ShuffleSpec};
 use forgebench_shared::measures::{convert, nan_max, Measure};
+use forgebench_shared::numfmt;
 use forgebench_shared::tables::CrossDeviceMatrix;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -102,14 +103,14 @@ pub fn shuffle(pa: &ProcessArgs, sa: &ShuffleArgs, out: Option<&Path>) -> Result
         ctx.provenance(vec![("seed".into(), spec.seed)]),
     )?;
     eprintln!(
-        "shuffle {}/{} b={}: {} orders, L2 mean {:.3e} median {:.3e} max {:.3e}",
+        "shuffle {}/{} b={}: {} orders, L2 mean {} median {} max {}",
         spec.model,
         spec.dataset,
         spec.batch_size,
         report.errors.len(),
-        report.summary.l2.mean,
-        report.summary.l2.median,
-        report.summary.l2.max
+        numfmt::error(report.summary.l2.mean),
+        numfmt::error(report.summary.l2.median),
+        numfmt::error(report.summary.l2.max)
     );
     emit(&report, out)
 }
@@ -159,11 +160,11 @@ pub fn pol_verify(
     let report = pol::verify(&log, &ds, ctx.device()?, prov, eps)?;
     emit(&report, out)?;
     // NaN-propagating: a diverged interval must print "NaN" here, not the largest finite error.
-    let worst = nan_max(report.per_interval.iter().map(|e| e.l2)).map_or("none".into(), |w| format!("{w:.3e}"));
+    let worst = nan_max(report.per_interval.iter().map(|e| e.l2)).map_or("none".into(), numfmt::error);
     eprintln!(
-        "pol-verify: {} intervals, largest L2 {worst}, epsilon {:.3e} ({})",
+        "pol-verify: {} intervals, largest L2 {worst}, epsilon {} ({})",
         report.per_interval.len(),
-        report.epsilon.unwrap_or(0.0),
+        numfmt::error(report.epsilon.unwrap_or(0.0)),
         report.epsilon_source
     );
     if report.passed {

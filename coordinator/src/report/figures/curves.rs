@@ -105,8 +105,8 @@ impl Figure for LogChart {
     }
 }
 
-/// Adam figures, grouped by model, data set, b and variant: (file name, chart).
-pub(crate) fn adam_figures(runs: &[Named<AdamReport>]) -> Vec<(String, LogChart)> {
+/// Adam figures, grouped by model, data set, b and variant: (file name, chart, the runs drawn).
+pub(crate) fn adam_figures(runs: &[Named<AdamReport>]) -> Vec<(String, LogChart, Vec<&AdamReport>)> {
     let mut groups: Vec<(String, Vec<&Named<AdamReport>>)> = Vec::new();
     for r in runs {
         let s = &r.value.spec;
@@ -159,7 +159,8 @@ pub(crate) fn adam_figures(runs: &[Named<AdamReport>]) -> Vec<(String, LogChart)
                     })
                     .collect(),
             };
-            (crate::report::safe_name(&key), chart)
+            let drawn = rs.iter().map(|r| &r.value).collect();
+            (crate::report::safe_name(&key), chart, drawn)
         })
         .collect()
 }

@@ -116,6 +116,7 @@ pub(crate) fn write_grid(b: &ImageBatch, dir: &Path, name: &str) -> Result<Figur
     write_file(&svg_path, svg.as_bytes())?;
     Ok(FigureFile {
         title: b.title.clone(),
+        reading: super::reading::grid(),
         place: Place::Grid,
         svg,
         svg_path,

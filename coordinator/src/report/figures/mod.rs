@@ -5,6 +5,7 @@ mod curves;
 mod grid;
 mod heatmap;
 mod labels;
+mod reading;
 mod strips;
 
 use super::results::Results;
@@ -39,6 +40,8 @@ pub(crate) enum Place {
 pub(crate) struct FigureFile {
     /// Caption.
     pub title: String,
+    /// One line saying what to look at in it.
+    pub reading: String,
     /// Where it goes in the page.
     pub place: Place,
     /// The SVG text (also written to `svg_path`).
@@ -90,7 +93,13 @@ pub(crate) fn encode_png(rgb: &[u8], w: u32, h: u32, what: &Path) -> Result<Vec<
 }
 
 /// Draws `fig` as `dir/<name>.svg` and `dir/<name>.png`.
-pub(crate) fn render(fig: &impl Figure, dir: &Path, name: &str, title: String, place: Place) -> Result<FigureFile> {
+pub(crate) fn render(
+    fig: &impl Figure,
+    dir: &Path,
+    name: &str,
+    (title, reading): (String, String),
+    place: Place,
+) -> Result<FigureFile> {
     ensure_font()?;
     let svg_path = dir.join(format!("{name}.svg"));
     let png_path = dir.join(format!("{name}.png"));
@@ -112,6 +121,7 @@ pub(crate) fn render(fig: &impl Figure, dir: &Path, name: &str, title: String, p
     write_file(&png_path, &encode_png(&rgb, w, h, &png_path)?)?;
     Ok(FigureFile {
         title,
+        reading,
         place,
         svg,
         svg_path,
@@ -124,7 +134,8 @@ pub(crate) fn draw_all(results: &Results, t1: &[Table1Row], dir: &Path) -> Resul
     let mut out = Vec::new();
     if !t1.is_empty() {
         let fig = strips::Strips::new(t1);
-        out.push(render(&fig, dir, "benign-vs-attack", fig.title(), Place::Table1)?);
+        let text = (fig.title(), reading::strips(t1));
+        out.push(render(&fig, dir, "benign-vs-attack", text, Place::Table1)?);
     }
     for m in &results.matrices {
         let fig = heatmap::Heatmap::new(&m.value);
@@ -133,22 +144,22 @@ pub(crate) fn draw_all(results: &Results, t1: &[Table1Row], dir: &Path) -> Resul
             &fig,
             dir,
             &name,
-            m.value.key.title(),
+            (m.value.key.title(), reading::matrix(&m.value)),
             Place::Matrix(m.name.clone()),
         )?);
     }
-    for (name, fig) in curves::adam_figures(&results.adam) {
-        let title = fig.title.clone();
-        out.push(render(&fig, dir, &name, title, Place::Adam)?);
+    for (name, fig, runs) in curves::adam_figures(&results.adam) {
+        let text = (fig.title.clone(), reading::adam(&fig, &runs));
+        out.push(render(&fig, dir, &name, text, Place::Adam)?);
     }
     for s in &results.shuffle {
         let fig = curves::shuffle_figure(&s.value);
-        let title = fig.title.clone();
+        let text = (fig.title.clone(), reading::shuffle(&s.value));
         out.push(render(
             &fig,
             dir,
             &super::safe_name(&format!("shuffle-{}", s.name)),
-            title,
+            text,
             Place::Shuffle,
         )?);
     }

@@ -1,11 +1,12 @@
 //! Benign against attack errors on one log L2 axis, one strip per model: the largest benign error of each data set
-//! and b (circles), each attack's error (triangles) and published figures (hollow diamonds, marked "published").
-//! The published same-GPU diagonal, whose model the sources do not state, is a dashed line across every strip.
+//! and b (circles), each attack's error (triangles) and the paper's figures for the same settings (hollow diamonds,
+//! marked "published": its largest reproduction error and its attacks' errors).
 use super::labels::{pack, width};
 use super::{decades, font, DrawResult, Figure};
 use crate::report::published::{Side, PUBLISHED};
 use crate::report::tables::Table1Row;
 use forgebench_shared::experiment::ModelKind;
+use forgebench_shared::numfmt;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
@@ -34,7 +35,15 @@ struct Point(Mark, f64, String);
 
 impl Point {
     fn text(&self) -> String {
-        format!("{} {:.1e}", self.2, self.1)
+        format!("{} {}", self.2, numfmt::error(self.1))
+    }
+}
+
+/// The attack name of a published attack figure.
+fn attack_of(p: &crate::report::published::Published) -> &'static str {
+    match p.kind {
+        crate::report::published::Kind::Attack(a) => a,
+        _ => "attack",
     }
 }
 
@@ -50,7 +59,6 @@ pub(crate) struct Strips {
     models: Vec<(ModelKind, Vec<Point>, Vec<String>)>,
     layout: Vec<Layout>,
     range: (i32, i32),
-    diagonal: Option<f64>,
 }
 
 impl Strips {
@@ -90,32 +98,28 @@ impl Strips {
                     entry.2.push(format!("{a} {setting}: error 0"));
                 }
             }
-            if let (Some(a), Some(v)) = (&r.attack, r.published_l2) {
-                let label = format!("published {a}");
+            if let Some(v) = r.published_benign_l2 {
+                let label = format!("published benign {setting}");
                 if !entry.1.iter().any(|p| p.0 == Mark::Published && p.2 == label) {
                     entry.1.push(Point(Mark::Published, v, label));
                 }
             }
-        }
-        // Published attack figures of a drawn model appear on its strip even where no attack of that kind was run.
-        for (model, points, _) in models.iter_mut() {
+            // The paper's attack figures of a drawn setting, whether or not that attack was run here.
             for p in PUBLISHED
                 .iter()
-                .filter(|p| p.side == Side::Attack && p.model == Some(*model))
+                .filter(|p| p.side() == Side::Attack && p.is_for(r.model, r.dataset, r.batch_size))
             {
-                let label = format!("published {}", p.attack.unwrap_or("attack"));
-                if let (Some(v), false) = (p.l2(), points.iter().any(|x| x.0 == Mark::Published && x.2 == label)) {
-                    points.push(Point(Mark::Published, v, label));
+                let label = format!("published {} {setting}", attack_of(p));
+                if !entry.1.iter().any(|x| x.0 == Mark::Published && x.2 == label) {
+                    entry.1.push(Point(Mark::Published, p.l2(), label));
                 }
             }
         }
-        let diagonal = PUBLISHED.iter().find(|p| p.side == Side::Benign).and_then(|p| p.l2());
-        let values = models.iter().flat_map(|m| m.1.iter().map(|p| p.1)).chain(diagonal);
+        let values = models.iter().flat_map(|m| m.1.iter().map(|p| p.1));
         let mut s = Strips {
             range: decades(values).unwrap_or((-9, 0)),
             models,
             layout: Vec::new(),
-            diagonal,
         };
         s.layout = s.lay_out();
         s
@@ -234,20 +238,6 @@ impl Figure for Strips {
             (LEFT + (W - LEFT - RIGHT) / 2, bottom + 30),
             font(13).pos(Pos::new(HPos::Center, VPos::Top)),
         ))?;
-        if let Some(v) = self.diagonal {
-            let x = self.x(v);
-            area.draw(&plotters::element::DashedPathElement::new(
-                vec![(x, TOP - 8), (x, bottom)],
-                6,
-                4,
-                BLACK.stroke_width(1),
-            ))?;
-            area.draw(&Text::new(
-                format!("published same-GPU diagonal {v:.1e} (RTX 4090, cuDNN auto-tuning; model not stated)"),
-                (x + 4, TOP - 14),
-                font(11).pos(Pos::new(HPos::Left, VPos::Center)),
-            ))?;
-        }
         for ((model, points, notes), l) in self.models.iter().zip(&self.layout) {
             let y0 = l.y0;
             let yc = y0 + l.height / 2;
