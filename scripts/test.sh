@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The test command: installs libtorch if missing, builds every binary (integration tests spawn them), runs all tests.
+# The test command: installs libtorch (and Chromium, for the dashboard's browser test) if missing, builds every
+# binary (integration tests spawn them), runs all tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup-libtorch.sh
+scripts/setup-chromium.sh
 scripts/check-deps.sh
 cargo build --workspace --bins
 cargo test --workspace "$@"

@@ -27,10 +27,20 @@ pub fn sweep_results_with_artifacts(ledger: &Ledger, sweep: &SweepId, artifacts_
     gather(ledger, sweep, Some(artifacts_dir))
 }
 
+/// [`sweep_results`] with the matrices' linear cells computed from the logs in `artifacts_dir` but no image grids:
+/// what a live view polls.
+pub fn sweep_results_live(ledger: &Ledger, sweep: &SweepId, artifacts_dir: &Path) -> Result<Results> {
+    gather_with(ledger, sweep, Some(artifacts_dir), None)
+}
+
 fn gather(ledger: &Ledger, sweep: &SweepId, artifacts_dir: Option<&Path>) -> Result<Results> {
+    gather_with(ledger, sweep, artifacts_dir, artifacts_dir)
+}
+
+fn gather_with(ledger: &Ledger, sweep: &SweepId, logs: Option<&Path>, artifacts_dir: Option<&Path>) -> Result<Results> {
     let (cfg, profiles) = ledger.sweep_config(sweep)?;
     let mut results = Results::default();
-    for m in crate::aggregate::matrices(ledger, sweep, artifacts_dir)? {
+    for m in crate::aggregate::matrices(ledger, sweep, logs)? {
         results.push_matrix(m);
     }
     let prefix = format!("{sweep}/");

@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod bulk;
 pub mod cli;
+pub mod dashboard;
 pub mod dump;
 pub mod error;
 pub mod gate;

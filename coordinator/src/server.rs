@@ -24,6 +24,7 @@ const GRPC_CONNECTIONS: Limits = Limits {
 pub struct Running {
     addr: SocketAddr,
     bulk_addr: Option<SocketAddr>,
+    dashboard: Option<crate::dashboard::Dashboard>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<Result<()>>,
 }
@@ -37,6 +38,11 @@ impl Running {
     /// The address of the bulk channel, when it is on.
     pub fn bulk_addr(&self) -> Option<SocketAddr> {
         self.bulk_addr
+    }
+
+    /// The dashboard, when one is served: its address and sign-in link (print the link, never log it).
+    pub fn dashboard(&self) -> Option<&crate::dashboard::Dashboard> {
+        self.dashboard.as_ref()
     }
 
     /// Stops accepting calls, lets in-flight ones finish and waits.
@@ -126,6 +132,17 @@ pub async fn start(
         ),
         None => None,
     };
+    let dashboard = match coord.settings().dashboard_port {
+        Some(port) => {
+            let tls = pems
+                .as_ref()
+                .map(|p| forgebench_proto::bulk::tls::server_config(&p.cert, &p.key))
+                .transpose()?;
+            let at = SocketAddr::new(addr.ip(), port);
+            Some(crate::dashboard::start(coord.clone(), at, token, tls, stopped(rx.clone())).await?)
+        }
+        None => None,
+    };
     let incoming = Incoming::new(listener, Gate::new(GRPC_CONNECTIONS));
     let task = tokio::spawn(async move {
         router
@@ -133,10 +150,13 @@ pub async fn start(
             .await
             .map_err(CoordError::from)
     });
-    tracing::info!(%addr, bulk = ?bulk_addr, tls = tls.is_some(), "coordinator listening");
+    // The dashboard's address only: its link carries the login token, which never goes to the log.
+    let dashboard_addr = dashboard.as_ref().map(|d| d.addr);
+    tracing::info!(%addr, bulk = ?bulk_addr, dashboard = ?dashboard_addr, tls = tls.is_some(), "coordinator listening");
     Ok(Running {
         addr,
         bulk_addr,
+        dashboard,
         stop,
         task,
     })

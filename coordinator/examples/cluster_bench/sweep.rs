@@ -33,6 +33,7 @@ pub async fn coordinator(dir: &Path, profiles: Vec<DeviceProfile>, heartbeat: Du
         max_wait: Duration::from_secs(10),
         bulk_port: Some(0),
         store: Default::default(),
+        dashboard_port: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

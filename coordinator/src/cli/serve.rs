@@ -49,6 +49,7 @@ pub fn coordinator(cfg: &ClusterConfig) -> Result<()> {
             running.addr(),
             co.ledger.display()
         );
+        print_dashboard(&running);
         let watcher = super::watcher::start(cfg, &coord);
         let _ = tokio::signal::ctrl_c().await;
         drop(watcher);
@@ -82,4 +83,12 @@ pub fn worker(cfg: &ClusterConfig, a: &WorkerArgs) -> Result<()> {
         return Err(CoordError::Process(format!("worker {name} ended with {status}")));
     }
     Ok(())
+}
+
+/// Prints the dashboard's sign-in link on stdout (the link carries the login token: it is for the user's terminal,
+/// never for the log).
+pub(super) fn print_dashboard(running: &crate::server::Running) {
+    if let Some(d) = running.dashboard() {
+        println!("dashboard: {}", d.url);
+    }
 }

@@ -67,6 +67,7 @@ pub fn run(cfg: &ClusterConfig, a: &UpArgs) -> Result<()> {
         let running =
             crate::server::start(coord.clone(), listener, &token, co.tls.as_ref(), co.max_message_bytes).await?;
         eprintln!("coordinator on {}; ledger {}", running.addr(), co.ledger.display());
+        super::serve::print_dashboard(&running);
         let workers = if a.no_workers {
             None
         } else {

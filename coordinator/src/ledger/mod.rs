@@ -165,6 +165,11 @@ impl Ledger {
         Ok(())
     }
 
+    /// How many rows this ledger has changed since it was opened: a snapshot taken at the same count is current.
+    pub fn change_count(&self) -> u64 {
+        self.conn().total_changes()
+    }
+
     /// SQLite's own consistency check of the database file: "ok", or what it found.
     pub fn integrity_check(&self) -> Result<String> {
         let rows: Vec<String> = {

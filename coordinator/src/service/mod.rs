@@ -33,6 +33,8 @@ pub struct Settings {
     pub bulk_port: Option<u16>,
     /// What the artifact store accepts.
     pub store: StoreLimits,
+    /// The dashboard's port (0: any free one); `None` serves no dashboard.
+    pub dashboard_port: Option<u16>,
 }
 
 impl Settings {
@@ -48,6 +50,7 @@ impl Settings {
             profiles: c.profiles.clone(),
             max_wait: Duration::from_secs(10),
             bulk_port: co.bulk_transfer.then_some(co.bulk_port),
+            dashboard_port: co.dashboard.then_some(co.dashboard_port),
             store: StoreLimits {
                 max_artifact_bytes: co.max_artifact_bytes,
                 quota_bytes: co.store_quota_bytes,

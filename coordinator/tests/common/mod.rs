@@ -35,6 +35,7 @@ pub fn settings(dir: &Path, lease_ms: u64, max_attempts: u32) -> Settings {
         max_wait: Duration::from_millis(500),
         bulk_port: Some(0),
         store: Default::default(),
+        dashboard_port: None,
     }
 }
 

@@ -74,6 +74,12 @@ pub struct CoordinatorConfig {
     /// Port of the bulk channel on the listen address; 0 picks a free one (workers learn it when they register).
     #[serde(default)]
     pub bulk_port: u16,
+    /// Serves the live dashboard (a web page behind the cluster token, same TLS) beside gRPC.
+    #[serde(default = "default_bulk")]
+    pub dashboard: bool,
+    /// Port of the dashboard on the listen address; 0 picks a free one (the link printed at start names it).
+    #[serde(default)]
+    pub dashboard_port: u16,
     /// Largest artifact an upload may announce, in bytes. The default (8 GiB) holds the largest log forgebench
     /// writes, 100 VGGmini triples with `--full` (about 4.6 GB).
     #[serde(default = "default_max_artifact")]

@@ -129,6 +129,21 @@ pub(crate) fn render(
     })
 }
 
+/// The heatmap of one matrix as SVG text, drawn in memory (for a live view).
+pub fn heatmap_svg(m: &forgebench_shared::tables::CrossDeviceMatrix) -> Result<String> {
+    ensure_font()?;
+    let fig = heatmap::Heatmap::new(m);
+    let (w, h) = fig.size();
+    let mut svg = String::new();
+    {
+        let area = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        let fail = |e: Box<dyn std::error::Error>| CoordError::Report(format!("heatmap of {}: {e}", m.key.title()));
+        fig.draw(&area).map_err(fail)?;
+        area.present().map_err(|e| fail(e.into()))?;
+    }
+    Ok(svg)
+}
+
 /// Draws every figure the results allow.
 pub(crate) fn draw_all(results: &Results, t1: &[Table1Row], dir: &Path) -> Result<Vec<FigureFile>> {
     let mut out = Vec::new();
