@@ -67,19 +67,21 @@ fn up_gives_the_single_machine_matrix_bit_for_bit() {
     };
     let pooled: forgebench_shared::tables::CrossDeviceMatrix =
         serde_json::from_value(all(&c)[0]["matrix"].clone()).expect("matrix");
-    assert_same_cells(&pooled, &cluster[0]);
+    assert_same_cells(&reordered_like(&pooled, &cluster[0]), &cluster[0]);
     let results = out.join("results");
     let o = c
         .cmd(&["import", results.to_str().expect("utf-8"), "--label", "lab-b"])
         .output()
         .expect("import");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let doubled = &all(&c)[0]["matrix"]["cells"][0][2]["summary"]["l2"];
+    let pooled: forgebench_shared::tables::CrossDeviceMatrix =
+        serde_json::from_value(all(&c)[0]["matrix"].clone()).expect("matrix");
+    let doubled = reordered_like(&pooled, &cluster[0]).cells[0][2]
+        .expect("cell")
+        .summary
+        .l2;
     let own = cells[0][2].as_ref().expect("cell").summary.l2;
-    assert_eq!(
-        (doubled["n"].as_u64(), doubled["max"].as_f64()),
-        (Some(2 * own.n as u64), Some(own.max))
-    );
+    assert_eq!((doubled.n, doubled.max), (2 * own.n, own.max));
     let o = c
         .cmd(&["compare", "cpu-avx512", "cpu-default"])
         .output()
@@ -101,7 +103,8 @@ fn a_worker_killed_mid_sweep_is_restarted_and_the_tables_stay_identical() {
     assert!(wait_for(120, || done_jobs(&c) >= 2), "two jobs finished");
     let path = c.path().to_string_lossy().into_owned();
     let victims = pids_with(&["forgebench-worker", "serve", "cpu-avx2@", &path]);
-    assert_eq!(victims.len(), 1, "one cpu-avx2 worker process: {victims:?}");
+    let lines: Vec<String> = victims.iter().map(|p| cmdline(*p)).collect();
+    assert_eq!(victims.len(), 1, "one cpu-avx2 worker process: {lines:#?}");
     let total = sweep_id(&c)
         .map(|id| c.ledger().sweep_status(&id).expect("status").total())
         .expect("sweep");

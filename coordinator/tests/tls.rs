@@ -28,11 +28,14 @@ async fn tls_cluster_registers_a_worker_that_trusts_its_certificate() {
     std::fs::write(&tls.cert, &cert_pem).expect("cert");
     std::fs::write(&tls.key, &key_pem).expect("key");
     let ledger = Ledger::open(&dir.path().join("ledger.sqlite")).expect("ledger");
-    let coord = Coordinator::new(ledger, settings(dir.path(), 5_000, 3));
+    let mut st = settings(dir.path(), 5_000, 3);
+    st.dashboard_port = Some(0);
+    let coord = Coordinator::new(ledger, st);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let running = start(coord.clone(), listener, TOKEN, Some(&tls), 1 << 20)
         .await
         .expect("serve with TLS");
+    dashboard_over_tls(&running, cert_pem.as_bytes()).await;
     let token = BearerToken::new(TOKEN).expect("token");
     let target = Target {
         address: format!("localhost:{}", running.addr().port()),
@@ -84,4 +87,26 @@ async fn tls_cluster_registers_a_worker_that_trusts_its_certificate() {
         "a plain-text bulk client is not served"
     );
     running.shutdown().await.expect("shutdown");
+}
+
+/// The dashboard speaks TLS with the coordinator's certificate and its session cookie is marked Secure.
+async fn dashboard_over_tls(running: &forgebench_coordinator::server::Running, ca: &[u8]) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let d = running.dashboard().expect("dashboard");
+    assert!(d.url.starts_with("https://"), "{}", d.url);
+    let config = forgebench_proto::bulk::tls::client_config(ca).expect("client config");
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let tcp = tokio::net::TcpStream::connect(d.addr).await.expect("connect");
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost").expect("name");
+    let mut s = connector
+        .connect(name, tcp)
+        .await
+        .expect("TLS handshake with the dashboard");
+    let path = &d.url[d.url.find("/?").expect("query")..];
+    let req = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("send");
+    let mut text = String::new();
+    s.read_to_string(&mut text).await.expect("read");
+    assert!(text.starts_with("HTTP/1.1 303"), "{text}");
+    assert!(text.to_lowercase().contains("; secure"), "a Secure cookie: {text}");
 }

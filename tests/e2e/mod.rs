@@ -166,6 +166,14 @@ pub fn kill9(pid: u32) {
 }
 
 /// Pids of processes whose command line contains every one of `parts`.
+/// A process's command line, arguments joined by spaces (empty when it is gone).
+pub fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+/// Processes whose command line contains every one of `parts`.
 pub fn pids_with(parts: &[&str]) -> Vec<u32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").expect("/proc").flatten() {
@@ -210,6 +218,29 @@ pub fn single_machine_matrix(out: &Path, model: &str, b: usize, triples: usize, 
         String::from_utf8_lossy(&st.stderr)
     );
     serde_json::from_str(&std::fs::read_to_string(out.join("matrix.json")).expect("matrix.json")).expect("json")
+}
+
+/// `m` with its devices in the order of `like`'s (matched by device id), for comparing matrices whose devices were
+/// listed in another order (the hardware database lists them in the order the ledger first saw them).
+pub fn reordered_like(m: &CrossDeviceMatrix, like: &CrossDeviceMatrix) -> CrossDeviceMatrix {
+    let pos: Vec<usize> = like
+        .devices
+        .iter()
+        .map(|d| {
+            m.devices
+                .iter()
+                .position(|x| x.id() == d.id())
+                .expect("the same devices")
+        })
+        .collect();
+    CrossDeviceMatrix {
+        key: m.key.clone(),
+        devices: pos.iter().map(|&i| m.devices[i].clone()).collect(),
+        cells: pos
+            .iter()
+            .map(|&i| pos.iter().map(|&j| m.cells[i][j]).collect())
+            .collect(),
+    }
 }
 
 /// Asserts that two matrices have bit-identical cells (every measure, every statistic) and the same devices.

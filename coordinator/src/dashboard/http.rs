@@ -140,7 +140,7 @@ async fn route(app: Arc<App>, req: Request<Incoming>) -> Result<Reply, std::conv
                 q.get("sweep").cloned().unwrap_or_default(),
                 q.get("m").cloned().unwrap_or_default(),
             );
-            blocking(move || state::heatmap(&a.coord, &sweep, &m))
+            blocking(move || state::figure(&a.coord, &sweep, &m))
                 .await
                 .map(|svg| reply(StatusCode::OK, "image/svg+xml", svg))
         }

@@ -130,10 +130,15 @@ pub(super) fn snapshot(coord: &Coordinator) -> Result<Value> {
     }))
 }
 
-/// The heatmap of matrix `m` (its index) of `sweep`, as the report draws it.
-pub(super) fn heatmap(coord: &Coordinator, sweep: &str, m: &str) -> Result<String> {
+/// A figure of `sweep` as the report draws it: the heatmap of matrix `m` (its index), or with `m = "attacks"` the
+/// benign-against-attack strips of its Table 1.
+pub(super) fn figure(coord: &Coordinator, sweep: &str, m: &str) -> Result<String> {
     let id = SweepId(sweep.to_owned());
     coord.ledger().sweep_status(&id)?;
+    if m == "attacks" {
+        let results = crate::dump::sweep_results_live(coord.ledger(), &id, &coord.settings().artifacts_dir)?;
+        return crate::report::strips_svg(&crate::report::table1(&results));
+    }
     let i: usize = m
         .parse()
         .map_err(|_| CoordError::Invalid(format!("m={m:?}: expected a matrix index")))?;

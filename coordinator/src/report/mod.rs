@@ -37,7 +37,7 @@ mod table3;
 mod tables;
 mod texttable;
 
-pub use figures::heatmap_svg;
+pub use figures::{heatmap_svg, strips_svg};
 pub use provenance::ProvenanceBlock;
 pub use results::{load_results, write_results, Named, Results};
 pub(crate) use tables::benign_of;

@@ -129,19 +129,28 @@ pub(crate) fn render(
     })
 }
 
-/// The heatmap of one matrix as SVG text, drawn in memory (for a live view).
-pub fn heatmap_svg(m: &forgebench_shared::tables::CrossDeviceMatrix) -> Result<String> {
+/// A figure as SVG text, drawn in memory (for a live view).
+fn svg_of(fig: &impl Figure, what: &str) -> Result<String> {
     ensure_font()?;
-    let fig = heatmap::Heatmap::new(m);
     let (w, h) = fig.size();
     let mut svg = String::new();
     {
         let area = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
-        let fail = |e: Box<dyn std::error::Error>| CoordError::Report(format!("heatmap of {}: {e}", m.key.title()));
+        let fail = |e: Box<dyn std::error::Error>| CoordError::Report(format!("{what}: {e}"));
         fig.draw(&area).map_err(fail)?;
         area.present().map_err(|e| fail(e.into()))?;
     }
     Ok(svg)
+}
+
+/// The heatmap of one matrix as SVG text.
+pub fn heatmap_svg(m: &forgebench_shared::tables::CrossDeviceMatrix) -> Result<String> {
+    svg_of(&heatmap::Heatmap::new(m), &format!("heatmap of {}", m.key.title()))
+}
+
+/// The benign-against-attack strips of some Table 1 rows as SVG text.
+pub fn strips_svg(rows: &[Table1Row]) -> Result<String> {
+    svg_of(&strips::Strips::new(rows), "benign against attack errors")
 }
 
 /// Draws every figure the results allow.
