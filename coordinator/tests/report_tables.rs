@@ -300,7 +300,11 @@ fn pol_replays_are_judged_at_the_sweeps_own_calibration() {
     let eps = benign(&r, "lenet5", 100).expect("lenet matrix") * POL_MARGIN;
     let forged = md_row(&md, "fixture-pol");
     let n = forged.len();
-    assert_eq!(forged[n - 2], forgebench_shared::numfmt::error(eps), "calibrated epsilon: {forged:?}");
+    assert_eq!(
+        forged[n - 2],
+        forgebench_shared::numfmt::error(eps),
+        "calibrated epsilon: {forged:?}"
+    );
     assert_eq!(forged[n - 1], "false", "the 2e-3 interval fails at {eps:e}: {forged:?}");
     assert_eq!(md_row(&md, "fixture-pol-clean")[n - 1], "true", "benign intervals pass");
 }

@@ -10,6 +10,9 @@ use forgebench_shared::tables::{CrossDeviceMatrix, DeviceLabel};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
+/// How many of the newest sweeps are shown in full (every running one is, too).
+const DETAILED: usize = 8;
+
 fn matrix_json(m: &CrossDeviceMatrix) -> Value {
     let cells: Vec<Vec<Option<String>>> = m
         .cells
@@ -56,8 +59,17 @@ pub(super) fn snapshot(coord: &Coordinator) -> Result<Value> {
     let mut sweeps = Vec::new();
     let mut ids = ledger.sweep_ids()?;
     ids.reverse();
-    for id in ids {
+    for (n, id) in ids.into_iter().enumerate() {
         let s = ledger.sweep_status(&id)?;
+        // Older finished sweeps are listed, not detailed: a ledger of months must not make every poll read them all.
+        if n >= DETAILED && s.complete() {
+            sweeps.push(json!({
+                "id": id.0, "name": s.name, "counts": s.counts, "total": s.total(), "complete": true,
+                "compute_seconds": s.compute_seconds, "failures": s.failures, "awaiting": [], "devices": [],
+                "matrices": [], "attacks": [], "report": format!("/report/{}", id.0), "summary_only": true,
+            }));
+            continue;
+        }
         let results = crate::dump::sweep_results_live(ledger, &id, &artifacts)?;
         for m in &results.matrices {
             for (d, c) in m.value.devices.iter().zip(m.value.class_names()) {
