@@ -116,8 +116,42 @@ pub struct AdamReport {
     /// ||eta grad(synthetic) - eta grad(B)||_2 at every iteration (index 0 = before the first step).
     #[serde(with = "json::vec")]
     pub curve_l2: Vec<f64>,
-    /// Final error measures.
+    /// Final error measures (the last iterate).
     pub final_error: ErrorMeasures,
+    /// The iterate with the lowest error, what a forger keeps (absent in results written before it was recorded).
+    #[serde(default)]
+    pub best: Option<AdamBest>,
+}
+
+/// The best iterate of an Adam run.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AdamBest {
+    /// Its iteration (0 = the start batch, I = the last).
+    pub iteration: usize,
+    /// Its error measures, computed as the final ones are.
+    pub error: ErrorMeasures,
+}
+
+impl AdamReport {
+    /// The error a forger keeps: the best iterate's, or the last where no best was recorded.
+    pub fn kept_error(&self) -> ErrorMeasures {
+        self.best.map_or(self.final_error, |b| b.error)
+    }
+
+    /// The run in words for an attack table: iterations, seed, and which iterate [`AdamReport::kept_error`] is.
+    pub fn parameters(&self) -> String {
+        let s = &self.spec;
+        match self.best {
+            Some(b) => format!(
+                "I={}, seed {}, best iterate {} (last {})",
+                s.iterations,
+                s.seed,
+                b.iteration,
+                crate::numfmt::error(self.final_error.l2)
+            ),
+            None => format!("I={}, seed {}, last iterate", s.iterations, s.seed),
+        }
+    }
 }
 
 /// The Proposition 2 construction for logistic regression.

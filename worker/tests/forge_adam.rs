@@ -1,5 +1,5 @@
-//! Optimisation forging (Algorithm 1): the error falls from its start, and the projected variant stays in the data
-//! domain.
+//! Optimisation forging (Algorithm 1): the error falls from its start, the kept batch is the best iterate, and the
+//! projected variant stays in the data domain.
 mod forge_common;
 
 use forge_common::mnist;
@@ -22,6 +22,27 @@ fn adam_lowers_the_error_and_projection_stays_in_domain() {
             last < 0.5 * first,
             "projected={projected}: error {first:e} -> {last:e}, not halved in 30 steps"
         );
+        // The best iterate is the lowest point of the curve (up to how the curve and the final measure round) and
+        // never worse than the last; its measures are recomputed, not copied from the curve.
+        let lowest = out.curve_l2.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(
+            out.best_error.l2 <= out.final_error.l2,
+            "best {:e} above last {:e}",
+            out.best_error.l2,
+            out.final_error.l2
+        );
+        let at = out.curve_l2[out.best_iteration];
+        assert!(
+            at <= lowest * (1.0 + 1e-6),
+            "best at {} ({at:e}) is not the curve's lowest {lowest:e}",
+            out.best_iteration
+        );
+        let again = adam::error(ModelKind::Lenet5, &theta, &out.x, &out.y, 0.01, &target(&theta, &real));
+        assert_eq!(
+            again.unwrap().l2,
+            out.best_error.l2,
+            "the kept batch's error is the best error"
+        );
         if projected {
             let (lo, hi) = (out.x.min().double_value(&[]), out.x.max().double_value(&[]));
             assert!(lo >= 0.0 && hi <= 1.0, "projected inputs leave [0, 1]: [{lo}, {hi}]");
@@ -29,6 +50,13 @@ fn adam_lowers_the_error_and_projection_stays_in_domain() {
             assert!(v < 1e-6, "projected labels off the simplex by {v:e}");
         }
     }
+}
+
+fn target(theta: &Tensor, real: &Batch) -> Tensor {
+    forgebench_worker::update::gradient(ModelKind::Lenet5, theta, real)
+        .unwrap()
+        .f_mul_scalar(0.01)
+        .unwrap()
 }
 
 #[test]

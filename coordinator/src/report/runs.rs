@@ -38,6 +38,7 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
             "seed",
             "L2 at start",
             "final L2",
+            "best L2 (iteration)",
             "published L2",
             "profile",
         ]);
@@ -55,6 +56,9 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
                 s.seed.to_string(),
                 sci(a.value.curve_l2.first().copied()),
                 sci(Some(a.value.final_error.l2)),
+                a.value
+                    .best
+                    .map_or("–".into(), |b| format!("{} ({})", sci(Some(b.error.l2)), b.iteration)),
                 published_cell(published::for_attack(
                     if s.projected { "adam-projected" } else { "adam" },
                     s.model,

@@ -106,6 +106,7 @@ pub fn full_results() -> Results {
                 provenance: prov(seed),
                 curve_l2: curve,
                 final_error: em(last, dim),
+                best: None,
             },
         ));
     }

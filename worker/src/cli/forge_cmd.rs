@@ -246,8 +246,8 @@ impl ForgeCommand {
                         model,
                         dataset,
                         batch_size,
-                        report.final_error.l2,
-                        format!("I={iterations}, seed={s}"),
+                        report.kept_error().l2,
+                        report.parameters(),
                     );
                     out.push(serde_json::json!({ "report": report, "detectability": judged(&judge, r)? }));
                 }

@@ -1,7 +1,8 @@
 //! Optimisation forging, the paper's Algorithm 1: Adam (alpha 0.5, betas (0.9, 0.999), eps 1e-8) over a synthetic
 //! batch (inputs x' and soft labels y', unconstrained) minimising ||eta grad L(x', y'; theta) - eta grad L(B; theta)||_2
-//! by double backpropagation; the error is recorded at every iteration. The projected variant clamps x' to [0, 1]
-//! and projects y' onto the simplex after every step, which keeps the batch in the data domain.
+//! by double backpropagation; the error is recorded at every iteration and the best iterate is kept (a forger keeps
+//! the best batch it saw, not the last). The projected variant clamps x' to [0, 1] and projects y' onto the simplex
+//! after every step, which keeps the batch in the data domain.
 use super::simplex;
 use crate::error::Result;
 use crate::tensors;
@@ -26,9 +27,13 @@ pub struct AdamOutcome {
     pub curve_l2: Vec<f64>,
     /// Final measures of theta - eta g' against theta - eta g_B.
     pub final_error: ErrorMeasures,
-    /// Synthetic inputs, like the real batch's.
+    /// The iterate with the lowest curve value (0 = the start batch, I = the last), what a forger keeps.
+    pub best_iteration: usize,
+    /// The best iterate's measures, computed as [`AdamOutcome::final_error`] is.
+    pub best_error: ErrorMeasures,
+    /// The best iterate's inputs, like the real batch's.
     pub x: Tensor,
-    /// Synthetic soft labels `[b, 10]`.
+    /// The best iterate's soft labels `[b, 10]`.
     pub y: Tensor,
 }
 
@@ -78,6 +83,8 @@ pub fn forge(
     let (mut mx, mut my) = (Moments::new(&x), Moments::new(&y));
     let th = theta.f_detach()?.f_set_requires_grad(true)?;
     let mut curve = Vec::with_capacity(iterations + 1);
+    // The best iterate so far: (curve value, iteration, x, y). Kept as copies so later steps cannot move it.
+    let mut best: Option<(f64, usize, Tensor, Tensor)> = None;
     for t in 1..=iterations {
         let (gx, gy, obj) = tch::with_grad(|| -> Result<(Tensor, Tensor, f64)> {
             let xv = x.f_detach()?.f_set_requires_grad(true)?;
@@ -90,6 +97,9 @@ pub fn forge(
             Ok((grads.remove(0), gy, obj.f_double_value(&[])?))
         })?;
         curve.push(obj);
+        if best.as_ref().is_none_or(|b| obj < b.0) {
+            best = Some((obj, t - 1, x.copy(), y.copy()));
+        }
         let _guard = tch::no_grad_guard();
         x = mx.step(&x, &gx, t as i32);
         y = my.step(&y, &gy, t as i32);
@@ -100,9 +110,19 @@ pub fn forge(
     }
     let final_error = error(model, theta, &x, &y, eta, &target)?;
     curve.push(final_error.l2);
+    // The last iterate is the best unless an earlier one's curve value is lower; NaN never counts as lower.
+    let (best_iteration, best_error, x, y) = match best {
+        Some((v, i, bx, by)) if v < final_error.l2 => {
+            let e = error(model, theta, &bx, &by, eta, &target)?;
+            (i, e, bx, by)
+        }
+        _ => (iterations, final_error, x, y),
+    };
     Ok(AdamOutcome {
         curve_l2: curve,
         final_error,
+        best_iteration,
+        best_error,
         x,
         y,
     })

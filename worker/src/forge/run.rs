@@ -59,7 +59,7 @@ pub fn adam_forge(
             if spec.projected { "-proj" } else { "" }
         );
         grid::save(
-            &grid::image_batch(&format!("{tag} forged"), &out.x)?,
+            &grid::image_batch(&format!("{tag} forged (best iterate)"), &out.x)?,
             dir,
             &format!("{tag}-forged"),
             true,
@@ -80,6 +80,10 @@ pub fn adam_forge(
         provenance: prov,
         curve_l2: out.curve_l2,
         final_error: out.final_error,
+        best: Some(forgebench_shared::results::AdamBest {
+            iteration: out.best_iteration,
+            error: out.best_error,
+        }),
     };
     Ok((report, files))
 }

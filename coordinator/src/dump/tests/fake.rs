@@ -138,8 +138,12 @@ impl Fake<'_> {
                 let r = AdamReport {
                     spec: spec.clone(),
                     provenance: prov(p),
-                    curve_l2: vec![1.0, 0.1, 5e-4],
+                    curve_l2: vec![1.0, 2e-4, 5e-4],
                     final_error: m(5e-4),
+                    best: Some(forgebench_shared::results::AdamBest {
+                        iteration: 1,
+                        error: m(2e-4),
+                    }),
                 };
                 (json!(r), self.grids(job, "adam"))
             }
