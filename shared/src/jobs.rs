@@ -117,6 +117,69 @@ pub struct AdamSpec {
     /// Clamp inputs to [0, 1] and keep labels on the simplex.
     #[serde(default)]
     pub projected: bool,
+    /// How the step size moves (the paper's constant alpha unless given; left out of the JSON then, so specs and
+    /// job ids written before it existed stay the same).
+    #[serde(default, skip_serializing_if = "StepSchedule::is_constant")]
+    pub schedule: StepSchedule,
+}
+
+/// How Adam's step size moves over the iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", deny_unknown_fields)]
+pub enum StepSchedule {
+    /// The paper's constant alpha.
+    #[default]
+    Constant,
+    /// Cosine decay from alpha towards 0 over each `period` iterations, then back to alpha (warm restarts, after
+    /// Loshchilov and Hutter's SGDR).
+    CosineRestarts {
+        /// Iterations per cycle.
+        period: usize,
+    },
+}
+
+impl StepSchedule {
+    /// Whether this is the constant schedule.
+    pub fn is_constant(&self) -> bool {
+        *self == StepSchedule::Constant
+    }
+
+    /// The factor on alpha at iteration `t` (1-based).
+    pub fn factor(&self, t: usize) -> f64 {
+        match *self {
+            StepSchedule::Constant => 1.0,
+            StepSchedule::CosineRestarts { period } => {
+                let p = period.max(1);
+                let k = t.saturating_sub(1) % p;
+                0.5 * (1.0 + (std::f64::consts::PI * k as f64 / p as f64).cos())
+            }
+        }
+    }
+
+    /// In words, for tables ("" for the constant schedule).
+    pub fn words(&self) -> String {
+        match *self {
+            StepSchedule::Constant => String::new(),
+            StepSchedule::CosineRestarts { period } => format!("cosine restarts every {period}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod schedule_tests {
+    use super::StepSchedule;
+
+    #[test]
+    fn cosine_restarts_decay_then_restart() {
+        let s = StepSchedule::CosineRestarts { period: 4 };
+        let f: Vec<f64> = (1..=6).map(|t| s.factor(t)).collect();
+        assert_eq!(f[0], 1.0);
+        assert!(f[1] < f[0] && f[2] < f[1] && f[3] < f[2] && f[3] > 0.0, "{f:?}");
+        assert_eq!(f[4], 1.0, "restart at t = 5: {f:?}");
+        assert_eq!(StepSchedule::Constant.factor(7), 1.0);
+        let json = serde_json::to_string(&s).expect("json");
+        assert_eq!(json, r#"{"kind":"cosine-restarts","period":4}"#);
+    }
 }
 
 /// The exact logistic-regression construction of Proposition 2.

@@ -141,15 +141,18 @@ impl AdamReport {
     /// The run in words for an attack table: iterations, seed, and which iterate [`AdamReport::kept_error`] is.
     pub fn parameters(&self) -> String {
         let s = &self.spec;
+        let schedule = match s.schedule.words() {
+            w if w.is_empty() => w,
+            w => format!(", {w}"),
+        };
+        let head = format!("I={}{schedule}, seed {}", s.iterations, s.seed);
         match self.best {
             Some(b) => format!(
-                "I={}, seed {}, best iterate {} (last {})",
-                s.iterations,
-                s.seed,
+                "{head}, best iterate {} (last {})",
                 b.iteration,
                 crate::numfmt::error(self.final_error.l2)
             ),
-            None => format!("I={}, seed {}, last iterate", s.iterations, s.seed),
+            None => format!("{head}, last iterate"),
         }
     }
 }

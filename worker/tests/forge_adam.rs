@@ -3,11 +3,26 @@
 mod forge_common;
 
 use forge_common::mnist;
+use forgebench_shared::experiment::DatasetKind;
 use forgebench_shared::experiment::{ModelKind, Precision};
+use forgebench_shared::jobs::{AdamSpec, StepSchedule};
 use forgebench_worker::forge::{adam, simplex};
 use forgebench_worker::models::draw_theta;
 use forgebench_worker::update::Batch;
 use tch::{Device, Tensor};
+
+fn spec(iterations: usize, projected: bool, schedule: StepSchedule) -> AdamSpec {
+    AdamSpec {
+        model: ModelKind::Lenet5,
+        dataset: DatasetKind::Mnist,
+        batch_size: 8,
+        eta: 0.01,
+        iterations,
+        seed: 1,
+        projected,
+        schedule,
+    }
+}
 
 #[test]
 fn adam_lowers_the_error_and_projection_stays_in_domain() {
@@ -15,7 +30,7 @@ fn adam_lowers_the_error_and_projection_stays_in_domain() {
     let real = Batch::gather(&ds, &(0..8).collect::<Vec<_>>(), Device::Cpu, Precision::F32).unwrap();
     let theta = Tensor::from_slice(&draw_theta(ModelKind::Lenet5, 3, 0));
     for projected in [false, true] {
-        let out = adam::forge(ModelKind::Lenet5, &theta, &real, 0.01, 30, projected, 1).unwrap();
+        let out = adam::forge(&spec(30, projected, StepSchedule::Constant), &theta, &real).unwrap();
         assert_eq!(out.curve_l2.len(), 31, "one error per iteration plus the final one");
         let (first, last) = (out.curve_l2[0], out.final_error.l2);
         assert!(
@@ -57,6 +72,36 @@ fn target(theta: &Tensor, real: &Batch) -> Tensor {
         .unwrap()
         .f_mul_scalar(0.01)
         .unwrap()
+}
+
+#[test]
+fn cosine_restarts_change_the_path_and_keep_the_best() {
+    let ds = mnist();
+    let real = Batch::gather(&ds, &(0..8).collect::<Vec<_>>(), Device::Cpu, Precision::F32).unwrap();
+    let theta = Tensor::from_slice(&draw_theta(ModelKind::Lenet5, 3, 0));
+    let run = |s| adam::forge(&spec(20, false, s), &theta, &real).unwrap();
+    let (plain, cosine) = (
+        run(StepSchedule::Constant),
+        run(StepSchedule::CosineRestarts { period: 5 }),
+    );
+    assert_eq!(
+        plain.curve_l2[..2],
+        cosine.curve_l2[..2],
+        "the first step has the full alpha in both"
+    );
+    assert_ne!(
+        plain.curve_l2[2..],
+        cosine.curve_l2[2..],
+        "later steps are smaller with the cosine schedule"
+    );
+    assert!(cosine.best_error.l2 <= cosine.final_error.l2);
+    // Never worse than where it started: the start batch is a candidate too.
+    let start = cosine.curve_l2[0];
+    assert!(
+        cosine.best_error.l2 <= start * (1.0 + 1e-6),
+        "best {:e} above the start {start:e}",
+        cosine.best_error.l2
+    );
 }
 
 #[test]

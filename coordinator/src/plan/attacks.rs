@@ -126,6 +126,7 @@ pub(super) fn expand_kind(
                 iterations: cfg.adam_iterations(),
                 seed: pt.seed,
                 projected: kind == ExperimentKind::AdamProjected,
+                schedule: Default::default(),
             };
             let id = format!("{sweep}/{}-{tag}@{}", kind.name(), first.key);
             jobs.push(ready(id, first, JobSpec::AdamForge { spec }));

@@ -102,6 +102,7 @@ pub fn full_results() -> Results {
                     iterations: 59,
                     seed,
                     projected: false,
+                    schedule: Default::default(),
                 },
                 provenance: prov(seed),
                 curve_l2: curve,

@@ -9,7 +9,7 @@ use crate::forge::{bench, detect, prop1, run};
 use crate::{datasets, pol};
 use clap::{Args, Subcommand};
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
-use forgebench_shared::jobs::{AdamSpec, ForgeScenario, ForgeSpec, Prop2Spec, SearchNorm};
+use forgebench_shared::jobs::{AdamSpec, ForgeScenario, ForgeSpec, Prop2Spec, SearchNorm, StepSchedule};
 use forgebench_shared::tables::AttackRow;
 use std::path::{Path, PathBuf};
 
@@ -80,6 +80,10 @@ pub enum ForgeCommand {
         /// Clamp inputs to [0, 1] and labels onto the simplex.
         #[arg(long)]
         projected: bool,
+        /// Decay the step size along a cosine over this many iterations, then restart at alpha (warm restarts);
+        /// without it the step size is the paper's constant alpha.
+        #[arg(long)]
+        cosine_restarts: Option<usize>,
         /// Save forged and real batches as PNG grids (and ImageBatch JSON) here.
         #[arg(long)]
         grid_dir: Option<PathBuf>,
@@ -222,9 +226,19 @@ impl ForgeCommand {
                 seed,
                 runs,
                 projected,
+                cosine_restarts,
                 grid_dir,
                 judge,
             } => {
+                let schedule = match cosine_restarts {
+                    Some(0) => {
+                        return Err(WorkerError::Invalid(
+                            "--cosine-restarts needs a period of at least 1".into(),
+                        ))
+                    }
+                    Some(period) => StepSchedule::CosineRestarts { period },
+                    None => StepSchedule::Constant,
+                };
                 let dataset = model.default_dataset();
                 let ds = datasets::train(dataset, &ctx.data_dir)?;
                 let mut out = Vec::new();
@@ -237,6 +251,7 @@ impl ForgeCommand {
                         iterations,
                         seed: s,
                         projected,
+                        schedule,
                     };
                     let prov = ctx.provenance(vec![("seed".into(), s)]);
                     let (report, _) = run::adam_forge(&spec, &ds, device, prov, grid_dir.as_deref())?;

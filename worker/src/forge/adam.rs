@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::tensors;
 use crate::update::{gradient, loss_soft, Batch};
 use forgebench_shared::experiment::ModelKind;
+use forgebench_shared::jobs::AdamSpec;
 use forgebench_shared::measures::{measures, ErrorMeasures};
 use forgebench_shared::rng::PortableRng;
 use tch::{Kind, Tensor};
@@ -49,32 +50,27 @@ impl Moments {
             v: p.zeros_like(),
         }
     }
-    /// One Adam step on `p` with gradient `g` at iteration `t` (1-based).
-    fn step(&mut self, p: &Tensor, g: &Tensor, t: i32) -> Tensor {
+    /// One Adam step of size `alpha` on `p` with gradient `g` at iteration `t` (1-based).
+    fn step(&mut self, p: &Tensor, g: &Tensor, t: i32, alpha: f64) -> Tensor {
         self.m = &self.m * BETA1 + g * (1.0 - BETA1);
         self.v = &self.v * BETA2 + g.square() * (1.0 - BETA2);
         let mhat = &self.m / (1.0 - BETA1.powi(t));
         let vhat = &self.v / (1.0 - BETA2.powi(t));
-        p - mhat / (vhat.sqrt() + EPS) * ALPHA
+        p - mhat / (vhat.sqrt() + EPS) * alpha
     }
 }
 
-/// Runs Algorithm 1 for `iterations` at `theta` against the real batch `real`; `seed` draws the start batch.
-pub fn forge(
-    model: ModelKind,
-    theta: &Tensor,
-    real: &Batch,
-    eta: f64,
-    iterations: usize,
-    projected: bool,
-    seed: u64,
-) -> Result<AdamOutcome> {
+/// Runs Algorithm 1 as `spec` says (iterations, projection, step-size schedule; its seed draws the start batch) at
+/// `theta` against the real batch `real`.
+pub fn forge(spec: &AdamSpec, theta: &Tensor, real: &Batch) -> Result<AdamOutcome> {
+    let (model, eta, iterations, projected, schedule) =
+        (spec.model, spec.eta, spec.iterations, spec.projected, spec.schedule);
     let (kind, device) = (theta.kind(), theta.device());
     let target = gradient(model, theta, real)?.f_mul_scalar(eta)?.f_detach()?;
     let shape = real.x.size();
     let b = shape[0];
     let numel: i64 = shape.iter().product();
-    let mut rng = PortableRng::derived(seed, "adam-start", 0);
+    let mut rng = PortableRng::derived(spec.seed, "adam-start", 0);
     let mut x = Tensor::from_slice(&rng.uniform_f32(numel as usize, 0.0, 1.0)).view(shape.as_slice());
     let mut y = Tensor::from_slice(&rng.uniform_f32(b as usize * 10, 0.0, 1.0)).view([b, 10]);
     x = x.to_kind(kind).to_device(device);
@@ -101,8 +97,9 @@ pub fn forge(
             best = Some((obj, t - 1, x.copy(), y.copy()));
         }
         let _guard = tch::no_grad_guard();
-        x = mx.step(&x, &gx, t as i32);
-        y = my.step(&y, &gy, t as i32);
+        let alpha = ALPHA * schedule.factor(t);
+        x = mx.step(&x, &gx, t as i32, alpha);
+        y = my.step(&y, &gy, t as i32, alpha);
         if projected {
             x = x.clamp(0.0, 1.0);
             y = simplex::project(&y);

@@ -40,23 +40,19 @@ pub fn adam_forge(
     let theta = Tensor::from_slice(&draw_theta(spec.model, spec.seed, 0)).to_device(device);
     let idx = PortableRng::derived(spec.seed, "adam-batch", 0).sample_indices(ds.n, spec.batch_size);
     let real = Batch::gather(ds, &idx, device, Precision::F32)?;
-    let out = adam::forge(
-        spec.model,
-        &theta,
-        &real,
-        spec.eta,
-        spec.iterations,
-        spec.projected,
-        spec.seed,
-    )?;
+    let out = adam::forge(spec, &theta, &real)?;
     let mut files = Vec::new();
     if let Some(dir) = grid_dir {
         let tag = format!(
-            "adam-{}-b{}-s{}{}",
+            "adam-{}-b{}-s{}{}{}",
             spec.model,
             spec.batch_size,
             spec.seed,
-            if spec.projected { "-proj" } else { "" }
+            if spec.projected { "-proj" } else { "" },
+            match spec.schedule {
+                forgebench_shared::jobs::StepSchedule::Constant => String::new(),
+                forgebench_shared::jobs::StepSchedule::CosineRestarts { period } => format!("-cos{period}"),
+            }
         );
         grid::save(
             &grid::image_batch(&format!("{tag} forged (best iterate)"), &out.x)?,

@@ -111,11 +111,15 @@ pub(crate) fn adam_figures(runs: &[Named<AdamReport>]) -> Vec<(String, LogChart,
     for r in runs {
         let s = &r.value.spec;
         let key = format!(
-            "adam-{}-{}-b{}{}",
+            "adam-{}-{}-b{}{}{}",
             s.model,
             s.dataset,
             s.batch_size,
-            if s.projected { "-projected" } else { "" }
+            if s.projected { "-projected" } else { "" },
+            match s.schedule {
+                forgebench_shared::jobs::StepSchedule::Constant => String::new(),
+                forgebench_shared::jobs::StepSchedule::CosineRestarts { period } => format!("-cosine{period}"),
+            }
         );
         match groups.iter_mut().find(|g| g.0 == key) {
             Some(g) => g.1.push(r),
@@ -132,8 +136,12 @@ pub(crate) fn adam_figures(runs: &[Named<AdamReport>]) -> Vec<(String, LogChart,
                 .sum();
             let chart = LogChart {
                 title: format!(
-                    "Adam forging{}, {}/{} b={}: {} run(s)",
+                    "Adam forging{}{}, {}/{} b={}: {} run(s)",
                     if s.projected { " (projected)" } else { "" },
+                    match s.schedule.words() {
+                        w if w.is_empty() => w,
+                        w => format!(" ({w})"),
+                    },
                     s.model,
                     s.dataset,
                     s.batch_size,
