@@ -121,6 +121,57 @@ pub struct AdamSpec {
     /// job ids written before it existed stay the same).
     #[serde(default, skip_serializing_if = "StepSchedule::is_constant")]
     pub schedule: StepSchedule,
+    /// Iterations of the search for a forgery inside the data domain that starts from the best iterate (0: none;
+    /// left out of the JSON then).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub domain_iterations: usize,
+    /// The optimiser over the synthetic batch (the paper's Adam unless given; left out of the JSON then).
+    #[serde(default, skip_serializing_if = "ForgeOptimiser::is_adam")]
+    pub optimiser: ForgeOptimiser,
+}
+
+impl AdamSpec {
+    /// The attack's name in tables: "adam", "adam-projected", "lbfgs", "lbfgs-projected".
+    pub fn attack(&self) -> String {
+        let projected = if self.projected { "-projected" } else { "" };
+        format!("{}{projected}", self.optimiser.name())
+    }
+}
+
+/// The optimiser of optimisation forging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ForgeOptimiser {
+    /// Adam, the paper's Algorithm 1.
+    #[default]
+    Adam,
+    /// L-BFGS (history 10, backtracking line search), every objective evaluation counted against the iterations.
+    Lbfgs,
+}
+
+impl ForgeOptimiser {
+    /// Whether this is Adam.
+    pub fn is_adam(&self) -> bool {
+        *self == ForgeOptimiser::Adam
+    }
+
+    /// Its name ("adam", "lbfgs").
+    pub fn name(&self) -> &'static str {
+        match self {
+            ForgeOptimiser::Adam => "adam",
+            ForgeOptimiser::Lbfgs => "lbfgs",
+        }
+    }
+}
+
+impl std::str::FromStr for ForgeOptimiser {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        [ForgeOptimiser::Adam, ForgeOptimiser::Lbfgs]
+            .into_iter()
+            .find(|o| o.name() == s)
+            .ok_or_else(|| format!("unknown optimiser {s:?} (expected adam or lbfgs)"))
+    }
 }
 
 /// How Adam's step size moves over the iterations.
@@ -153,6 +204,15 @@ impl StepSchedule {
                 let k = t.saturating_sub(1) % p;
                 0.5 * (1.0 + (std::f64::consts::PI * k as f64 / p as f64).cos())
             }
+        }
+    }
+
+    /// A file-name suffix ("" for the constant schedule, "-cosine100" for restarts every 100), the one spelling
+    /// that the worker's grids and the report's curve figures share.
+    pub fn tag(&self) -> String {
+        match *self {
+            StepSchedule::Constant => String::new(),
+            StepSchedule::CosineRestarts { period } => format!("-cosine{period}"),
         }
     }
 
@@ -193,10 +253,18 @@ pub struct Prop2Spec {
     /// Learning rate of the verified update (the error is ||eta (G' - G)||).
     #[serde(default = "default_eta")]
     pub eta: f64,
+    /// Iterations of the search for a forgery inside the data domain that starts from the exact construction (0:
+    /// none; left out of the JSON then).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub domain_iterations: usize,
 }
 
 fn default_eta() -> f64 {
     0.01
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// One unit of work.

@@ -7,6 +7,9 @@ use crate::measures::{json, ErrorMeasures, MeasureSummary};
 use crate::provenance::Provenance;
 use serde::{Deserialize, Serialize};
 
+mod domain;
+pub use domain::{DomainForgery, DomainPoint, DomainReport};
+
 /// Batch-shuffle errors (Figure 4): distance of each shuffled-order update from the unshuffled one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShuffleReport {
@@ -106,14 +109,15 @@ pub struct ForgeReport {
     pub scoring: Option<Scoring>,
 }
 
-/// Adam optimisation forging (Algorithm 1).
+/// Optimisation forging: Algorithm 1 with Adam, or the same objective under L-BFGS.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdamReport {
     /// What was run.
     pub spec: AdamSpec,
     /// Where.
     pub provenance: Provenance,
-    /// ||eta grad(synthetic) - eta grad(B)||_2 at every iteration (index 0 = before the first step).
+    /// ||eta grad(synthetic) - eta grad(B)||_2 at every iteration (index 0 = before the first step; for L-BFGS, at
+    /// every objective evaluation, line-search trials included, so that index is cost for both).
     #[serde(with = "json::vec")]
     pub curve_l2: Vec<f64>,
     /// Final error measures (the last iterate).
@@ -121,6 +125,9 @@ pub struct AdamReport {
     /// The iterate with the lowest error, what a forger keeps (absent in results written before it was recorded).
     #[serde(default)]
     pub best: Option<AdamBest>,
+    /// The search inside the data domain from the best iterate, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainReport>,
 }
 
 /// The best iterate of an Adam run.
@@ -145,7 +152,12 @@ impl AdamReport {
             w if w.is_empty() => w,
             w => format!(", {w}"),
         };
-        let head = format!("I={}{schedule}, seed {}", s.iterations, s.seed);
+        let head = match s.optimiser {
+            crate::jobs::ForgeOptimiser::Adam => format!("I={}{schedule}, seed {}", s.iterations, s.seed),
+            crate::jobs::ForgeOptimiser::Lbfgs => {
+                format!("{} evaluations, seed {}", s.iterations, s.seed)
+            }
+        };
         match self.best {
             Some(b) => format!(
                 "{head}, best iterate {} (last {})",
@@ -182,6 +194,9 @@ pub struct Prop2Report {
     /// L2 distance between the forged and the real batch inputs (nonzero: it is a different batch).
     #[serde(with = "json")]
     pub batch_distance: f64,
+    /// The search inside the data domain from the construction, when asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<DomainReport>,
 }
 
 /// A batch of images to draw as a grid (Figure 3): channels-first pixels, nominally in [0, 1].

@@ -1,12 +1,12 @@
-//! Optimisation forging (Algorithm 1): the error falls from its start, the kept batch is the best iterate, and the
-//! projected variant stays in the data domain.
+//! Optimisation forging (Algorithm 1, and L-BFGS on its objective): the error falls from its start, the kept batch
+//! is the best iterate, and the projected variant stays in the data domain.
 mod forge_common;
 
 use forge_common::mnist;
 use forgebench_shared::experiment::DatasetKind;
 use forgebench_shared::experiment::{ModelKind, Precision};
-use forgebench_shared::jobs::{AdamSpec, StepSchedule};
-use forgebench_worker::forge::{adam, simplex};
+use forgebench_shared::jobs::{AdamSpec, ForgeOptimiser, StepSchedule};
+use forgebench_worker::forge::{adam, lbfgs, simplex};
 use forgebench_worker::models::draw_theta;
 use forgebench_worker::update::Batch;
 use tch::{Device, Tensor};
@@ -21,6 +21,8 @@ fn spec(iterations: usize, projected: bool, schedule: StepSchedule) -> AdamSpec 
         seed: 1,
         projected,
         schedule,
+        domain_iterations: 0,
+        optimiser: Default::default(),
     }
 }
 
@@ -111,4 +113,34 @@ fn simplex_projection_is_exact_on_known_cases() {
     let want = Tensor::from_slice(&[0.2f64, 0.3, 0.5, 1.0, 0.0, 0.0, 0.0, 0.5, 0.5]).view([3, 3]);
     let diff = (&p - &want).abs().max().double_value(&[]);
     assert!(diff < 1e-15, "projection {p:?} differs from {want:?} by {diff:e}");
+}
+
+#[test]
+fn lbfgs_starts_where_adam_does_keeps_its_budget_and_its_best() {
+    let ds = mnist();
+    let real = Batch::gather(&ds, &(0..8).collect::<Vec<_>>(), Device::Cpu, Precision::F32).unwrap();
+    let theta = Tensor::from_slice(&draw_theta(ModelKind::Lenet5, 3, 0));
+    for projected in [false, true] {
+        let mut s = spec(40, projected, StepSchedule::Constant);
+        let adam_start = adam::forge(&spec(1, projected, StepSchedule::Constant), &theta, &real)
+            .unwrap()
+            .curve_l2[0];
+        s.optimiser = ForgeOptimiser::Lbfgs;
+        let out = lbfgs::forge(&s, &theta, &real).unwrap();
+        let c = &out.curve_l2;
+        // Adam's first curve value is taken before its first step, at the batch both draw from the seed.
+        assert_eq!(c[0], adam_start, "projected={projected}: the same start batch as Adam");
+        assert_eq!(c.len(), 40, "one curve point per evaluation");
+        let lowest = c.iter().copied().fold(f64::INFINITY, f64::min);
+        assert!(lowest < 0.5 * c[0], "projected={projected}: {c:?}");
+        assert_eq!(c[out.best_iteration], lowest, "the best is the lowest evaluation");
+        assert!(out.best_error.l2 <= out.final_error.l2 * (1.0 + 1e-6));
+        let again = adam::error(ModelKind::Lenet5, &theta, &out.x, &out.y, 0.01, &target(&theta, &real)).unwrap();
+        assert_eq!(again.l2, out.best_error.l2, "the kept batch's error is the best error");
+        if projected {
+            let (lo, hi) = (out.x.min().double_value(&[]), out.x.max().double_value(&[]));
+            assert!(lo >= 0.0 && hi <= 1.0, "projected inputs leave [0, 1]: [{lo}, {hi}]");
+            assert!(simplex::violation(&out.y) < 1e-6);
+        }
+    }
 }

@@ -8,8 +8,11 @@ use crate::report::{benign_of, safe_name, Results};
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::jobs::{JobOutcome, JobSpec};
 use forgebench_shared::measures::nan_max;
+use forgebench_shared::numfmt;
 use forgebench_shared::provenance::Provenance;
-use forgebench_shared::results::{AdamReport, ForgeReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport};
+use forgebench_shared::results::{
+    AdamReport, DomainReport, ForgeReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport,
+};
 use forgebench_shared::tables::AttackRow;
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -54,6 +57,31 @@ fn attack_row(
     }
 }
 
+/// The two end points of a search inside the domain that started from `attack`'s batch, as rows
+/// "`attack`-domain" (soft labels) and "`attack`-domain-one-hot", judged by their f32 error as a verifier sees it.
+fn domain_rows(
+    results: &Results,
+    attack: &str,
+    setting: (ModelKind, DatasetKind, usize),
+    d: &DomainReport,
+) -> Vec<AttackRow> {
+    let row = |suffix: &str, f: &forgebench_shared::results::DomainForgery, labels: &str| {
+        let params = format!(
+            "in the domain, {labels} labels, {} iterations from {}, nearest real input {} (median {}, real neighbours {})",
+            d.iterations,
+            d.start,
+            numfmt::error(f.nearest_real),
+            numfmt::error(f.nearest_real_median),
+            numfmt::error(d.real_neighbour_distance),
+        );
+        attack_row(results, &format!("{attack}-{suffix}"), setting, f.error_f32.l2, params)
+    };
+    vec![
+        row("domain", &d.soft, "soft"),
+        row("domain-one-hot", &d.hard, "one-hot"),
+    ]
+}
+
 /// Files `o`, the outcome of the done job `j`, under `name` in `results`.
 pub(super) fn collect(
     j: &JobRow,
@@ -76,17 +104,26 @@ pub(super) fn collect(
         } => {
             let r: AdamReport = parse(j, o)?;
             check(j, &r.spec == spec, &r.provenance)?;
-            let attack = if spec.projected { "adam-projected" } else { "adam" };
+            let attack = spec.attack();
             // Table 1 judges what a forger keeps: the best iterate, the last one named beside it.
             let params = r.parameters();
             let row = attack_row(
                 results,
-                attack,
+                &attack,
                 (spec.model, spec.dataset, spec.batch_size),
                 r.kept_error().l2,
                 params,
             );
-            push_unique(&mut results.attacks, name, vec![row]);
+            let mut rows = vec![row];
+            if let Some(d) = &r.domain {
+                rows.extend(domain_rows(
+                    results,
+                    &attack,
+                    (spec.model, spec.dataset, spec.batch_size),
+                    d,
+                ));
+            }
+            push_unique(&mut results.attacks, name, rows);
             push_unique(&mut results.adam, name, r);
             add_grids(j, o, grids, results)?;
         }
@@ -98,8 +135,11 @@ pub(super) fn collect(
             // The error a verifier sees: the forged batch's update computed in f32, as training runs.
             let params = format!("f32, rank {}, seed {}", r.rank, spec.seed);
             let setting = (ModelKind::Logreg, DatasetKind::Mnist, spec.batch_size);
-            let row = attack_row(results, "prop2", setting, r.error_f32.l2, params);
-            push_unique(&mut results.attacks, name, vec![row]);
+            let mut rows = vec![attack_row(results, "prop2", setting, r.error_f32.l2, params)];
+            if let Some(d) = &r.domain {
+                rows.extend(domain_rows(results, "prop2", setting, d));
+            }
+            push_unique(&mut results.attacks, name, rows);
             push_unique(&mut results.prop2, name, r);
             add_grids(j, o, grids, results)?;
         }

@@ -156,3 +156,51 @@ fn report_numbers_equal_the_ledgers_results() {
         }
     }
 }
+
+/// A sweep with `domain_iterations` files each search's two end points as Table 1 rows, judged like any attack, and
+/// the report gives them their section and figures; the strongest attack of a setting is marked.
+#[test]
+fn domain_searches_reach_table1_and_the_report() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let l = Ledger::in_memory().expect("ledger");
+    let text = format!("{SWEEP}domain_iterations = 24\noptimisers = [\"adam\", \"lbfgs\"]\n");
+    let sweep = run(&l, dir.path(), &text, "no-job-fails");
+    let r = sweep_results_with_artifacts(&l, &sweep, dir.path()).expect("results");
+    assert!(
+        row(&r, "lbfgs").parameters.contains("evaluations"),
+        "{:?}",
+        row(&r, "lbfgs")
+    );
+    for base in ["prop2", "adam", "adam-projected", "lbfgs", "lbfgs-projected"] {
+        let soft = row(&r, &format!("{base}-domain"));
+        let hard = row(&r, &format!("{base}-domain-one-hot"));
+        assert_eq!((soft.error_l2, hard.error_l2), (3e-3, 5e-3), "{soft:?} {hard:?}");
+        assert_eq!(hard.verdict(), Verdict::Detected, "{hard:?}");
+        assert!(
+            hard.parameters.contains("one-hot labels, 24 iterations from")
+                && hard.parameters.contains("nearest real input 4.00"),
+            "{hard:?}"
+        );
+    }
+    let out = dir.path().join("report");
+    crate::report::write_report(&r, &out).expect("report");
+    let runs = std::fs::read_to_string(out.join("tables/runs.md")).expect("runs.md");
+    assert!(runs.contains("Forging inside the data domain"), "{runs}");
+    let figures: Vec<String> = std::fs::read_dir(out.join("figures"))
+        .expect("figures")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("domain-") && n.ends_with(".svg"))
+        .collect();
+    assert_eq!(figures.len(), 5, "prop2 and four optimisation runs: {figures:?}");
+    for f in [
+        "optimisers-lenet5-mnist-b10.svg",
+        "optimisers-lenet5-mnist-b10-projected.svg",
+    ] {
+        assert!(out.join("figures").join(f).is_file(), "{f}: Adam beside L-BFGS");
+    }
+    let t1 = std::fs::read_to_string(out.join("tables/table1.md")).expect("table1.md");
+    // The exact construction (BENIGN / 4) is logistic regression's strongest attack, not its domain searches.
+    let marked: Vec<&str> = t1.lines().filter(|l| l.contains("(strongest)")).collect();
+    assert!(marked.iter().any(|l| l.contains("| prop2 (strongest) |")), "{marked:?}");
+    assert!(marked.iter().all(|l| !l.contains("domain (strongest)")), "{marked:?}");
+}

@@ -7,7 +7,8 @@
 //! - pol, greedy, local share `pol-<tag>/train@<first>` (planned once); pol adds `pol-<tag>/verify@<p>` reading
 //!   its `pol-log`; greedy (local) adds `pol-<tag>/greedy@<first>` reading the `pol-log`, then
 //!   `pol-<tag>/greedy/verify@<p>` replaying its `forged-pol-log` on every device;
-//! - adam, adam-projected: `adam-<tag>@<first>`, `adam-projected-<tag>@<first>`;
+//! - adam, adam-projected: `adam-<tag>@<first>`, `adam-projected-<tag>@<first>`, and with L-BFGS among the
+//!   sweep's optimisers `lbfgs-<tag>@<first>`, `lbfgs-projected-<tag>@<first>`;
 //! - prop2: `prop2-<tag>@<first>`.
 use super::{ArtifactJob, NewJob, Plan, FORGED_POL_LOG, POL_LOG};
 use crate::ledger::SweepDevice;
@@ -118,18 +119,29 @@ pub(super) fn expand_kind(
             replay(&forge, FORGED_POL_LOG, &format!("{stem}/{}/verify", kind.name()), jobs);
         }
         ExperimentKind::Adam | ExperimentKind::AdamProjected => {
-            let spec = AdamSpec {
-                model: pt.model,
-                dataset: pt.dataset,
-                batch_size: pt.batch_size,
-                eta: cfg.eta,
-                iterations: cfg.adam_iterations(),
-                seed: pt.seed,
-                projected: kind == ExperimentKind::AdamProjected,
-                schedule: Default::default(),
-            };
-            let id = format!("{sweep}/{}-{tag}@{}", kind.name(), first.key);
-            jobs.push(ready(id, first, JobSpec::AdamForge { spec }));
+            for optimiser in cfg.optimisers() {
+                let spec = AdamSpec {
+                    model: pt.model,
+                    dataset: pt.dataset,
+                    batch_size: pt.batch_size,
+                    eta: cfg.eta,
+                    iterations: cfg.adam_iterations(),
+                    seed: pt.seed,
+                    projected: kind == ExperimentKind::AdamProjected,
+                    // The schedule moves Adam's step size; L-BFGS takes none.
+                    schedule: if optimiser.is_adam() {
+                        cfg.adam_schedule()
+                    } else {
+                        Default::default()
+                    },
+                    domain_iterations: cfg.domain_iterations(),
+                    optimiser,
+                };
+                // Adam's ids are those of the paper's single optimiser; another's name their optimiser.
+                let name = spec.attack();
+                let id = format!("{sweep}/{name}-{tag}@{}", first.key);
+                jobs.push(ready(id, first, JobSpec::AdamForge { spec }));
+            }
         }
         ExperimentKind::Prop2 => {
             // Validation keeps prop2 to logreg/mnist, the only pair the construction (and the job) knows.
@@ -137,6 +149,7 @@ pub(super) fn expand_kind(
                 batch_size: pt.batch_size,
                 seed: pt.seed,
                 eta: cfg.eta,
+                domain_iterations: cfg.domain_iterations(),
             };
             let id = format!("{sweep}/prop2-{tag}@{}", first.key);
             jobs.push(ready(id, first, JobSpec::Prop2 { spec }));

@@ -4,6 +4,7 @@ mod lease;
 
 use super::*;
 use forgebench_shared::config::SweepConfig;
+use forgebench_shared::jobs::StepSchedule;
 use forgebench_shared::profile::default_cpu_profiles;
 use std::collections::HashSet;
 
@@ -268,6 +269,50 @@ fn single_runs_use_the_first_selected_profile() {
         jobs[0].id
     );
     assert!(matches!(&jobs[0].plan, Plan::Ready { job: JobSpec::Prop2 { spec } } if spec.eta == 0.05));
+    // The schedule and the domain search reach the specs; without them the specs are the paper's.
+    let extra = "adam_cosine_restarts = 7\ndomain_iterations = 30\n";
+    for j in expand_checked(&kind_sweep("\"adam\", \"prop2\"", extra), &profiles) {
+        match &j.plan {
+            Plan::Ready {
+                job: JobSpec::AdamForge { spec },
+            } => assert_eq!(
+                (spec.schedule, spec.domain_iterations),
+                (StepSchedule::CosineRestarts { period: 7 }, 30)
+            ),
+            Plan::Ready {
+                job: JobSpec::Prop2 { spec },
+            } => assert_eq!(spec.domain_iterations, 30),
+            other => panic!("{}: {other:?}", j.id),
+        }
+    }
+    // Each optimiser gets its run; L-BFGS's names its optimiser and takes no schedule.
+    let jobs = expand_checked(
+        &kind_sweep(
+            "\"adam\"",
+            "optimisers = [\"lbfgs\", \"adam\"]\nadam_cosine_restarts = 7\n",
+        ),
+        &profiles,
+    );
+    let ids: Vec<&str> = jobs
+        .iter()
+        .map(|j| j.id.0.split(['/', '@']).nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(ids, ["adam-lenet5-mnist-b100-s3", "lbfgs-lenet5-mnist-b100-s3"]);
+    match &jobs[1].plan {
+        Plan::Ready {
+            job: JobSpec::AdamForge { spec },
+        } => assert_eq!(
+            (spec.optimiser.name(), spec.schedule),
+            ("lbfgs", StepSchedule::Constant)
+        ),
+        other => panic!("{other:?}"),
+    }
+    match &expand_checked(&kind_sweep("\"adam\"", ""), &profiles)[0].plan {
+        Plan::Ready {
+            job: JobSpec::AdamForge { spec },
+        } => assert_eq!((spec.schedule, spec.domain_iterations), (StepSchedule::Constant, 0)),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

@@ -138,6 +138,7 @@ pub(crate) fn page(results: &Results, t1: &[Table1Row], figs: &[FigureFile]) -> 
     }
     for (place, title) in [
         (Place::Adam, "Adam forging error per iteration (Figure 2)"),
+        (Place::Domain, "Forging inside the data domain"),
         (Place::Shuffle, "Per-shuffle errors (Figure 4)"),
         (Place::Grid, "Real and forged batches (Figure 3)"),
     ] {

@@ -26,6 +26,7 @@
 //! `tables/table3.{md,csv,json}` (every cross-device matrix), `tables/runs.md` (Adam, shuffle, PoL, Proposition 2
 //! summaries), and `figures/*.{svg,png}`: `heatmap-<matrix>`, `adam-<model>-<dataset>-b<b>[-projected]`,
 //! `shuffle-<name>`, `grid-<name>`, `benign-vs-attack`. Every table carries a provenance block.
+mod domain_runs;
 mod figures;
 mod html;
 mod provenance;

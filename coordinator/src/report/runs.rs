@@ -33,7 +33,7 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
             "model",
             "dataset",
             "b",
-            "projected",
+            "attack",
             "iterations",
             "seed",
             "L2 at start",
@@ -51,7 +51,10 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
                 s.model.to_string(),
                 s.dataset.to_string(),
                 s.batch_size.to_string(),
-                s.projected.to_string(),
+                match s.schedule.words() {
+                    w if w.is_empty() => s.attack(),
+                    w => format!("{} ({w})", s.attack()),
+                },
                 s.iterations.to_string(),
                 s.seed.to_string(),
                 sci(a.value.curve_l2.first().copied()),
@@ -59,12 +62,7 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
                 a.value
                     .best
                     .map_or("–".into(), |b| format!("{} ({})", sci(Some(b.error.l2)), b.iteration)),
-                published_cell(published::for_attack(
-                    if s.projected { "adam-projected" } else { "adam" },
-                    s.model,
-                    s.dataset,
-                    s.batch_size,
-                )),
+                published_cell(published::for_attack(&s.attack(), s.model, s.dataset, s.batch_size)),
                 a.value.provenance.profile.name.clone(),
             ]);
         }
@@ -122,6 +120,7 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
     if !r.prop2.is_empty() {
         out.push(prop2_section(r, prov()));
     }
+    out.extend(super::domain_runs::section(r, prov()));
     out
 }
 

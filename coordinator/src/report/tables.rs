@@ -207,7 +207,12 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
         "verdict (PoL at 10x benign)",
         "published attack L2",
     ]);
-    for r in rows {
+    let strongest = strongest(rows);
+    for (i, r) in rows.iter().enumerate() {
+        let mut attack = r.attack.clone().unwrap_or_else(|| "(benign only)".into());
+        if strongest.contains(&i) {
+            attack.push_str(" (strongest)");
+        }
         t.push(vec![
             r.model.to_string(),
             r.dataset.to_string(),
@@ -215,7 +220,7 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
             sci(r.benign_l2),
             r.published_benign_l2
                 .map_or("–".into(), |x| format!("{} (published)", numfmt::error(x))),
-            r.attack.clone().unwrap_or_else(|| "(benign only)".into()),
+            attack,
             r.parameters.clone().unwrap_or_default(),
             sci(r.attack_l2),
             r.ratio.map_or("–".into(), numfmt::ratio),
@@ -225,6 +230,26 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
         ]);
     }
     t
+}
+
+/// The rows holding, per model, data set and b, the attack with the smallest error (a NaN error never counts).
+pub(crate) fn strongest(rows: &[Table1Row]) -> Vec<usize> {
+    let mut best: Vec<(usize, f64)> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let Some(e) = r.attack_l2.filter(|e| !e.is_nan() && r.attack.is_some()) else {
+            continue;
+        };
+        let same = |j: usize| {
+            let o = &rows[j];
+            (o.model, o.dataset, o.batch_size) == (r.model, r.dataset, r.batch_size)
+        };
+        match best.iter_mut().find(|b| same(b.0)) {
+            Some(b) if e < b.1 => *b = (i, e),
+            Some(_) => {}
+            None => best.push((i, e)),
+        }
+    }
+    best.into_iter().map(|b| b.0).collect()
 }
 
 /// Table 1 as Markdown, published values marked, provenance below.

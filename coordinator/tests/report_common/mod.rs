@@ -8,7 +8,9 @@ use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::jobs::{AdamSpec, PolSpec, Prop2Spec, ShuffleSpec};
 use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
 use forgebench_shared::provenance::Provenance;
-use forgebench_shared::results::{AdamReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport};
+use forgebench_shared::results::{
+    AdamReport, DomainForgery, DomainPoint, DomainReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport,
+};
 use forgebench_shared::tables::AttackRow;
 use std::path::{Path, PathBuf};
 
@@ -103,11 +105,14 @@ pub fn full_results() -> Results {
                     seed,
                     projected: false,
                     schedule: Default::default(),
+                    domain_iterations: 0,
+                    optimiser: Default::default(),
                 },
                 provenance: prov(seed),
                 curve_l2: curve,
                 final_error: em(last, dim),
                 best: None,
+                domain: None,
             },
         ));
     }
@@ -168,6 +173,7 @@ fn prop2(p: Provenance) -> Prop2Report {
             batch_size: 100,
             seed: 5,
             eta: 0.01,
+            domain_iterations: 120,
         },
         provenance: p,
         rank: 9,
@@ -177,6 +183,31 @@ fn prop2(p: Provenance) -> Prop2Report {
         pixels_outside_unit: 0.42,
         label_simplex_violation: 0.3,
         batch_distance: 55.0,
+        domain: Some(domain()),
+    }
+}
+
+/// A domain search from the construction: exact at violation 30, 4.1e-4 in the domain, 6.2e-4 one-hot.
+fn domain() -> DomainReport {
+    let end = |l2: f64, one_hot: bool| DomainForgery {
+        error_f32: em(l2, 7840),
+        error_f64: em(l2, 7840),
+        pixel_violation: 0.0,
+        label_violation: 0.0,
+        one_hot,
+        nearest_real: 7.5,
+        nearest_real_median: 8.0,
+    };
+    DomainReport {
+        start: "prop2".into(),
+        iterations: 120,
+        path: [(30.0, 1e-15), (3.0, 2e-6), (0.3, 5e-5), (0.0, 4.1e-4)]
+            .iter()
+            .map(|&(violation, error_l2)| DomainPoint { violation, error_l2 })
+            .collect(),
+        soft: end(4.1e-4, false),
+        hard: end(6.2e-4, true),
+        real_neighbour_distance: 6.3,
     }
 }
 

@@ -139,6 +139,17 @@ pub struct SweepConfig {
     /// Adam iterations I of `adam` and `adam-projected` (default 100); one run per seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adam_iterations: Option<usize>,
+    /// Optimisers of `adam` and `adam-projected`, one run of each per seed (default `["adam"]`, the paper's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub optimisers: Option<Vec<crate::jobs::ForgeOptimiser>>,
+    /// Adam's step size follows a cosine with warm restarts every this many iterations (default: the paper's
+    /// constant alpha).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adam_cosine_restarts: Option<usize>,
+    /// Iterations of the search for a forgery inside the data domain after `adam`, `adam-projected` and `prop2`
+    /// (default: no search).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain_iterations: Option<usize>,
     /// How the reproduction matrix is computed (default `linear`).
     #[serde(default, skip_serializing_if = "Verification::is_linear")]
     pub verification: Verification,

@@ -242,6 +242,10 @@ fn forging_parameters_are_checked() {
     assert!(err.contains("forge_pool") && err.contains("100"), "{err}");
     let err = attacks_error("adam_iterations = 50", "adam_iterations = 0");
     assert!(err.contains("adam_iterations"), "{err}");
+    let err = attacks_error("adam_iterations = 50", "adam_iterations = 50\nadam_cosine_restarts = 0");
+    assert!(err.contains("adam_cosine_restarts"), "{err}");
+    let err = attacks_error("adam_iterations = 50", "adam_iterations = 50\ndomain_iterations = 0");
+    assert!(err.contains("domain_iterations"), "{err}");
     let err = attacks_error("shuffles = 20", "shuffles = 20\npol_epsilon = -1.0");
     assert!(err.contains("pol_epsilon"), "{err}");
 }

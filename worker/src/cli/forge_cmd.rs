@@ -9,7 +9,9 @@ use crate::forge::{bench, detect, prop1, run};
 use crate::{datasets, pol};
 use clap::{Args, Subcommand};
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
-use forgebench_shared::jobs::{AdamSpec, ForgeScenario, ForgeSpec, Prop2Spec, SearchNorm, StepSchedule};
+use forgebench_shared::jobs::{
+    AdamSpec, ForgeOptimiser, ForgeScenario, ForgeSpec, Prop2Spec, SearchNorm, StepSchedule,
+};
 use forgebench_shared::tables::AttackRow;
 use std::path::{Path, PathBuf};
 
@@ -84,6 +86,13 @@ pub enum ForgeCommand {
         /// without it the step size is the paper's constant alpha.
         #[arg(long)]
         cosine_restarts: Option<usize>,
+        /// The optimiser over the synthetic batch: adam (the paper's) or lbfgs (whose every objective evaluation
+        /// counts as an iteration).
+        #[arg(long, default_value = "adam")]
+        optimiser: ForgeOptimiser,
+        /// Then search for a forgery inside the data domain from the best iterate, with this many Adam iterations.
+        #[arg(long, default_value_t = 0)]
+        domain_iterations: usize,
         /// Save forged and real batches as PNG grids (and ImageBatch JSON) here.
         #[arg(long)]
         grid_dir: Option<PathBuf>,
@@ -98,6 +107,10 @@ pub enum ForgeCommand {
         eta: f64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Then search for a forgery inside the data domain (pixels in [0, 1], labels on the simplex, then one-hot)
+        /// from the construction, with this many Adam iterations.
+        #[arg(long, default_value_t = 0)]
+        domain_iterations: usize,
         #[arg(long)]
         grid_dir: Option<PathBuf>,
         #[command(flatten)]
@@ -227,9 +240,16 @@ impl ForgeCommand {
                 runs,
                 projected,
                 cosine_restarts,
+                optimiser,
+                domain_iterations,
                 grid_dir,
                 judge,
             } => {
+                if cosine_restarts.is_some() && !optimiser.is_adam() {
+                    return Err(WorkerError::Invalid(
+                        "--cosine-restarts is a schedule of Adam's step size; L-BFGS takes none".into(),
+                    ));
+                }
                 let schedule = match cosine_restarts {
                     Some(0) => {
                         return Err(WorkerError::Invalid(
@@ -252,12 +272,13 @@ impl ForgeCommand {
                         seed: s,
                         projected,
                         schedule,
+                        domain_iterations,
+                        optimiser,
                     };
                     let prov = ctx.provenance(vec![("seed".into(), s)]);
                     let (report, _) = run::adam_forge(&spec, &ds, device, prov, grid_dir.as_deref())?;
-                    let name = if projected { "adam-projected" } else { "adam" };
                     let r = row(
-                        name,
+                        &spec.attack(),
                         model,
                         dataset,
                         batch_size,
@@ -272,11 +293,17 @@ impl ForgeCommand {
                 batch_size,
                 eta,
                 seed,
+                domain_iterations,
                 grid_dir,
                 judge,
             } => {
                 let ds = datasets::train(DatasetKind::Mnist, &ctx.data_dir)?;
-                let spec = Prop2Spec { batch_size, seed, eta };
+                let spec = Prop2Spec {
+                    batch_size,
+                    seed,
+                    eta,
+                    domain_iterations,
+                };
                 let (report, _) = run::prop2(
                     &spec,
                     &ds,

@@ -38,26 +38,62 @@ pub struct AdamOutcome {
     pub y: Tensor,
 }
 
-struct Moments {
+pub(crate) struct Moments {
     m: Tensor,
     v: Tensor,
 }
 
 impl Moments {
-    fn new(p: &Tensor) -> Moments {
+    pub(crate) fn new(p: &Tensor) -> Moments {
         Moments {
             m: p.zeros_like(),
             v: p.zeros_like(),
         }
     }
     /// One Adam step of size `alpha` on `p` with gradient `g` at iteration `t` (1-based).
-    fn step(&mut self, p: &Tensor, g: &Tensor, t: i32, alpha: f64) -> Tensor {
+    pub(crate) fn step(&mut self, p: &Tensor, g: &Tensor, t: i32, alpha: f64) -> Tensor {
         self.m = &self.m * BETA1 + g * (1.0 - BETA1);
         self.v = &self.v * BETA2 + g.square() * (1.0 - BETA2);
         let mhat = &self.m / (1.0 - BETA1.powi(t));
         let vhat = &self.v / (1.0 - BETA2.powi(t));
         p - mhat / (vhat.sqrt() + EPS) * alpha
     }
+}
+
+/// The start batch of a run with `seed`: uniform pixels in [0, 1] and labels uniform then normalised, drawn from
+/// the portable generator (so every optimiser and device starts from the same batch).
+pub(crate) fn start_batch(seed: u64, real: &Batch, kind: Kind, device: tch::Device) -> (Tensor, Tensor) {
+    let shape = real.x.size();
+    let b = shape[0];
+    let numel: i64 = shape.iter().product();
+    let mut rng = PortableRng::derived(seed, "adam-start", 0);
+    let x = Tensor::from_slice(&rng.uniform_f32(numel as usize, 0.0, 1.0)).view(shape.as_slice());
+    let y = Tensor::from_slice(&rng.uniform_f32(b as usize * 10, 0.0, 1.0)).view([b, 10]);
+    let (x, y) = (x.to_kind(kind).to_device(device), y.to_kind(kind).to_device(device));
+    let y = &y / y.sum_dim_intlist(-1, true, kind);
+    (x, y)
+}
+
+/// ||eta g(x, y) - target||_2 at theta `th` (which requires grad) and its gradients with respect to x and y, by
+/// double backpropagation: (grad x, grad y, value).
+pub(crate) fn objective(
+    model: ModelKind,
+    th: &Tensor,
+    x: &Tensor,
+    y: &Tensor,
+    eta: f64,
+    target: &Tensor,
+) -> Result<(Tensor, Tensor, f64)> {
+    tch::with_grad(|| {
+        let xv = x.f_detach()?.f_set_requires_grad(true)?;
+        let yv = y.f_detach()?.f_set_requires_grad(true)?;
+        let l = loss_soft(model, th, &xv, &yv)?;
+        let g = Tensor::f_run_backward(&[&l], &[th], true, true)?.remove(0);
+        let obj = (g * eta - target).f_square()?.f_sum(Kind::Double)?.f_sqrt()?;
+        let mut grads = Tensor::f_run_backward(&[&obj], &[&xv, &yv], false, false)?;
+        let gy = grads.remove(1);
+        Ok((grads.remove(0), gy, obj.f_double_value(&[])?))
+    })
 }
 
 /// Runs Algorithm 1 as `spec` says (iterations, projection, step-size schedule; its seed draws the start batch) at
@@ -67,31 +103,14 @@ pub fn forge(spec: &AdamSpec, theta: &Tensor, real: &Batch) -> Result<AdamOutcom
         (spec.model, spec.eta, spec.iterations, spec.projected, spec.schedule);
     let (kind, device) = (theta.kind(), theta.device());
     let target = gradient(model, theta, real)?.f_mul_scalar(eta)?.f_detach()?;
-    let shape = real.x.size();
-    let b = shape[0];
-    let numel: i64 = shape.iter().product();
-    let mut rng = PortableRng::derived(spec.seed, "adam-start", 0);
-    let mut x = Tensor::from_slice(&rng.uniform_f32(numel as usize, 0.0, 1.0)).view(shape.as_slice());
-    let mut y = Tensor::from_slice(&rng.uniform_f32(b as usize * 10, 0.0, 1.0)).view([b, 10]);
-    x = x.to_kind(kind).to_device(device);
-    y = y.to_kind(kind).to_device(device);
-    y = &y / y.sum_dim_intlist(-1, true, kind);
+    let (mut x, mut y) = start_batch(spec.seed, real, kind, device);
     let (mut mx, mut my) = (Moments::new(&x), Moments::new(&y));
     let th = theta.f_detach()?.f_set_requires_grad(true)?;
     let mut curve = Vec::with_capacity(iterations + 1);
     // The best iterate so far: (curve value, iteration, x, y). Kept as copies so later steps cannot move it.
     let mut best: Option<(f64, usize, Tensor, Tensor)> = None;
     for t in 1..=iterations {
-        let (gx, gy, obj) = tch::with_grad(|| -> Result<(Tensor, Tensor, f64)> {
-            let xv = x.f_detach()?.f_set_requires_grad(true)?;
-            let yv = y.f_detach()?.f_set_requires_grad(true)?;
-            let l = loss_soft(model, &th, &xv, &yv)?;
-            let g = Tensor::f_run_backward(&[&l], &[&th], true, true)?.remove(0);
-            let obj = (g * eta - &target).f_square()?.f_sum(Kind::Double)?.f_sqrt()?;
-            let mut grads = Tensor::f_run_backward(&[&obj], &[&xv, &yv], false, false)?;
-            let gy = grads.remove(1);
-            Ok((grads.remove(0), gy, obj.f_double_value(&[])?))
-        })?;
+        let (gx, gy, obj) = objective(model, &th, &x, &y, eta, &target)?;
         curve.push(obj);
         if best.as_ref().is_none_or(|b| obj < b.0) {
             best = Some((obj, t - 1, x.copy(), y.copy()));

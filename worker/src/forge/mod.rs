@@ -9,9 +9,11 @@
 pub mod adam;
 pub mod bench;
 pub mod detect;
+pub mod domain;
 pub mod gram;
 pub mod greedy;
 pub mod grid;
+pub mod lbfgs;
 pub mod local;
 pub mod log;
 pub mod naive;

@@ -25,8 +25,10 @@ pub struct Prop2Outcome {
     pub x: Tensor,
     /// Forged soft labels `[b, 10]` (f64).
     pub y: Tensor,
-    /// Real inputs (f64).
-    pub real_x: Tensor,
+    /// The real batch (f64), on the device.
+    pub real: Batch,
+    /// theta (f64), on the device.
+    pub theta: Tensor,
     /// theta - eta G' against theta - eta G, all in f32.
     pub error_f32: ErrorMeasures,
     /// The same in f64.
@@ -54,8 +56,8 @@ fn update_error(theta: &Tensor, real: &Batch, x: &Tensor, y: &Tensor, eta: f64) 
 }
 
 /// Builds the Proposition 2 forgery of a real batch of `b` MNIST examples at a theta drawn from `seed`, computing
-/// on `device` (the worker's own, so the result is labelled with the device that ran it); the batches it returns
-/// are on the CPU.
+/// on `device` (the worker's own, so the result is labelled with the device that ran it); the forged batch it
+/// returns is on the CPU.
 pub fn construct(ds: &Dataset, b: usize, eta: f64, seed: u64, device: Device) -> Result<Prop2Outcome> {
     if b == 0 || b > ds.n {
         return Err(WorkerError::Invalid(format!(
@@ -112,7 +114,8 @@ pub fn construct(ds: &Dataset, b: usize, eta: f64, seed: u64, device: Device) ->
         simplex_violation: simplex::violation(&y),
         x: x.to_device(Device::Cpu),
         y: y.to_device(Device::Cpu),
-        real_x: real.x.to_device(Device::Cpu),
+        real,
+        theta,
         error_f32,
         error_f64,
         outside_unit: outside,

@@ -1,17 +1,34 @@
 //! The forging jobs as the worker runs them (one-shot subcommands and `jobs::execute`): a spec in, a typed report
 //! and the files written out.
-use super::{adam, grid, log, prop2};
+use super::{adam, domain, grid, lbfgs, log, prop2};
 use crate::error::Result;
 use crate::models::draw_theta;
 use crate::update::Batch;
 use forgebench_shared::data::Dataset;
+use forgebench_shared::experiment::ModelKind;
 use forgebench_shared::experiment::Precision;
-use forgebench_shared::jobs::{AdamSpec, ForgeSpec, Prop2Spec};
+use forgebench_shared::jobs::{AdamSpec, ForgeOptimiser, ForgeSpec, Prop2Spec};
 use forgebench_shared::provenance::Provenance;
 use forgebench_shared::results::{AdamReport, ForgeReport, Prop2Report};
 use forgebench_shared::rng::PortableRng;
 use std::path::{Path, PathBuf};
 use tch::Tensor;
+
+/// Real inputs the domain search measures neighbour distances in.
+const NEIGHBOUR_POOL: usize = 2000;
+
+/// Saves the domain search's two end batches as grids in `dir` (none without a search); returns the files.
+fn domain_grids(s: Option<&domain::DomainOutcome>, tag: &str, dir: &Path) -> Result<Vec<PathBuf>> {
+    let Some(s) = s else { return Ok(Vec::new()) };
+    let mut files = Vec::new();
+    for (labels, x) in [("soft", &s.soft_x), ("one-hot", &s.hard_x)] {
+        let name = format!("{tag}-domain-{labels}");
+        let title = format!("{tag} forged inside the domain, {labels} labels");
+        grid::save(&grid::image_batch(&title, x)?, dir, &name, true)?;
+        files.push(dir.join(format!("{name}.png")));
+    }
+    Ok(files)
+}
 
 /// Forges the PoL log at `log_path`; writes the forged log as `out` (safetensors + `.json`).
 pub fn forge(
@@ -40,20 +57,36 @@ pub fn adam_forge(
     let theta = Tensor::from_slice(&draw_theta(spec.model, spec.seed, 0)).to_device(device);
     let idx = PortableRng::derived(spec.seed, "adam-batch", 0).sample_indices(ds.n, spec.batch_size);
     let real = Batch::gather(ds, &idx, device, Precision::F32)?;
-    let out = adam::forge(spec, &theta, &real)?;
+    let out = match spec.optimiser {
+        ForgeOptimiser::Adam => adam::forge(spec, &theta, &real)?,
+        ForgeOptimiser::Lbfgs => lbfgs::forge(spec, &theta, &real)?,
+    };
+    let tag = format!(
+        "{}-{}-b{}-s{}{}{}",
+        spec.optimiser.name(),
+        spec.model,
+        spec.batch_size,
+        spec.seed,
+        if spec.projected { "-proj" } else { "" },
+        spec.schedule.tag()
+    );
+    let searched = if spec.domain_iterations > 0 {
+        let p = domain::Problem::new(spec.model, &theta, &real, spec.eta)?;
+        let pool = domain::pool(ds, NEIGHBOUR_POOL, device)?;
+        Some(domain::search(
+            &p,
+            "adam-best",
+            &out.x,
+            &out.y,
+            spec.domain_iterations,
+            &pool,
+        )?)
+    } else {
+        None
+    };
     let mut files = Vec::new();
     if let Some(dir) = grid_dir {
-        let tag = format!(
-            "adam-{}-b{}-s{}{}{}",
-            spec.model,
-            spec.batch_size,
-            spec.seed,
-            if spec.projected { "-proj" } else { "" },
-            match spec.schedule {
-                forgebench_shared::jobs::StepSchedule::Constant => String::new(),
-                forgebench_shared::jobs::StepSchedule::CosineRestarts { period } => format!("-cos{period}"),
-            }
-        );
+        files.extend(domain_grids(searched.as_ref(), &tag, dir)?);
         grid::save(
             &grid::image_batch(&format!("{tag} forged (best iterate)"), &out.x)?,
             dir,
@@ -80,6 +113,7 @@ pub fn adam_forge(
             iteration: out.best_iteration,
             error: out.best_error,
         }),
+        domain: searched.map(|s| s.report),
     };
     Ok((report, files))
 }
@@ -93,9 +127,18 @@ pub fn prop2(
     grid_dir: Option<&Path>,
 ) -> Result<(Prop2Report, Vec<PathBuf>)> {
     let out = prop2::construct(ds, spec.batch_size, spec.eta, spec.seed, device)?;
+    let tag = format!("prop2-b{}-s{}", spec.batch_size, spec.seed);
+    let searched = if spec.domain_iterations > 0 {
+        let p = domain::Problem::new(ModelKind::Logreg, &out.theta, &out.real, spec.eta)?;
+        let (x, y) = (out.x.to_device(device), out.y.to_device(device));
+        let pool = domain::pool(ds, NEIGHBOUR_POOL, device)?;
+        Some(domain::search(&p, "prop2", &x, &y, spec.domain_iterations, &pool)?)
+    } else {
+        None
+    };
     let mut files = Vec::new();
     if let Some(dir) = grid_dir {
-        let tag = format!("prop2-b{}-s{}", spec.batch_size, spec.seed);
+        files.extend(domain_grids(searched.as_ref(), &tag, dir)?);
         grid::save(
             &grid::image_batch(&format!("{tag} forged"), &out.x)?,
             dir,
@@ -103,7 +146,7 @@ pub fn prop2(
             true,
         )?;
         grid::save(
-            &grid::image_batch(&format!("{tag} real"), &out.real_x)?,
+            &grid::image_batch(&format!("{tag} real"), &out.real.x)?,
             dir,
             &format!("{tag}-real"),
             false,
@@ -123,6 +166,7 @@ pub fn prop2(
         pixels_outside_unit: out.outside_unit,
         label_simplex_violation: out.simplex_violation,
         batch_distance: out.batch_distance,
+        domain: searched.map(|s| s.report),
     };
     Ok((report, files))
 }

@@ -144,6 +144,7 @@ impl Fake<'_> {
                         iteration: 1,
                         error: m(2e-4),
                     }),
+                    domain: (spec.domain_iterations > 0).then(|| domain("adam-best", spec.domain_iterations)),
                 };
                 (json!(r), self.grids(job, "adam"))
             }
@@ -158,6 +159,7 @@ impl Fake<'_> {
                     pixels_outside_unit: 0.4,
                     label_simplex_violation: 0.2,
                     batch_distance: 3.0,
+                    domain: (spec.domain_iterations > 0).then(|| domain("prop2", spec.domain_iterations)),
                 };
                 (json!(r), self.grids(job, "prop2"))
             }
@@ -167,6 +169,37 @@ impl Fake<'_> {
             artifacts,
             compute_seconds: 0.01,
         }
+    }
+}
+
+/// A domain search that ends at 3e-3 with soft labels and 5e-3 one-hot.
+fn domain(start: &str, iterations: usize) -> forgebench_shared::results::DomainReport {
+    use forgebench_shared::results::{DomainForgery, DomainPoint, DomainReport};
+    let end = |l2: f64, one_hot: bool| DomainForgery {
+        error_f32: m(l2),
+        error_f64: m(l2),
+        pixel_violation: 0.0,
+        label_violation: 0.0,
+        one_hot,
+        nearest_real: 4.0,
+        nearest_real_median: 5.0,
+    };
+    DomainReport {
+        start: start.into(),
+        iterations,
+        path: vec![
+            DomainPoint {
+                violation: 10.0,
+                error_l2: 1e-9,
+            },
+            DomainPoint {
+                violation: 0.0,
+                error_l2: 3e-3,
+            },
+        ],
+        soft: end(3e-3, false),
+        hard: end(5e-3, true),
+        real_neighbour_distance: 6.0,
     }
 }
 

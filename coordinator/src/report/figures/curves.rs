@@ -105,21 +105,27 @@ impl Figure for LogChart {
     }
 }
 
+/// The optimiser as a title names it.
+pub(crate) fn optimiser_words(o: forgebench_shared::jobs::ForgeOptimiser) -> &'static str {
+    match o {
+        forgebench_shared::jobs::ForgeOptimiser::Adam => "Adam",
+        forgebench_shared::jobs::ForgeOptimiser::Lbfgs => "L-BFGS",
+    }
+}
+
 /// Adam figures, grouped by model, data set, b and variant: (file name, chart, the runs drawn).
 pub(crate) fn adam_figures(runs: &[Named<AdamReport>]) -> Vec<(String, LogChart, Vec<&AdamReport>)> {
     let mut groups: Vec<(String, Vec<&Named<AdamReport>>)> = Vec::new();
     for r in runs {
         let s = &r.value.spec;
         let key = format!(
-            "adam-{}-{}-b{}{}{}",
+            "{}-{}-{}-b{}{}{}",
+            s.optimiser.name(),
             s.model,
             s.dataset,
             s.batch_size,
             if s.projected { "-projected" } else { "" },
-            match s.schedule {
-                forgebench_shared::jobs::StepSchedule::Constant => String::new(),
-                forgebench_shared::jobs::StepSchedule::CosineRestarts { period } => format!("-cosine{period}"),
-            }
+            s.schedule.tag()
         );
         match groups.iter_mut().find(|g| g.0 == key) {
             Some(g) => g.1.push(r),
@@ -136,7 +142,8 @@ pub(crate) fn adam_figures(runs: &[Named<AdamReport>]) -> Vec<(String, LogChart,
                 .sum();
             let chart = LogChart {
                 title: format!(
-                    "Adam forging{}{}, {}/{} b={}: {} run(s)",
+                    "{} forging{}{}, {}/{} b={}: {} run(s)",
+                    optimiser_words(s.optimiser),
                     if s.projected { " (projected)" } else { "" },
                     match s.schedule.words() {
                         w if w.is_empty() => w,

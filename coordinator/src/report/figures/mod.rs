@@ -1,7 +1,9 @@
 //! The report's figures. Each is one drawing routine run on two plotters backends, SVG (text as `<text>`) and an
 //! RGB bitmap encoded as PNG by the png crate, so both files show the same picture. Text is laid out and, in PNGs,
 //! rasterised with the bundled DejaVu Sans Mono (no system fonts needed).
+mod compare;
 mod curves;
+mod domain;
 mod grid;
 mod heatmap;
 mod labels;
@@ -29,6 +31,8 @@ pub(crate) enum Place {
     Matrix(String),
     /// Adam curves.
     Adam,
+    /// Walks into the data domain.
+    Domain,
     /// Shuffle errors.
     Shuffle,
     /// Image grids.
@@ -175,6 +179,14 @@ pub(crate) fn draw_all(results: &Results, t1: &[Table1Row], dir: &Path) -> Resul
     for (name, fig, runs) in curves::adam_figures(&results.adam) {
         let text = (fig.title.clone(), reading::adam(&fig, &runs));
         out.push(render(&fig, dir, &name, text, Place::Adam)?);
+    }
+    for (name, fig) in compare::figures(&results.adam) {
+        let text = (fig.title.clone(), reading::compare(&fig));
+        out.push(render(&fig, dir, &name, text, Place::Adam)?);
+    }
+    for (name, fig, d, benign) in domain::figures(results) {
+        let text = (fig.title.clone(), reading::domain(d, benign));
+        out.push(render(&fig, dir, &name, text, Place::Domain)?);
     }
     for s in &results.shuffle {
         let fig = curves::shuffle_figure(&s.value);

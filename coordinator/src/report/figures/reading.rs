@@ -4,7 +4,7 @@ use super::curves::LogChart;
 use crate::report::published::{self, Kind};
 use crate::report::tables::Table1Row;
 use forgebench_shared::numfmt::{error, ratio};
-use forgebench_shared::results::{AdamReport, ShuffleReport};
+use forgebench_shared::results::{AdamReport, DomainReport, ShuffleReport};
 use forgebench_shared::tables::CrossDeviceMatrix;
 
 /// Under the benign-versus-attack strips: the attack closest to benign noise.
@@ -78,8 +78,7 @@ pub(crate) fn adam(chart: &LogChart, runs: &[&AdamReport]) -> String {
         return "Look at the curves: no finite error was recorded.".into();
     };
     let s = &runs[0].spec;
-    let attack = if s.projected { "adam-projected" } else { "adam" };
-    let paper = published::for_attack(attack, s.model, s.dataset, s.batch_size).map_or(String::new(), |p| {
+    let paper = published::for_attack(&s.attack(), s.model, s.dataset, s.batch_size).map_or(String::new(), |p| {
         format!("; the paper's Figure 2 reaches about {}", error(p.l2()))
     });
     format!(
@@ -88,6 +87,47 @@ pub(crate) fn adam(chart: &LogChart, runs: &[&AdamReport]) -> String {
         error(v),
         it as usize,
         error(last)
+    )
+}
+
+/// Under a comparison of optimisation-forging variants: which ends lowest, and where each ends.
+pub(crate) fn compare(chart: &LogChart) -> String {
+    let ends: Vec<(f64, &str)> = chart
+        .series
+        .iter()
+        .filter_map(|s| s.points.last().map(|p| (p.1, s.label.as_str())))
+        .collect();
+    let Some(low) = ends
+        .iter()
+        .filter(|e| e.0.is_finite())
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+    else {
+        return "Look at the lines' ends: no finite error was recorded.".into();
+    };
+    let each: Vec<String> = ends.iter().map(|(v, l)| format!("{l}: {}", error(*v))).collect();
+    format!(
+        "Look at where the lines end, the best batch each variant found: {} ends lowest ({}).",
+        low.1,
+        each.join("; ")
+    )
+}
+
+/// Under a domain-search figure: where the walk ends inside the domain, soft and one-hot, against benign noise.
+pub(crate) fn domain(d: &DomainReport, benign: Option<f64>) -> String {
+    let against = |v: f64| match benign {
+        Some(b) if b > 0.0 => format!(" ({} the largest benign error)", ratio(v / b)),
+        _ => String::new(),
+    };
+    let (soft, hard) = (d.soft.error_f32.l2, d.hard.error_f32.l2);
+    format!(
+        "Look at the last point, the batch inside the domain: {}{} in f32 with soft labels, {}{} once the labels \
+         are one-hot; its nearest forged input lies {} from a real one (real inputs' nearest neighbours: {}).",
+        error(soft),
+        against(soft),
+        error(hard),
+        against(hard),
+        error(d.hard.nearest_real),
+        error(d.real_neighbour_distance)
     )
 }
 

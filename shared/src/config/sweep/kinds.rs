@@ -112,6 +112,30 @@ impl SweepConfig {
         self.adam_iterations.unwrap_or(defaults::ADAM_ITERATIONS)
     }
 
+    /// Optimisers of the optimisation-forging kinds, in a stable order without repeats.
+    pub fn optimisers(&self) -> Vec<crate::jobs::ForgeOptimiser> {
+        let mut v = self
+            .optimisers
+            .clone()
+            .unwrap_or_else(|| vec![crate::jobs::ForgeOptimiser::Adam]);
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    /// Adam's step-size schedule.
+    pub fn adam_schedule(&self) -> crate::jobs::StepSchedule {
+        self.adam_cosine_restarts
+            .map_or(crate::jobs::StepSchedule::Constant, |period| {
+                crate::jobs::StepSchedule::CosineRestarts { period }
+            })
+    }
+
+    /// Iterations of the domain search after Adam and Proposition 2 (0: none).
+    pub fn domain_iterations(&self) -> usize {
+        self.domain_iterations.unwrap_or(0)
+    }
+
     /// The models `kind` runs on: its `models_for` entry, else `models`.
     pub fn models_of(&self, kind: ExperimentKind) -> &[ModelKind] {
         self.models_for.get(&kind).map_or(&self.models, |v| v)
@@ -156,10 +180,15 @@ impl SweepConfig {
             ("forge_candidates", self.forge_candidates),
             ("local_moves", self.local_moves),
             ("adam_iterations", self.adam_iterations),
+            ("adam_cosine_restarts", self.adam_cosine_restarts),
+            ("domain_iterations", self.domain_iterations),
         ] {
             if v == Some(0) {
                 return Err(SharedError::config(key(name), "must be at least 1"));
             }
+        }
+        if self.optimisers.as_ref().is_some_and(|o| o.is_empty()) {
+            return Err(SharedError::config(key("optimisers"), "must not be empty"));
         }
         if let Some(e) = self.pol_epsilon {
             if !(e.is_finite() && e >= 0.0) {
