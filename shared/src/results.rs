@@ -68,8 +68,11 @@ pub struct ForgedStep {
 pub enum Scoring {
     /// O(b^2) per candidate from the Gram products of per-example gradients (logistic regression, LeNet).
     Gram,
-    /// A real forward and backward pass per candidate (VGGmini, whose BatchNorm couples the batch).
+    /// A real forward and backward pass per candidate (any model; VGGmini's before the surrogate).
     Naive,
+    /// VGGmini: Gram products of count-sketched per-example gradients with BatchNorm frozen at the pool's
+    /// statistics, ranking only; the best few candidates and every local-search move are judged exactly.
+    Surrogate,
 }
 
 impl Scoring {
@@ -78,15 +81,26 @@ impl Scoring {
         if model.per_example_separable() {
             Scoring::Gram
         } else {
-            Scoring::Naive
+            Scoring::Surrogate
         }
     }
 
-    /// "gram" or "naive", as reports name it.
+    /// The scoring a search minimising `norm` uses for `model`: [`Scoring::for_model`], except that an Linf search
+    /// of a model without per-example gradients scores naively (the surrogate's sketch keeps inner products, not
+    /// coordinates).
+    pub fn for_search(model: crate::experiment::ModelKind, norm: crate::jobs::SearchNorm) -> Scoring {
+        match Scoring::for_model(model) {
+            Scoring::Surrogate if norm == crate::jobs::SearchNorm::Linf => Scoring::Naive,
+            s => s,
+        }
+    }
+
+    /// "gram", "naive" or "surrogate", as reports name it.
     pub fn name(self) -> &'static str {
         match self {
             Scoring::Gram => "gram",
             Scoring::Naive => "naive",
+            Scoring::Surrogate => "surrogate",
         }
     }
 }
@@ -116,8 +130,9 @@ pub struct AdamReport {
     pub spec: AdamSpec,
     /// Where.
     pub provenance: Provenance,
-    /// ||eta grad(synthetic) - eta grad(B)||_2 at every iteration (index 0 = before the first step; for L-BFGS, at
-    /// every objective evaluation, line-search trials included, so that index is cost for both).
+    /// ||eta grad(synthetic) - eta grad(B)||_2 at every iteration (index 0 = before the first step; length I + 1). For
+    /// L-BFGS, at every objective evaluation, line-search trials included (I + 1 of them, fewer when its line search
+    /// fails), so that the index is cost for both.
     #[serde(with = "json::vec")]
     pub curve_l2: Vec<f64>,
     /// Final error measures (the last iterate).
@@ -133,7 +148,7 @@ pub struct AdamReport {
 /// The best iterate of an Adam run.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AdamBest {
-    /// Its iteration (0 = the start batch, I = the last).
+    /// Its index in the curve (0 = the start batch).
     pub iteration: usize,
     /// Its error measures, computed as the final ones are.
     pub error: ErrorMeasures,

@@ -130,7 +130,11 @@ fn lbfgs_starts_where_adam_does_keeps_its_budget_and_its_best() {
         let c = &out.curve_l2;
         // Adam's first curve value is taken before its first step, at the batch both draw from the seed.
         assert_eq!(c[0], adam_start, "projected={projected}: the same start batch as Adam");
-        assert_eq!(c.len(), 40, "one curve point per evaluation");
+        assert_eq!(
+            c.len(),
+            41,
+            "one curve point per evaluation, as many as Adam's curve holds"
+        );
         let lowest = c.iter().copied().fold(f64::INFINITY, f64::min);
         assert!(lowest < 0.5 * c[0], "projected={projected}: {c:?}");
         assert_eq!(c[out.best_iteration], lowest, "the best is the lowest evaluation");

@@ -18,6 +18,7 @@ fn params(local_moves: usize, norm: SearchNorm) -> SearchParams {
         norm,
         greedy_deadline: None,
         local_deadline: None,
+        scoring: None,
     }
 }
 

@@ -1,6 +1,7 @@
-//! Naive scoring (a real backward pass per candidate) for models without per-example gradients: on LeNet it picks
-//! the batch Gram scoring picks and its local search reaches the Gram local search's batch; on VGGmini a 1-step PoL
-//! log forges end to end and every reported error is the one a verifier recomputes.
+//! Naive scoring (a real backward pass per candidate): on LeNet it picks the batch Gram scoring picks and its local
+//! search reaches the Gram local search's batch. VGGmini's surrogate scoring, once every candidate is re-scored
+//! exactly, picks naive scoring's batch; a 1-step VGGmini PoL log forges end to end with it and every reported error
+//! is the one a verifier recomputes.
 mod forge_common;
 
 use forge_common::{logged_step, mnist};
@@ -28,6 +29,7 @@ fn params(b: usize, pool: usize, candidates: usize, local_moves: usize, norm: Se
         norm,
         greedy_deadline: None,
         local_deadline: None,
+        scoring: None,
     }
 }
 
@@ -35,7 +37,7 @@ fn params(b: usize, pool: usize, candidates: usize, local_moves: usize, norm: Se
 fn scoring_follows_per_example_separability() {
     assert_eq!(Scoring::for_model(ModelKind::Lenet5), Scoring::Gram);
     assert_eq!(Scoring::for_model(ModelKind::Logreg), Scoring::Gram);
-    assert_eq!(Scoring::for_model(ModelKind::Vggmini), Scoring::Naive);
+    assert_eq!(Scoring::for_model(ModelKind::Vggmini), Scoring::Surrogate);
     assert_eq!(Scoring::Naive.name(), "naive");
 }
 
@@ -102,7 +104,7 @@ fn naive_local_search_matches_gram_local_search_on_lenet() {
 }
 
 #[test]
-fn vggmini_pol_log_forges_with_naive_scoring() {
+fn vggmini_pol_log_forges_with_surrogate_scoring() {
     let ds = datasets::train(DatasetKind::Cifar10, &bundled_dir()).expect("bundled CIFAR-10 subset loads");
     let pol_spec = PolSpec {
         model: ModelKind::Vggmini,
@@ -136,6 +138,7 @@ fn vggmini_pol_log_forges_with_naive_scoring() {
         scenario: ForgeScenario::EveryStep,
     };
     let (report, forged) = forge_log(&spec, &log, &ds, Device::Cpu, prov, None).unwrap();
+    assert_eq!(report.scoring, Some(Scoring::Surrogate));
     assert_eq!(report.steps.len(), 1);
     let step = &report.steps[0];
     assert_eq!(step.candidates_scored, 3);
@@ -170,4 +173,49 @@ fn vggmini_pol_log_forges_with_naive_scoring() {
     let exact = Exact::new(ModelKind::Vggmini, &target, Device::Cpu).unwrap();
     assert_eq!(exact.measure(&ds, &forged.batch(0)).unwrap(), local);
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn vggmini_surrogate_pick_rescored_exactly_equals_naive_pick() {
+    let ds = datasets::train(DatasetKind::Cifar10, &bundled_dir()).expect("bundled CIFAR-10 subset loads");
+    let (target, exclude) = logged_step(ModelKind::Vggmini, &ds, 4, 5, Precision::F32);
+    // keep = M: every candidate the surrogate ranks is re-scored exactly, so both must pick the same batch.
+    let mut p = params(4, 12, 5, 0, SearchNorm::L2);
+    p.keep = 5;
+    let run = |scoring| {
+        let mut p = p.clone();
+        p.scoring = Some(scoring);
+        let mut rng = PortableRng::new(21);
+        forge_step(ModelKind::Vggmini, &target, &ds, &exclude, &p, &mut rng, Device::Cpu, 0).unwrap()
+    };
+    let (naive, surrogate) = (run(Scoring::Naive), run(Scoring::Surrogate));
+    assert_eq!(
+        surrogate.step.batch, naive.step.batch,
+        "surrogate {:?} vs naive {:?}",
+        surrogate.step, naive.step
+    );
+    assert_eq!(
+        surrogate.step.greedy, naive.step.greedy,
+        "the same batch has the same exact error"
+    );
+    // Gram scoring is refused for VGGmini, the surrogate for LeNet-5.
+    let mut q = p.clone();
+    q.scoring = Some(Scoring::Gram);
+    let mut rng = PortableRng::new(1);
+    let err = forge_step(ModelKind::Vggmini, &target, &ds, &exclude, &q, &mut rng, Device::Cpu, 0).unwrap_err();
+    assert!(err.to_string().contains("no per-example gradients"), "{err}");
+    let mnist = mnist();
+    let (lt, lx) = logged_step(ModelKind::Lenet5, &mnist, 4, 5, Precision::F32);
+    q.scoring = Some(Scoring::Surrogate);
+    let err = forge_step(ModelKind::Lenet5, &lt, &mnist, &lx, &q, &mut rng, Device::Cpu, 0).unwrap_err();
+    assert!(err.to_string().contains("the surrogate scores VGGmini"), "{err}");
+    // An Linf search of VGGmini scores naively by default: the sketch keeps no coordinates.
+    assert_eq!(
+        Scoring::for_search(ModelKind::Vggmini, SearchNorm::Linf),
+        Scoring::Naive
+    );
+    assert_eq!(
+        Scoring::for_search(ModelKind::Vggmini, SearchNorm::L2),
+        Scoring::Surrogate
+    );
 }

@@ -67,12 +67,9 @@ fn domain_rows(
 ) -> Vec<AttackRow> {
     let row = |suffix: &str, f: &forgebench_shared::results::DomainForgery, labels: &str| {
         let params = format!(
-            "in the domain, {labels} labels, {} iterations from {}, nearest real input {} (median {}, real neighbours {})",
-            d.iterations,
-            d.start,
-            numfmt::error(f.nearest_real),
-            numfmt::error(f.nearest_real_median),
-            numfmt::error(d.real_neighbour_distance),
+            "in the domain, {labels} labels, {} iterations from {}, nearest real input {:.2} (median {:.2}, real \
+             neighbours {:.2})",
+            d.iterations, d.start, f.nearest_real, f.nearest_real_median, d.real_neighbour_distance,
         );
         attack_row(results, &format!("{attack}-{suffix}"), setting, f.error_f32.l2, params)
     };

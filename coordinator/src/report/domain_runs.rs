@@ -63,12 +63,8 @@ fn row(r: &Results, name: &str, setting: (ModelKind, DatasetKind, usize), d: &Do
         sci(start.map(|p| p.error_l2)),
         sci(Some(d.soft.error_f32.l2)),
         sci(Some(hard)),
-        format!(
-            "{} / {}",
-            numfmt::error(d.hard.nearest_real),
-            numfmt::error(d.hard.nearest_real_median)
-        ),
-        sci(Some(d.real_neighbour_distance)),
+        format!("{:.2} / {:.2}", d.hard.nearest_real, d.hard.nearest_real_median),
+        format!("{:.2}", d.real_neighbour_distance),
         sci(benign),
         benign
             .filter(|b| *b > 0.0)

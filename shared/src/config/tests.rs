@@ -261,7 +261,7 @@ fn kind_lists_are_checked() {
 }
 
 #[test]
-fn vggmini_may_be_forged_by_greedy_search_but_not_local_search() {
+fn vggmini_may_be_forged_by_greedy_and_local_search() {
     let sweep = |kind: &str| {
         let text = format!(
             "name = \"v\"\nexperiments = [\"{kind}\"]\nmodels = [\"vggmini\"]\nbatch_sizes = [100]\n\
@@ -269,10 +269,10 @@ fn vggmini_may_be_forged_by_greedy_search_but_not_local_search() {
         );
         SweepConfig::from_toml_str(&text).and_then(|s| s.validate().map(|_| s))
     };
-    sweep("greedy").expect("greedy search scores VGGmini's candidates naively");
-    let err = sweep("local").unwrap_err().to_string();
-    assert!(
-        err.contains("local search on vggmini") && err.contains("backward pass"),
-        "{err}"
-    );
+    sweep("greedy").expect("greedy search scores VGGmini's candidates by the surrogate");
+    // The surrogate proposes local moves and an exact pass confirms each: no longer hours per move.
+    sweep("local").expect("local search on VGGmini");
+    // Other constraints still hold for it.
+    let err = sweep("prop2").unwrap_err().to_string();
+    assert!(err.contains("logistic regression"), "{err}");
 }

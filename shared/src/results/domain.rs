@@ -5,7 +5,8 @@
 use crate::measures::{json, ErrorMeasures};
 use serde::{Deserialize, Serialize};
 
-/// One point of the walk into the domain: the smallest error found while the batch may lie `violation` outside it.
+/// One point of the walk into the domain: the smallest error found while the batch may lie `violation` outside it
+/// (the first point: the start batch and its own violation).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DomainPoint {
     /// The largest allowed violation: pixels within [-v, 1 + v], label rows within distance v of the simplex.
@@ -43,11 +44,11 @@ pub struct DomainForgery {
 /// The search and its end points.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DomainReport {
-    /// The batch it started from ("prop2" or "adam-best").
+    /// The batch it started from ("prop2", "adam-best" or "lbfgs-best").
     pub start: String,
     /// Adam iterations in all.
     pub iterations: usize,
-    /// The walk, from the start's own violation down to 0.
+    /// The walk, from the start's own violation down to 0 (a start already in the domain has only that and 0).
     pub path: Vec<DomainPoint>,
     /// The best batch inside the domain with soft labels on the simplex.
     pub soft: DomainForgery,

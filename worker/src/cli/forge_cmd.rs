@@ -5,7 +5,7 @@ use super::oneshot::emit;
 use super::ProcessArgs;
 use crate::error::{Result, WorkerError};
 use crate::forge::step::Scoring;
-use crate::forge::{bench, detect, prop1, run};
+use crate::forge::{bench, bench_surrogate, detect, prop1, run};
 use crate::{datasets, pol};
 use clap::{Args, Subcommand};
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
@@ -131,6 +131,12 @@ pub enum ForgeCommand {
     BenchGram {
         #[command(flatten)]
         args: bench::BenchArgs,
+    },
+    /// VGGmini's surrogate against naive candidate scoring: rates, rank agreement, greedy at one wall-clock budget,
+    /// and verified local-search moves.
+    BenchSurrogate {
+        #[command(flatten)]
+        args: bench_surrogate::SurrogateArgs,
     },
 }
 
@@ -331,6 +337,7 @@ impl ForgeCommand {
                 tol,
             } => prop1_check(&ctx.data_dir, index, scale, scan, tol),
             ForgeCommand::BenchGram { args } => emit(&bench::run(&args, &ctx.data_dir, device)?, None),
+            ForgeCommand::BenchSurrogate { args } => emit(&bench_surrogate::run(&args, &ctx.data_dir, device)?, None),
         }
     }
 }

@@ -136,7 +136,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 pub fn neighbour_distance(real: &Tensor, pool: &Tensor) -> f64 {
     let d = distances(real, pool);
     // The same image sits at distance 0, up to the Gram form's rounding: count it as absent.
-    let d = d.masked_fill(&d.lt(1e-6), f64::INFINITY);
+    let d = d.masked_fill(&d.lt(1e-3), f64::INFINITY);
     median(Vec::<f64>::try_from(&d.min_dim(1, false).0).unwrap_or_default())
 }
 
@@ -219,8 +219,8 @@ pub fn search(
 ) -> Result<DomainOutcome> {
     let (x0, y0) = (x0.to_kind(Kind::Double), y0.to_kind(Kind::Double));
     let v0 = violation(&x0, &y0);
-    let per = (iterations / (STAGES + 2)).max(1);
-    let mut levels: Vec<f64> = if v0 > 0.0 {
+    // A start within rounding of the domain (a projected run's batch) walks nowhere: it only polishes at v = 0.
+    let mut levels: Vec<f64> = if v0 > 1e-12 {
         (1..=STAGES)
             .map(|k| v0 * LAST_RELATIVE.powf(k as f64 / STAGES as f64))
             .collect()
@@ -228,23 +228,29 @@ pub fn search(
         Vec::new()
     };
     levels.push(0.0);
+    // The relaxed stages, the stage at v = 0 and the one-hot stage share the iterations.
+    let per = (iterations / (levels.len() + 1)).max(1);
     let (start_error, _, _) = p.objective(&x0, &y0)?;
     let mut path = vec![DomainPoint {
         violation: v0,
         error_l2: start_error,
     }];
     let (mut x, mut y) = (x0, y0);
-    for &v in &levels {
+    let mut bar = crate::progress::Progress::new("domain search: stages", levels.len() + 1);
+    for (k, &v) in levels.iter().enumerate() {
+        bar.update(k);
         let (bx, by, e) = stage(p, &x, &y, v, per, false)?;
         path.push(DomainPoint {
-            violation: violation(&bx, &by),
+            violation: v,
             error_l2: e,
         });
         (x, y) = (bx, by);
     }
     let soft = p.measure(&x, &y)?;
     let hard_y = y.argmax(-1, false).one_hot(y.size()[1]).to_kind(Kind::Double);
+    bar.update(levels.len());
     let (hx, hy, _) = stage(p, &x, &hard_y, 0.0, per, true)?;
+    bar.update(levels.len() + 1);
     let hard = p.measure(&hx, &hy)?;
     let report = DomainReport {
         start: start.into(),

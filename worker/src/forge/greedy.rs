@@ -19,7 +19,7 @@ use tch::{Device, Kind, Tensor};
 pub struct Pool {
     /// Training-set indices of the pool points (pool position -> data index).
     pub indices: Vec<usize>,
-    /// Per-example gradients `[n, P]` in theta's kind.
+    /// Per-example gradients `[n, P]` in theta's kind (for the surrogate: their sketches, `[n, 4096]` in f64).
     pub g: Tensor,
     /// Gram products for batch size b.
     pub gram: Gram,
@@ -47,6 +47,34 @@ impl Pool {
         let batch = Batch::gather(ds, &indices, device, precision)?;
         let g = pergrad::per_example(model, &target.theta, &batch.x, &batch.y)?;
         let gram = Gram::new(&g, &target.step_f64()?, target.eta, b)?;
+        Ok(Pool { indices, g, gram })
+    }
+
+    /// Draws the pool as [`Pool::build`] does and scores it by VGGmini's surrogate (see `surrogate`); the sketch is
+    /// seeded by the step `index`.
+    pub fn build_surrogate(
+        target: &StepTarget,
+        ds: &Dataset,
+        exclude: &HashSet<usize>,
+        params: &super::step::SearchParams,
+        rng: &mut PortableRng,
+        device: Device,
+        index: usize,
+    ) -> Result<Pool> {
+        if params.batch_size == 0 || params.batch_size > params.pool {
+            return Err(WorkerError::Invalid(format!(
+                "batch size {} must lie in 1..={} (the pool size)",
+                params.batch_size, params.pool
+            )));
+        }
+        let indices = draw_pool(ds, exclude, params.pool, rng)?;
+        let precision = if target.theta.kind() == Kind::Double {
+            Precision::F64
+        } else {
+            Precision::F32
+        };
+        let batch = Batch::gather(ds, &indices, device, precision)?;
+        let (g, gram) = super::surrogate::gram(target, &batch.x, &batch.y, params.batch_size, index as u64)?;
         Ok(Pool { indices, g, gram })
     }
 

@@ -1,9 +1,10 @@
 //! Optimisation forging with L-BFGS in place of Adam: the same synthetic batch, start and objective as
 //! Algorithm 1 (||eta g(x', y') - eta g_B||_2, by double backpropagation), minimised as half its square by limited-
 //! memory BFGS (Nocedal and Wright, Algorithm 7.4: the two-loop recursion over the last 10 curvature pairs) with a
-//! backtracking Armijo line search. Every objective evaluation, line-search trials included, counts against the
-//! spec's iterations and is a point of the curve, so that a curve compares with Adam's at equal cost; the best
-//! batch evaluated is kept, as a forger would. The projected variant projects each trial
+//! backtracking Armijo line search. Every objective evaluation, line-search trials included, is a point of the
+//! curve, and a run of I iterations makes I + 1 of them, as many as Adam's curve holds (I steps and the last
+//! batch), so that the curves compare at equal cost; the best batch evaluated is kept, as a forger would. A line
+//! search that fails along the quasi-Newton direction is retried once along steepest descent before the run stops. The projected variant projects each trial
 //! point into the domain (pixels clamped to [0, 1], labels onto the simplex) before evaluating it.
 use super::adam::{error, objective, start_batch, AdamOutcome};
 use super::simplex;
@@ -95,7 +96,9 @@ pub fn forge(spec: &AdamSpec, theta: &Tensor, real: &Batch) -> Result<AdamOutcom
     let mut curve = vec![f];
     let mut best = (f, 0usize, z.copy());
     let mut hist: VecDeque<(Tensor, Tensor, f64)> = VecDeque::with_capacity(HISTORY);
-    'outer: while evals < spec.iterations {
+    let budget = spec.iterations + 1;
+    let mut retried = false;
+    'outer: while evals < budget {
         let mut d = direction(&g, &hist);
         // Not a descent direction (or NaN): start again from steepest descent.
         if dot(&g, &d).partial_cmp(&0.0) != Some(std::cmp::Ordering::Less) {
@@ -122,10 +125,20 @@ pub fn forge(spec: &AdamSpec, theta: &Tensor, real: &Batch) -> Result<AdamOutcom
             }
             t *= 0.5;
             halvings += 1;
-            if evals >= spec.iterations || halvings > MAX_HALVINGS {
+            if evals >= budget {
                 break 'outer;
             }
+            if halvings > MAX_HALVINGS {
+                if hist.is_empty() || retried {
+                    break 'outer;
+                }
+                // Forget the curvature pairs and try steepest descent from here.
+                hist.clear();
+                retried = true;
+                continue 'outer;
+            }
         };
+        retried = false;
         let s = &z_new - &z;
         let yv = &g_new - &g;
         let sy = dot(&s, &yv);
@@ -140,7 +153,8 @@ pub fn forge(spec: &AdamSpec, theta: &Tensor, real: &Batch) -> Result<AdamOutcom
     // The last accepted iterate is the run's end (a rejected trial after it is not).
     let (x, y) = shapes.split(&z);
     let final_error = error(model, theta, &x, &y, eta, &target)?;
-    let (best_iteration, best_error, x, y) = if best.0 < final_error.l2 {
+    // Curve values against curve values: the final measure rounds differently.
+    let (best_iteration, best_error, x, y) = if best.0 < f {
         let (bx, by) = shapes.split(&best.2);
         (best.1, error(model, theta, &bx, &by, eta, &target)?, bx, by)
     } else {

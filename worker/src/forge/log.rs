@@ -69,7 +69,7 @@ pub fn forge_log(
         steps: vec![],
         setup_seconds: 0.0,
         search_seconds: 0.0,
-        scoring: Some(forgebench_shared::results::Scoring::for_model(m.spec.model)),
+        scoring: Some(forgebench_shared::results::Scoring::for_search(m.spec.model, spec.norm)),
     };
     for (step, exclude) in plan(spec, log) {
         let target = StepTarget {
@@ -86,6 +86,7 @@ pub fn forge_log(
             norm: spec.norm,
             greedy_deadline: None,
             local_deadline: local_deadline_s.map(|s| Instant::now() + std::time::Duration::from_secs_f64(s)),
+            scoring: None,
         };
         let mut rng = PortableRng::derived(spec.seed, "forge-step", step as u64);
         let out = forge_step(m.spec.model, &target, ds, &exclude, &params, &mut rng, device, step)?;

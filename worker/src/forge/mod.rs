@@ -8,6 +8,7 @@
 //! and theta_i - eta * grad L(forged batch; theta_i) recomputed with a real backward pass.
 pub mod adam;
 pub mod bench;
+pub mod bench_surrogate;
 pub mod detect;
 pub mod domain;
 pub mod gram;
@@ -15,6 +16,7 @@ pub mod greedy;
 pub mod grid;
 pub mod lbfgs;
 pub mod local;
+pub mod local_exact;
 pub mod log;
 pub mod naive;
 pub mod naive_step;
@@ -25,6 +27,7 @@ pub mod prop2;
 pub mod run;
 pub mod simplex;
 pub mod step;
+pub mod surrogate;
 
 use crate::error::Result;
 use crate::tensors;

@@ -24,7 +24,8 @@ fn domain_grids(s: Option<&domain::DomainOutcome>, tag: &str, dir: &Path) -> Res
     for (labels, x) in [("soft", &s.soft_x), ("one-hot", &s.hard_x)] {
         let name = format!("{tag}-domain-{labels}");
         let title = format!("{tag} forged inside the domain, {labels} labels");
-        grid::save(&grid::image_batch(&title, x)?, dir, &name, true)?;
+        // Inside [0, 1] already: drawn as they are, not rescaled like the out-of-domain forgeries.
+        grid::save(&grid::image_batch(&title, x)?, dir, &name, false)?;
         files.push(dir.join(format!("{name}.png")));
     }
     Ok(files)
@@ -73,9 +74,10 @@ pub fn adam_forge(
     let searched = if spec.domain_iterations > 0 {
         let p = domain::Problem::new(spec.model, &theta, &real, spec.eta)?;
         let pool = domain::pool(ds, NEIGHBOUR_POOL, device)?;
+        let start = format!("{}-best", spec.optimiser.name());
         Some(domain::search(
             &p,
-            "adam-best",
+            &start,
             &out.x,
             &out.y,
             spec.domain_iterations,

@@ -1,8 +1,10 @@
 //! Forging one logged step: pool, greedy search, exact re-score of the best few, then optional local search. Models
-//! whose batch gradient is a mean of per-example gradients are scored through the Gram products; the others
-//! (VGGmini) by a real backward pass per candidate (`naive_step`).
+//! whose batch gradient is a mean of per-example gradients are scored through the Gram products; VGGmini through
+//! the Gram products of its surrogate (`surrogate`), every local move then confirmed exactly; any model can be
+//! scored by a real backward pass per candidate (`naive_step`).
 use super::greedy::{self, Pool};
 use super::local::local_search;
+use super::local_exact;
 use super::naive::Exact;
 use super::naive_step::forge_step_naive;
 use super::StepTarget;
@@ -36,6 +38,8 @@ pub struct SearchParams {
     pub greedy_deadline: Option<Instant>,
     /// Wall-clock limit of the local phase.
     pub local_deadline: Option<Instant>,
+    /// How candidates are scored (None: [`Scoring::for_model`]).
+    pub scoring: Option<Scoring>,
 }
 
 /// A forged step with its timings.
@@ -62,7 +66,7 @@ pub(super) fn norm_of(m: &ErrorMeasures, norm: SearchNorm) -> f64 {
 }
 
 /// Forges step `index` (theta_i -> theta_{i+1}) with a batch drawn from `ds` outside `exclude`, scored as
-/// [`Scoring::for_model`] says.
+/// `params.scoring` says (by default as [`Scoring::for_model`] does).
 #[allow(clippy::too_many_arguments)]
 pub fn forge_step(
     model: ModelKind,
@@ -74,11 +78,29 @@ pub fn forge_step(
     device: Device,
     index: usize,
 ) -> Result<StepOutcome> {
-    if Scoring::for_model(model) == Scoring::Naive {
-        return forge_step_naive(model, target, ds, exclude, params, rng, device, index);
-    }
+    let scoring = params.scoring.unwrap_or(Scoring::for_search(model, params.norm));
     let t0 = Instant::now();
-    let pool = Pool::build(model, target, ds, exclude, params.pool, params.batch_size, rng, device)?;
+    let pool = match scoring {
+        Scoring::Naive => return forge_step_naive(model, target, ds, exclude, params, rng, device, index),
+        Scoring::Gram if !model.per_example_separable() => {
+            return Err(WorkerError::Invalid(format!(
+                "{model} has no per-example gradients for Gram scoring (BatchNorm couples the batch): score it \
+                 naively or by the surrogate"
+            )))
+        }
+        Scoring::Gram => Pool::build(model, target, ds, exclude, params.pool, params.batch_size, rng, device)?,
+        Scoring::Surrogate if model != ModelKind::Vggmini => {
+            return Err(WorkerError::Invalid(format!(
+                "the surrogate scores VGGmini, not {model} (whose own per-example gradients are exact)"
+            )))
+        }
+        Scoring::Surrogate if params.norm == SearchNorm::Linf => {
+            return Err(WorkerError::Invalid(
+                "the surrogate's sketch keeps inner products, not coordinates: it scores L2 searches only".into(),
+            ))
+        }
+        Scoring::Surrogate => Pool::build_surrogate(target, ds, exclude, params, rng, device, index)?,
+    };
     let setup_seconds = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let (n, b, m, keep) = (params.pool, params.batch_size, params.candidates, params.keep.max(1));
@@ -110,7 +132,19 @@ pub fn forge_step(
         best.ok_or_else(|| WorkerError::Invalid("greedy search scored no candidate (M = 0?)".into()))?;
     let (mut local, mut moves, mut local_trace, mut batch) = (None, 0, Vec::new(), greedy_batch.clone());
     if params.local_moves > 0 && params.norm == SearchNorm::L2 {
-        let r = local_search(&pool.gram, &greedy_batch, params.local_moves, params.local_deadline);
+        let r = if scoring == Scoring::Surrogate {
+            // The surrogate proposes; a real backward pass decides each move.
+            let exact_l2 = |s: &[usize]| Ok(exact.measure(ds, &pool.data_indices(s))?.l2);
+            local_exact::local_search_verified(
+                &pool.gram,
+                &greedy_batch,
+                params.local_moves,
+                params.local_deadline,
+                exact_l2,
+            )?
+        } else {
+            local_search(&pool.gram, &greedy_batch, params.local_moves, params.local_deadline)
+        };
         local = Some(exact.measure(ds, &pool.data_indices(&r.batch))?);
         (moves, local_trace, batch) = (r.moves, r.trace, r.batch);
     }

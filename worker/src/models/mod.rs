@@ -38,6 +38,19 @@ pub fn forward(model: ModelKind, theta: &Tensor, x: &Tensor) -> Tensor {
     }
 }
 
+/// VGGmini's BatchNorm statistics over the batch `x`, per layer (see [`forward_vggmini_frozen`]).
+pub fn vggmini_bn_statistics(theta: &Tensor, x: &Tensor) -> Vec<(Tensor, Tensor)> {
+    let params = layers::views(theta, &vggmini::layout());
+    vggmini::bn_statistics(&params, x)
+}
+
+/// VGGmini's logits with BatchNorm frozen at `stats` (from [`vggmini_bn_statistics`]): a surrogate in which each
+/// example's loss depends on that example alone.
+pub fn forward_vggmini_frozen(theta: &Tensor, x: &Tensor, stats: &[(Tensor, Tensor)]) -> Tensor {
+    let params = layers::views(theta, &vggmini::layout());
+    vggmini::forward_frozen(&params, x, stats)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,18 +25,45 @@ pub fn layout() -> Vec<ParamSpec> {
 
 /// Logits (BatchNorm with batch statistics, as in a training step).
 pub fn forward(p: &[Tensor], x: &Tensor) -> Tensor {
+    forward_with(p, x, &mut |_, h, g, b| bn_train(h, g, b))
+}
+
+/// The BatchNorm statistics (mean, biased variance per channel) that a training step on the batch `x` normalises
+/// with, layer by layer (10 layers), computed without autograd.
+pub fn bn_statistics(p: &[Tensor], x: &Tensor) -> Vec<(Tensor, Tensor)> {
+    let _guard = tch::no_grad_guard();
+    let mut stats = Vec::new();
+    let _logits = forward_with(p, x, &mut |_, h, g, b| {
+        let dims: &[i64] = if h.dim() == 4 { &[0, 2, 3] } else { &[0] };
+        stats.push((h.mean_dim(dims, false, h.kind()), h.var_dim(dims, false, false)));
+        bn_train(h, g, b)
+    });
+    stats
+}
+
+/// Logits with BatchNorm normalising by the given statistics (one pair per layer, as [`bn_statistics`] returns them)
+/// instead of the batch's own: the examples no longer interact, so each has its own gradient.
+pub fn forward_frozen(p: &[Tensor], x: &Tensor, stats: &[(Tensor, Tensor)]) -> Tensor {
+    forward_with(p, x, &mut |i, h, g, b| {
+        let (m, v) = &stats[i];
+        h.batch_norm(Some(g), Some(b), Some(m), Some(v), false, 0.0, 1e-5, true)
+    })
+}
+
+/// The network with its normalisation `norm(layer, h, gamma, beta)` given.
+fn forward_with(p: &[Tensor], x: &Tensor, norm: &mut dyn FnMut(usize, &Tensor, &Tensor, &Tensor) -> Tensor) -> Tensor {
     let mut h = x.shallow_clone();
     for i in 0..CHANNELS.len() {
         let q = &p[4 * i..4 * i + 4];
         h = h.conv2d(&q[0], Some(&q[1]), [1, 1], [1, 1], [1, 1], 1);
-        h = bn_train(&h, &q[2], &q[3]).elu();
+        h = norm(i, &h, &q[2], &q[3]).elu();
         if i == 1 || i == 3 || i == 5 {
             h = h.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false);
         }
     }
     let q = &p[32..];
     let h = h.flatten(1, -1);
-    let h = bn_train(&h.linear(&q[0], Some(&q[1])), &q[2], &q[3]).elu();
-    let h = bn_train(&h.linear(&q[4], Some(&q[5])), &q[6], &q[7]).elu();
+    let h = norm(8, &h.linear(&q[0], Some(&q[1])), &q[2], &q[3]).elu();
+    let h = norm(9, &h.linear(&q[4], Some(&q[5])), &q[6], &q[7]).elu();
     h.linear(&q[8], Some(&q[9]))
 }

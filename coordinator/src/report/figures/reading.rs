@@ -121,13 +121,13 @@ pub(crate) fn domain(d: &DomainReport, benign: Option<f64>) -> String {
     let (soft, hard) = (d.soft.error_f32.l2, d.hard.error_f32.l2);
     format!(
         "Look at the last point, the batch inside the domain: {}{} in f32 with soft labels, {}{} once the labels \
-         are one-hot; its nearest forged input lies {} from a real one (real inputs' nearest neighbours: {}).",
+         are one-hot; its nearest forged input lies {:.2} from a real one (real inputs' nearest neighbours: {:.2}).",
         error(soft),
         against(soft),
         error(hard),
         against(hard),
-        error(d.hard.nearest_real),
-        error(d.real_neighbour_distance)
+        d.hard.nearest_real,
+        d.real_neighbour_distance
     )
 }
 

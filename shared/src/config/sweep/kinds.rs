@@ -227,11 +227,6 @@ impl SweepConfig {
                 "model {model} takes {} inputs, not {dataset}",
                 model.default_dataset()
             )),
-            // Greedy scores VGGmini's candidates naively (a real backward pass each); a local-search move would
-            // take b * (n - b) such passes, hours per move, so a sweep does not schedule it.
-            K::Local if !model.per_example_separable() => Some(format!(
-                "local search on {model} scores every swap with a real backward pass (BatchNorm couples the batch):                  b * (n - b) passes per move; use greedy, or `forgebench-worker forge --local-moves` by hand"
-            )),
             K::Shuffle if self.batch_sizes.iter().any(|&b| b < 2) => {
                 Some("a batch of one example has a single order; use batch sizes >= 2".into())
             }
