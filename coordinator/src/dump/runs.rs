@@ -8,7 +8,6 @@ use crate::report::{benign_of, safe_name, Results};
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::jobs::{JobOutcome, JobSpec};
 use forgebench_shared::measures::nan_max;
-use forgebench_shared::numfmt;
 use forgebench_shared::provenance::Provenance;
 use forgebench_shared::results::{
     AdamReport, DomainReport, ForgeReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport,
