@@ -293,6 +293,10 @@ fn pol_replays_are_judged_at_the_sweeps_own_calibration() {
     let mut clean = r.pol[0].clone();
     clean.name = "fixture-pol-clean".into();
     clean.value.per_interval[5] = report_common::em(4e-9, 61_706);
+    if let Some(c) = clean.value.init_check.as_mut() {
+        c.layers.truncate(1);
+        c.passed = true;
+    }
     r.pol.push(clean);
     let out = tempfile::tempdir().expect("tempdir");
     write_report(&r, out.path()).expect("report");
@@ -301,12 +305,16 @@ fn pol_replays_are_judged_at_the_sweeps_own_calibration() {
     let forged = md_row(&md, "fixture-pol");
     let n = forged.len();
     assert_eq!(
-        forged[n - 2],
+        forged[n - 3],
         forgebench_shared::numfmt::error(eps),
         "calibrated epsilon: {forged:?}"
     );
-    assert_eq!(forged[n - 1], "false", "the 2e-3 interval fails at {eps:e}: {forged:?}");
-    assert_eq!(md_row(&md, "fixture-pol-clean")[n - 1], "true", "benign intervals pass");
+    assert_eq!(forged[n - 2], "false", "the 2e-3 interval fails at {eps:e}: {forged:?}");
+    let clean = md_row(&md, "fixture-pol-clean");
+    assert_eq!(clean[n - 2], "true", "benign intervals pass");
+    // The initialisation check names the failing tensor, or the smallest p-value of a pass.
+    assert_eq!(forged[n - 1], "FAILED at fc1.weight (p 1.50e-9)", "{forged:?}");
+    assert_eq!(clean[n - 1], "passed (smallest p 0.80)", "{clean:?}");
 }
 
 /// Every L2 summary of every matrix cell set to NaN, as a broken benign sweep would give.
@@ -402,7 +410,7 @@ fn nan_benign_cells_are_shown_and_judge_nothing() {
     let pol = md_row(&read("runs.md"), "fixture-pol");
     let n = pol.len();
     assert_eq!(
-        (pol[9].as_str(), pol[n - 2].as_str(), pol[n - 1].as_str()),
+        (pol[9].as_str(), pol[n - 3].as_str(), pol[n - 2].as_str()),
         ("NaN", "NaN", "undetermined"),
         "max interval L2, calibrated epsilon and its verdict: {pol:?}"
     );

@@ -11,6 +11,7 @@ pub mod experiment;
 pub mod fingerprint;
 pub mod ids;
 pub mod jobs;
+pub mod ks;
 pub mod measures;
 pub mod numfmt;
 pub mod profile;

@@ -43,6 +43,37 @@ pub struct PolVerifyReport {
     pub failed_intervals: Vec<usize>,
     /// True when no interval failed.
     pub passed: bool,
+    /// The initialisation check of theta_0 (absent in reports written before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_check: Option<InitCheck>,
+}
+
+/// Proof-of-Learning's initialisation check of a log's theta_0 (Jia et al. 2021).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InitCheck {
+    /// Family-wise significance level (Bonferroni over the tensors).
+    pub alpha: f64,
+    /// Whether every tensor passed.
+    pub passed: bool,
+    /// Tensor by tensor, in flattening order.
+    pub layers: Vec<LayerInit>,
+}
+
+/// One tensor's test.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerInit {
+    /// Its name ("conv1.weight").
+    pub name: String,
+    /// Values tested.
+    pub values: usize,
+    /// The distribution it should follow.
+    pub expected: String,
+    /// Kolmogorov-Smirnov D (for constant initialisations: the largest distance from the constant).
+    #[serde(with = "json")]
+    pub d: f64,
+    /// p-value (constant initialisations: 1 when exact, else 0).
+    #[serde(with = "json")]
+    pub p_value: f64,
 }
 
 /// One forged step of a search attack.

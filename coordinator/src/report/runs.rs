@@ -124,6 +124,20 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
     out
 }
 
+/// "passed (smallest p 0.31)" or "FAILED at fc1.weight (p 1.2e-9)".
+fn init_words(c: &forgebench_shared::results::InitCheck) -> String {
+    let worst = c.layers.iter().min_by(|a, b| a.p_value.total_cmp(&b.p_value));
+    match (c.passed, worst) {
+        (true, Some(w)) => format!("passed (smallest p {:.2})", w.p_value),
+        (false, Some(w)) => format!(
+            "FAILED at {} (p {})",
+            w.name,
+            forgebench_shared::numfmt::error(w.p_value)
+        ),
+        (passed, None) => if passed { "passed" } else { "FAILED" }.into(),
+    }
+}
+
 fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
     let mut t = TextTable::new(&[
         "run",
@@ -140,6 +154,7 @@ fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
         "passed",
         "calibrated epsilon (sweep's largest benign L2 x 10)",
         "passes at calibrated",
+        "theta_0 initialisation (KS, 1% family-wise)",
     ]);
     for x in &r.pol {
         let v = &x.value;
@@ -162,6 +177,7 @@ fn pol_section(r: &Results, mut p: ProvenanceBlock) -> Section {
             v.passed.to_string(),
             sci(eps),
             eps.map_or("–".into(), |eps| passes(v, eps)),
+            v.init_check.as_ref().map_or("–".into(), init_words),
         ]);
     }
     Section {

@@ -9,7 +9,8 @@ use forgebench_shared::jobs::{AdamSpec, PolSpec, Prop2Spec, ShuffleSpec};
 use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
 use forgebench_shared::provenance::Provenance;
 use forgebench_shared::results::{
-    AdamReport, DomainForgery, DomainPoint, DomainReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport,
+    AdamReport, DomainForgery, DomainPoint, DomainReport, ImageBatch, InitCheck, LayerInit, PolVerifyReport,
+    Prop2Report, ShuffleReport,
 };
 use forgebench_shared::tables::AttackRow;
 use std::path::{Path, PathBuf};
@@ -148,6 +149,27 @@ pub fn full_results() -> Results {
 fn pol(p: Provenance) -> PolVerifyReport {
     let per: Vec<ErrorMeasures> = (0..8).map(|i| em(if i == 5 { 2e-3 } else { 4e-9 }, 61_706)).collect();
     PolVerifyReport {
+        // theta_0 failed its initialisation check at one tensor.
+        init_check: Some(InitCheck {
+            alpha: 0.01,
+            passed: false,
+            layers: vec![
+                LayerInit {
+                    name: "conv1.weight".into(),
+                    values: 150,
+                    expected: "U(-0.2000, 0.2000)".into(),
+                    d: 0.05,
+                    p_value: 0.8,
+                },
+                LayerInit {
+                    name: "fc1.weight".into(),
+                    values: 48_000,
+                    expected: "U(-0.0500, 0.0500)".into(),
+                    d: 0.2,
+                    p_value: 1.5e-9,
+                },
+            ],
+        }),
         spec: PolSpec {
             model: ModelKind::Lenet5,
             dataset: DatasetKind::Mnist,

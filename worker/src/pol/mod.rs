@@ -12,6 +12,7 @@
 //! i64 and `checkpoint_steps` [C] i64, plus the JSON [`PolManifest`] in the metadata key `forgebench.manifest` and
 //! beside the file (`.json`). [`export_public`] also writes the public PoL code's layout.
 mod export;
+pub mod init_check;
 mod io;
 mod log;
 mod verify;

@@ -136,6 +136,7 @@ pub fn verify(
         .map(|(i, _)| i)
         .collect();
     Ok(PolVerifyReport {
+        init_check: Some(super::init_check::check(m.spec.model, log.checkpoint(0))),
         spec: m.spec.clone(),
         writer: m.provenance.clone(),
         verifier,
