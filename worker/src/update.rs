@@ -38,7 +38,12 @@ pub struct Update {
 
 /// Mean cross-entropy of `model` at `theta` on hard labels.
 pub fn loss(model: ModelKind, theta: &Tensor, x: &Tensor, y: &Tensor) -> Result<Tensor> {
-    Ok(models::forward(model, theta, x)
+    cross_entropy(&models::forward(model, theta, x), y)
+}
+
+/// Mean cross-entropy of `logits` (`[b, classes]`) against integer labels `y`, as the update kernel takes it.
+pub fn cross_entropy(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
+    Ok(logits
         .f_log_softmax(-1, None::<Kind>)?
         .f_nll_loss(y, None::<Tensor>, tch::Reduction::Mean, -100)?)
 }

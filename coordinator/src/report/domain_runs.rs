@@ -12,15 +12,6 @@ use forgebench_shared::results::DomainReport;
 
 /// The section, when some run searched inside the domain.
 pub(crate) fn section(r: &Results, mut p: ProvenanceBlock) -> Option<Section> {
-    let prop2 = r.prop2.iter().filter_map(|n| {
-        let setting = (ModelKind::Logreg, DatasetKind::Mnist, n.value.spec.batch_size);
-        Some((&n.name, setting, n.value.domain.as_ref()?, &n.value.provenance))
-    });
-    let adam = r.adam.iter().filter_map(|n| {
-        let s = &n.value.spec;
-        let setting = (s.model, s.dataset, s.batch_size);
-        Some((&n.name, setting, n.value.domain.as_ref()?, &n.value.provenance))
-    });
     let mut t = TextTable::new(&[
         "run",
         "model",
@@ -37,7 +28,7 @@ pub(crate) fn section(r: &Results, mut p: ProvenanceBlock) -> Option<Section> {
         "one-hot / benign",
     ]);
     let mut any = false;
-    for (name, setting, d, prov) in prop2.chain(adam) {
+    for (name, setting, d, prov) in r.domain_searches() {
         any = true;
         p.add(name, prov);
         t.push(row(r, name, setting, d));

@@ -47,7 +47,35 @@ pub struct Results {
     pub sweep: Option<serde_json::Value>,
 }
 
+/// One search inside the data domain as the results hold it: the run's name, its (model, data set, b), the search
+/// and the run's provenance.
+pub type DomainSearch<'a> = (
+    &'a str,
+    (
+        forgebench_shared::experiment::ModelKind,
+        forgebench_shared::experiment::DatasetKind,
+        usize,
+    ),
+    &'a forgebench_shared::results::DomainReport,
+    &'a forgebench_shared::provenance::Provenance,
+);
+
 impl Results {
+    /// Every search inside the data domain: Proposition 2's, then the optimisation runs'.
+    pub fn domain_searches(&self) -> impl Iterator<Item = DomainSearch<'_>> {
+        use forgebench_shared::experiment::{DatasetKind, ModelKind};
+        let prop2 = self.prop2.iter().filter_map(|n| {
+            let setting = (ModelKind::Logreg, DatasetKind::Mnist, n.value.spec.batch_size);
+            Some((n.name.as_str(), setting, n.value.domain.as_ref()?, &n.value.provenance))
+        });
+        let adam = self.adam.iter().filter_map(|n| {
+            let s = &n.value.spec;
+            let setting = (s.model, s.dataset, s.batch_size);
+            Some((n.name.as_str(), setting, n.value.domain.as_ref()?, &n.value.provenance))
+        });
+        prop2.chain(adam)
+    }
+
     /// Every attack row, in file order.
     pub fn attack_rows(&self) -> impl Iterator<Item = &AttackRow> {
         self.attacks.iter().flat_map(|n| n.value.iter())

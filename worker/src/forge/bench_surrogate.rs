@@ -79,8 +79,6 @@ pub struct SurrogateReport {
     pub local: (usize, f64, f64),
     /// Seconds per verified move (NaN when none was made).
     pub seconds_per_move: f64,
-    /// 100 moves at that rate, in seconds.
-    pub hundred_moves_s: f64,
 }
 
 fn ranks(v: &[f64]) -> Vec<f64> {
@@ -180,10 +178,5 @@ pub fn run(args: &SurrogateArgs, data_dir: &Path, device: tch::Device) -> Result
         surrogate_greedy: (sur_run.step.candidates_scored, keep, sur_run.step.greedy.l2),
         local: (moves, local_s, local_l2),
         seconds_per_move: if moves > 0 { local_s / moves as f64 } else { f64::NAN },
-        hundred_moves_s: if moves > 0 {
-            100.0 * local_s / moves as f64
-        } else {
-            f64::NAN
-        },
     })
 }

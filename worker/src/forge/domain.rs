@@ -7,8 +7,9 @@
 use super::adam::{self, Moments};
 use super::simplex;
 use crate::error::Result;
-use crate::update::{gradient, loss_soft, Batch};
+use crate::update::{gradient, Batch};
 use forgebench_shared::experiment::ModelKind;
+use forgebench_shared::jobs::StepSchedule;
 use forgebench_shared::results::{DomainForgery, DomainPoint, DomainReport};
 use tch::{Kind, Tensor};
 
@@ -24,6 +25,8 @@ const ALPHA: f64 = 0.02;
 pub struct Problem {
     model: ModelKind,
     theta: Tensor,
+    /// theta as a leaf that requires grad, for the objective's double backpropagation.
+    th: Tensor,
     target: Tensor,
     eta: f64,
     real: Batch,
@@ -46,9 +49,11 @@ impl Problem {
             y: real.y.shallow_clone(),
         };
         let target32 = (gradient(model, &theta32, &real32)? * eta).f_detach()?;
+        let th = theta.f_detach()?.f_set_requires_grad(true)?;
         Ok(Problem {
             model,
             theta,
+            th,
             target,
             eta,
             real,
@@ -57,22 +62,10 @@ impl Problem {
         })
     }
 
-    /// ||eta g(x, y) - eta g_B||_2 and its gradients with respect to x and y (by double backpropagation).
+    /// ||eta g(x, y) - eta g_B||_2 and its gradients with respect to x and y (Algorithm 1's objective).
     fn objective(&self, x: &Tensor, y: &Tensor) -> Result<(f64, Tensor, Tensor)> {
-        tch::with_grad(|| {
-            let th = self.theta.f_detach()?.f_set_requires_grad(true)?;
-            let xv = x.f_detach()?.f_set_requires_grad(true)?;
-            let yv = y.f_detach()?.f_set_requires_grad(true)?;
-            let l = loss_soft(self.model, &th, &xv, &yv)?;
-            let g = Tensor::f_run_backward(&[&l], &[&th], true, true)?.remove(0);
-            let obj = (g * self.eta - &self.target)
-                .f_square()?
-                .f_sum(Kind::Double)?
-                .f_sqrt()?;
-            let mut grads = Tensor::f_run_backward(&[&obj], &[&xv, &yv], false, false)?;
-            let gy = grads.remove(1);
-            Ok((obj.f_double_value(&[])?, grads.remove(0), gy))
-        })
+        let (gx, gy, obj) = adam::objective(self.model, &self.th, x, y, self.eta, &self.target)?;
+        Ok((obj, gx, gy))
     }
 
     fn measure(&self, x: &Tensor, y: &Tensor) -> Result<DomainForgery> {
@@ -170,7 +163,7 @@ fn stage(p: &Problem, x: &Tensor, y: &Tensor, v: f64, n: usize, labels_fixed: bo
             best = Some((obj, x.copy(), y.copy()));
         }
         let _guard = tch::no_grad_guard();
-        let alpha = alpha0 * 0.5 * (1.0 + (std::f64::consts::PI * (t - 1) as f64 / n as f64).cos());
+        let alpha = alpha0 * StepSchedule::CosineRestarts { period: n }.factor(t);
         let nx = mx.step(&x, &gx, t as i32, alpha);
         let ny = if labels_fixed {
             y.shallow_clone()

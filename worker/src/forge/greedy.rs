@@ -9,7 +9,7 @@ use super::StepTarget;
 use crate::error::{Result, WorkerError};
 use crate::update::Batch;
 use forgebench_shared::data::Dataset;
-use forgebench_shared::experiment::{ModelKind, Precision};
+use forgebench_shared::experiment::ModelKind;
 use forgebench_shared::rng::PortableRng;
 use std::collections::HashSet;
 use std::time::Instant;
@@ -39,11 +39,7 @@ impl Pool {
         device: Device,
     ) -> Result<Pool> {
         let indices = draw_pool(ds, exclude, n, rng)?;
-        let precision = if target.theta.kind() == Kind::Double {
-            Precision::F64
-        } else {
-            Precision::F32
-        };
+        let precision = target.precision();
         let batch = Batch::gather(ds, &indices, device, precision)?;
         let g = pergrad::per_example(model, &target.theta, &batch.x, &batch.y)?;
         let gram = Gram::new(&g, &target.step_f64()?, target.eta, b)?;
@@ -68,11 +64,7 @@ impl Pool {
             )));
         }
         let indices = draw_pool(ds, exclude, params.pool, rng)?;
-        let precision = if target.theta.kind() == Kind::Double {
-            Precision::F64
-        } else {
-            Precision::F32
-        };
+        let precision = target.precision();
         let batch = Batch::gather(ds, &indices, device, precision)?;
         let (g, gram) = super::surrogate::gram(target, &batch.x, &batch.y, params.batch_size, index as u64)?;
         Ok(Pool { indices, g, gram })

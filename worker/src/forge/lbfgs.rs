@@ -4,8 +4,9 @@
 //! backtracking Armijo line search. Every objective evaluation, line-search trials included, is a point of the
 //! curve, and a run of I iterations makes I + 1 of them, as many as Adam's curve holds (I steps and the last
 //! batch), so that the curves compare at equal cost; the best batch evaluated is kept, as a forger would. A line
-//! search that fails along the quasi-Newton direction is retried once along steepest descent before the run stops. The projected variant projects each trial
-//! point into the domain (pixels clamped to [0, 1], labels onto the simplex) before evaluating it.
+//! search that fails along the quasi-Newton direction is retried once along steepest descent before the run stops.
+//! The projected variant projects each trial point into the domain (pixels clamped to [0, 1], labels onto the
+//! simplex) before evaluating it.
 use super::adam::{error, objective, start_batch, AdamOutcome};
 use super::simplex;
 use crate::error::Result;

@@ -51,6 +51,15 @@ impl StepTarget {
             .f_to_kind(tch::Kind::Double)?
             .f_sub(&self.theta_next.f_to_kind(tch::Kind::Double)?)?)
     }
+    /// The precision a batch must have to meet theta in an update (theta's own).
+    pub fn precision(&self) -> forgebench_shared::experiment::Precision {
+        if self.theta.kind() == tch::Kind::Double {
+            forgebench_shared::experiment::Precision::F64
+        } else {
+            forgebench_shared::experiment::Precision::F32
+        }
+    }
+
     /// theta_{i+1} as f32 values, for measuring.
     pub fn next_values(&self) -> Result<Vec<f32>> {
         tensors::to_f32(&self.theta_next)

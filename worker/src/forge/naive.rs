@@ -8,7 +8,7 @@ use crate::update::{sgd_update, Batch};
 use forgebench_shared::data::Dataset;
 use forgebench_shared::experiment::{ModelKind, Precision};
 use forgebench_shared::measures::{measures, ErrorMeasures};
-use tch::{Device, Kind};
+use tch::Device;
 
 /// A step's exact scorer, holding the logged values as f64 once.
 pub struct Exact<'a> {
@@ -23,11 +23,7 @@ pub struct Exact<'a> {
 impl<'a> Exact<'a> {
     /// A scorer for `target` under `model`; the batch precision follows theta's kind.
     pub fn new(model: ModelKind, target: &'a StepTarget, device: Device) -> Result<Exact<'a>> {
-        let precision = if target.theta.kind() == Kind::Double {
-            Precision::F64
-        } else {
-            Precision::F32
-        };
+        let precision = target.precision();
         let next = tensors::to_f64(&target.theta_next)?;
         let step = tensors::to_f64(&target.step_f64()?)?;
         Ok(Exact {

@@ -9,6 +9,7 @@ use super::gram::Gram;
 use super::StepTarget;
 use crate::error::Result;
 use crate::models;
+use crate::update::cross_entropy;
 use forgebench_shared::rng::PortableRng;
 use tch::{Kind, Tensor};
 
@@ -53,16 +54,11 @@ pub fn gram(target: &StepTarget, x: &Tensor, y: &Tensor, b: usize, seed: u64) ->
     let n = x.size()[0];
     let mut rows = Vec::with_capacity(n as usize);
     let mut bar = crate::progress::Progress::new("surrogate: per-example gradients", n as usize);
+    let th = theta.f_detach()?.f_set_requires_grad(true)?;
     for j in 0..n {
-        let th = theta.f_detach()?.f_set_requires_grad(true)?;
         let g = tch::with_grad(|| -> Result<Tensor> {
             let logits = models::forward_vggmini_frozen(&th, &x.narrow(0, j, 1), &stats);
-            let l = logits.f_log_softmax(-1, None::<Kind>)?.f_nll_loss(
-                &y.narrow(0, j, 1),
-                None::<Tensor>,
-                tch::Reduction::Mean,
-                -100,
-            )?;
+            let l = cross_entropy(&logits, &y.narrow(0, j, 1))?;
             Ok(Tensor::f_run_backward(&[&l], &[&th], false, false)?.remove(0))
         })?;
         let _guard = tch::no_grad_guard();

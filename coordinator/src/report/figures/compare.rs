@@ -59,7 +59,6 @@ pub(crate) fn figures(runs: &[Named<AdamReport>]) -> Vec<(String, LogChart)> {
     let mut out = Vec::new();
     for ((model, dataset, b, projected), curves) in settings {
         let mut names: Vec<String> = curves.iter().map(|c| c.0.clone()).collect();
-        names.dedup();
         names.sort();
         names.dedup();
         if names.len() < 2 {

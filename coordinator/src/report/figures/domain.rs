@@ -12,17 +12,9 @@ pub(crate) type DomainFigure<'a> = (String, LogChart, &'a DomainReport, Option<f
 
 /// Every domain search of `results` (Proposition 2's, then Adam's) as a figure.
 pub(crate) fn figures(results: &Results) -> Vec<DomainFigure<'_>> {
-    let prop2 = results.prop2.iter().filter_map(|n| {
-        let setting = (ModelKind::Logreg, DatasetKind::Mnist, n.value.spec.batch_size);
-        Some((&n.name, setting, n.value.domain.as_ref()?))
-    });
-    let adam = results.adam.iter().filter_map(|n| {
-        let s = &n.value.spec;
-        Some((&n.name, (s.model, s.dataset, s.batch_size), n.value.domain.as_ref()?))
-    });
-    prop2
-        .chain(adam)
-        .map(|(name, setting, d)| {
+    results
+        .domain_searches()
+        .map(|(name, setting, d, _)| {
             let benign = benign_of(results, &setting).map(|(l2, _)| l2);
             (
                 safe_name(&format!("domain-{name}")),
