@@ -16,7 +16,7 @@ mod tests;
 use crate::ledger::SweepDevice;
 use forgebench_shared::config::Verification;
 use forgebench_shared::config::{ExperimentKind, SweepConfig};
-use forgebench_shared::experiment::ReproSpec;
+use forgebench_shared::experiment::{Arithmetic, ReproSpec};
 use forgebench_shared::ids::{ArtifactId, DeviceId, JobId, SweepId};
 use forgebench_shared::jobs::{ForgeSpec, JobSpec, PolSpec};
 use forgebench_shared::profile::DeviceProfile;
@@ -135,17 +135,29 @@ pub fn expand(sweep: &SweepId, cfg: &SweepConfig, profiles: &[DeviceProfile], de
                     };
                     match kind {
                         ExperimentKind::Reproduction => {
-                            let spec = ReproSpec {
-                                model,
-                                dataset,
-                                batch_size,
-                                eta: cfg.eta,
-                                triples: cfg.triples,
-                                seed,
-                                full: false,
-                            };
-                            let stem = format!("{sweep}/repro-{model}-{dataset}-b{batch_size}-s{seed}");
-                            reproduction(&stem, &spec, cfg.verification, devices, &mut jobs);
+                            for arithmetic in cfg.arithmetics() {
+                                let spec = ReproSpec {
+                                    model,
+                                    dataset,
+                                    batch_size,
+                                    eta: cfg.eta,
+                                    triples: cfg.triples,
+                                    seed,
+                                    full: false,
+                                    arithmetic,
+                                };
+                                // f32 keeps its old ids, so sweeps planned before the exact arm resume as they were.
+                                let arm = match arithmetic {
+                                    Arithmetic::F32 => String::new(),
+                                    a => format!("-{a}"),
+                                };
+                                let stem = format!("{sweep}/repro-{model}-{dataset}-b{batch_size}-s{seed}{arm}");
+                                let verification = match arithmetic {
+                                    Arithmetic::F32 => cfg.verification,
+                                    Arithmetic::Exact => Verification::Exhaustive,
+                                };
+                                reproduction(&stem, &spec, verification, devices, &mut jobs);
+                            }
                         }
                         _ => {
                             if let Some(first) = first {

@@ -130,6 +130,51 @@ pub enum Precision {
     F64,
 }
 
+/// The arithmetic a training step is computed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arithmetic {
+    /// The models' kernels in f32, as trained in the paper: results depend on the device's summation order.
+    #[default]
+    F32,
+    /// After Srivastava, Arora & Boneh (2024): every layer's output and gradient computed in f64 and rounded to
+    /// f32, the writer recording which way each value near a rounding boundary went, so that a verifier whose
+    /// f64 error stays below the threshold reproduces the writer's f32 values bit for bit.
+    Exact,
+}
+
+impl Arithmetic {
+    /// Both arms, in table order.
+    pub const ALL: [Arithmetic; 2] = [Arithmetic::F32, Arithmetic::Exact];
+    /// Stable lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Arithmetic::F32 => "f32",
+            Arithmetic::Exact => "exact",
+        }
+    }
+    /// Whether this is the default arm (serialised specs leave it out, so their ids predate the exact arm).
+    pub fn is_f32(&self) -> bool {
+        *self == Arithmetic::F32
+    }
+}
+
+impl fmt::Display for Arithmetic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Arithmetic {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Arithmetic::ALL
+            .into_iter()
+            .find(|a| a.name() == s)
+            .ok_or_else(|| format!("unknown arithmetic {s:?} (expected f32 or exact)"))
+    }
+}
+
 /// Parameters of a reproduction log: K triples (theta_k, B_k, update) drawn from `seed`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -149,4 +194,7 @@ pub struct ReproSpec {
     /// Store theta_k and the batch indices in the log too (`--full`).
     #[serde(default)]
     pub full: bool,
+    /// The arithmetic of every step (absent: f32).
+    #[serde(default, skip_serializing_if = "Arithmetic::is_f32")]
+    pub arithmetic: Arithmetic,
 }

@@ -30,6 +30,24 @@ pub struct LogManifest {
     /// measure when another device's log is compared with this one. Empty in logs written before it was recorded.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub step_norms: Vec<f64>,
+    /// The exact arm's rounding records (present exactly when `spec.arithmetic` is exact).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<ExactRecords>,
+}
+
+/// What an exact-arm log says about its rounding records (the records themselves are tensors of the log).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExactRecords {
+    /// The writer's threshold, in gaps between adjacent f32 values.
+    pub threshold: f64,
+    /// The rounding sites of a step, in order ("conv1.forward", ..., "update").
+    pub sites: Vec<String>,
+    /// Values rounded per step, over all sites.
+    pub values_per_step: u64,
+    /// Records per step.
+    pub records: Vec<u64>,
+    /// Packed bytes of each step's records (site digests apart).
+    pub record_bytes: Vec<u64>,
 }
 
 /// The measures of one triple: `stored` is the log's theta_{k+1}, `recomputed` the verifier's, `step_norm` the L2

@@ -1,7 +1,7 @@
 //! Aggregated cross-device tables: the matrix of reproduction errors (rows: the device that wrote the log,
 //! columns: the device that verified it) and the benign-versus-attack table, with Markdown, CSV and JSON output.
 //! Pure data and formatting, shared by the single-machine matrix command, the coordinator and the reports.
-use crate::experiment::{DatasetKind, ModelKind};
+use crate::experiment::{Arithmetic, DatasetKind, ModelKind};
 use crate::fingerprint::DeviceFingerprint;
 use crate::measures::{json, nan_max, Measure, MeasureSummary};
 use crate::profile::DeviceProfile;
@@ -66,13 +66,20 @@ pub struct MatrixKey {
     pub dataset: DatasetKind,
     /// Batch size.
     pub batch_size: usize,
+    /// The arithmetic of the steps (absent: f32).
+    #[serde(default, skip_serializing_if = "Arithmetic::is_f32")]
+    pub arithmetic: Arithmetic,
 }
 
 impl MatrixKey {
-    /// "reproduction lenet5/mnist b=100".
+    /// "reproduction lenet5/mnist b=100", with " (exact arithmetic)" for the exact arm.
     pub fn title(&self) -> String {
+        let arm = match self.arithmetic {
+            Arithmetic::F32 => "",
+            Arithmetic::Exact => " (exact arithmetic)",
+        };
         format!(
-            "{} {}/{} b={}",
+            "{} {}/{} b={}{arm}",
             self.experiment, self.model, self.dataset, self.batch_size
         )
     }

@@ -54,6 +54,7 @@ fn matrix() -> CrossDeviceMatrix {
             model: ModelKind::Lenet5,
             dataset: DatasetKind::Mnist,
             batch_size: 100,
+            arithmetic: Default::default(),
         },
         devices: ["a", "b", "c", "d"].iter().map(|n| label(n)).collect(),
         cells,

@@ -168,6 +168,7 @@ fn matrix(l2: [[&[f64]; 2]; 2]) -> CrossDeviceMatrix {
             model: ModelKind::Lenet5,
             dataset: DatasetKind::Mnist,
             batch_size: 100,
+            arithmetic: Default::default(),
         },
         devices: vec![label("cpu-a"), label("cpu-b")],
         cells: l2

@@ -2,6 +2,7 @@
 //!
 //! A worker process is pinned to one device profile: settings libtorch reads at load time come from the
 //! environment its spawner set, and [`profile::apply`] refuses to run when they do not match.
+pub mod arithmetic;
 pub mod cli;
 pub mod datasets;
 pub mod error;

@@ -31,6 +31,7 @@ fn matrix(l2: f64, b: usize) -> CrossDeviceMatrix {
             model: ModelKind::Logreg,
             dataset: DatasetKind::Mnist,
             batch_size: b,
+            arithmetic: Default::default(),
         },
         devices: vec![label],
         cells: vec![vec![Some(Cell {

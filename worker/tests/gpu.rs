@@ -17,6 +17,7 @@ fn spec(model: ModelKind) -> ReproSpec {
         triples: 1,
         seed: 1,
         full: false,
+        arithmetic: Default::default(),
     }
 }
 

@@ -31,6 +31,7 @@ fn matrix(model: ModelKind, l2s: &[f64]) -> CrossDeviceMatrix {
         model,
         dataset: DatasetKind::Mnist,
         batch_size: 100,
+        arithmetic: Default::default(),
     };
     CrossDeviceMatrix {
         key,

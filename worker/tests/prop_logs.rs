@@ -50,6 +50,7 @@ fn logs() -> &'static Logs {
             triples: 2,
             seed: 3,
             full: true,
+            arithmetic: Default::default(),
         };
         repro::write_log(&rs, &ds, tch::Device::Cpu, provenance.clone(), &rp, |_| {}).expect("write repro log");
         let ps = PolSpec {

@@ -18,6 +18,7 @@ fn spec(model: ModelKind, b: usize, k: usize, full: bool) -> ReproSpec {
         triples: k,
         seed: 3,
         full,
+        arithmetic: Default::default(),
     }
 }
 

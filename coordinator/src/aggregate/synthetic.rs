@@ -21,6 +21,7 @@ pub fn write_log(path: &Path, spec: &ReproSpec, provenance: Provenance, offset: 
         dim,
         provenance,
         step_norms: vec![1.0; spec.triples],
+        exact: None,
     };
     let values: Vec<u8> = (0..spec.triples * dim)
         .flat_map(|i| ((i % 1000) as f32 * 1e-3 + offset).to_le_bytes())

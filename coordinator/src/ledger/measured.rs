@@ -4,7 +4,7 @@
 use super::devices::upsert_device;
 use super::{now_ms, Ledger};
 use crate::error::{CoordError, Result};
-use forgebench_shared::experiment::{DatasetKind, ModelKind};
+use forgebench_shared::experiment::{Arithmetic, DatasetKind, ModelKind};
 use forgebench_shared::ids::{DeviceId, SweepId};
 use forgebench_shared::measures::MeasureSummary;
 use forgebench_shared::tables::{CrossDeviceMatrix, MatrixKey};
@@ -55,7 +55,8 @@ impl Ledger {
         if !fresh {
             return Ok(false);
         }
-        for m in matrices {
+        // The database holds benign f32 noise per hardware; the exact arm's cells are zero by construction.
+        for m in matrices.iter().filter(|m| m.key.arithmetic.is_f32()) {
             let ids = m
                 .devices
                 .iter()
@@ -148,6 +149,7 @@ impl Ledger {
                         .parse::<DatasetKind>()
                         .map_err(|e| bad("dataset", e.to_string()))?,
                     batch_size: b as usize,
+                    arithmetic: Arithmetic::F32,
                 },
                 writer: DeviceId(writer),
                 verifier: DeviceId(verifier),

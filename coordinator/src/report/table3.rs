@@ -73,6 +73,7 @@ fn csv_header() -> String {
             model: ModelKind::Logreg,
             dataset: DatasetKind::Mnist,
             batch_size: 0,
+            arithmetic: Default::default(),
         },
         devices: Vec::new(),
         cells: Vec::new(),

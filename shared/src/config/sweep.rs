@@ -150,6 +150,11 @@ pub struct SweepConfig {
     /// (default: no search).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain_iterations: Option<usize>,
+    /// Arithmetic arms of the reproduction matrices (default `["f32"]`). The exact arm is always verified
+    /// exhaustively: its verifier applies the writer's rounding records, which a comparison of two independently
+    /// written logs cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arithmetic: Option<Vec<crate::experiment::Arithmetic>>,
     /// How the reproduction matrix is computed (default `linear`).
     #[serde(default, skip_serializing_if = "Verification::is_linear")]
     pub verification: Verification,
@@ -242,6 +247,17 @@ impl SweepConfig {
                 format!("{} is not a positive learning rate", self.eta),
             ));
         }
+        if let Some(a) = &self.arithmetic {
+            if a.is_empty() {
+                return Err(SharedError::config(key("arithmetic"), "must not be empty"));
+            }
+            if !self.experiments.contains(&ExperimentKind::Reproduction) {
+                return Err(SharedError::config(
+                    key("arithmetic"),
+                    "applies to reproduction matrices: add \"reproduction\" to experiments or remove the key",
+                ));
+            }
+        }
         for (profile, &n) in &self.expect_devices {
             if n == 0 {
                 return Err(SharedError::config(
@@ -251,6 +267,21 @@ impl SweepConfig {
             }
         }
         self.validate_kinds()
+    }
+
+    /// The arithmetic arms of the reproduction matrices, each once, in the order listed.
+    pub fn arithmetics(&self) -> Vec<crate::experiment::Arithmetic> {
+        let mut out = Vec::new();
+        for &a in self
+            .arithmetic
+            .as_deref()
+            .unwrap_or(&[crate::experiment::Arithmetic::F32])
+        {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+        out
     }
 
     /// Devices of `profile` the sweep waits for.

@@ -126,6 +126,7 @@ pub fn run(
         model: spec.model,
         dataset: spec.dataset,
         batch_size: spec.batch_size,
+        arithmetic: spec.arithmetic,
     };
     let matrix = CrossDeviceMatrix { key, devices, cells };
     let write = |name: &str, text: String| {

@@ -4,7 +4,7 @@ use crate::error::{Result, WorkerError};
 use crate::jobs;
 use crate::{datasets, repro, tensors, update};
 use clap::Args;
-use forgebench_shared::experiment::{DatasetKind, ModelKind, Precision, ReproSpec};
+use forgebench_shared::experiment::{Arithmetic, DatasetKind, ModelKind, Precision, ReproSpec};
 use forgebench_shared::ids::ArtifactId;
 use forgebench_shared::jobs::JobSpec;
 use std::collections::HashMap;
@@ -34,6 +34,10 @@ pub struct ReproArgs {
     /// Also store theta_k and the batch indices.
     #[arg(long)]
     pub full: bool,
+    /// Arithmetic of every step: f32 (the models' kernels) or exact (f64 rounded to f32 per layer, with the
+    /// writer's rounding records; verification is then bit for bit).
+    #[arg(long, default_value_t = Arithmetic::F32)]
+    pub arithmetic: Arithmetic,
 }
 
 impl ReproArgs {
@@ -47,6 +51,7 @@ impl ReproArgs {
             triples: self.triples,
             seed: self.seed,
             full: self.full,
+            arithmetic: self.arithmetic,
         }
     }
 }

@@ -12,7 +12,7 @@ mod logreg;
 mod vggmini;
 
 pub use init::draw_theta;
-pub use layers::{ParamKind, ParamSpec};
+pub use layers::{bn_train, ParamKind, ParamSpec};
 
 use forgebench_shared::experiment::ModelKind;
 use tch::Tensor;
@@ -25,6 +25,11 @@ pub fn layout(model: ModelKind) -> Vec<ParamSpec> {
         ModelKind::Lenet5 => lenet::layout(),
         ModelKind::Vggmini => vggmini::layout(),
     }
+}
+
+/// The parameter tensors of `model` as views of `theta`, in layout order (gradients flow back into theta).
+pub fn param_views(model: ModelKind, theta: &Tensor) -> Vec<Tensor> {
+    layers::views(theta, &layout(model))
 }
 
 /// Logits of `x` (shape `[b, c, h, w]`) under the parameters `theta` (1-D, `param_count` long).

@@ -1,11 +1,9 @@
 //! Verification of a reproduction log on the current profile: recompute every triple and measure, in f64, how far
 //! the stored result lies from the recomputed one.
 use super::log::ReproLog;
+use crate::arithmetic::{logged_step, Arithmetic};
 use crate::error::{Result, WorkerError};
-use crate::tensors;
-use crate::update::{sgd_update, Batch};
 use forgebench_shared::data::Dataset;
-use forgebench_shared::experiment::Precision;
 use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
 use forgebench_shared::provenance::Provenance;
 use forgebench_shared::repro_log::triple_measures;
@@ -30,8 +28,49 @@ pub struct VerifyReport {
     pub summary: MeasureSummary,
     /// L2 threshold the triples were checked against, if any.
     pub threshold: Option<f64>,
-    /// Triples whose L2 error exceeds the threshold.
+    /// Triples whose L2 error exceeds the threshold (the exact arm: whose bits differ at all).
     pub flagged: Vec<usize>,
+    /// The exact arm's verdict: bit-for-bit agreement, or where the first disagreement lies.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<ExactVerdict>,
+}
+
+/// An exact-arm verification: every step bit for bit, or the first step that is not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExactVerdict {
+    /// Every value of every step equals the writer's.
+    pub agreed: bool,
+    /// The first step whose result differs, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_disagreement: Option<Disagreement>,
+    /// Records applied, over all steps.
+    pub records: u64,
+}
+
+/// Where a verifier's exact-arm result first differs from the writer's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Disagreement {
+    /// The triple (step).
+    pub step: usize,
+    /// The first rounding site whose values differ from the writer's, or whose record did not apply.
+    pub site: Option<String>,
+    /// What differed there.
+    pub detail: Option<String>,
+    /// The first element of theta_next that differs (None: the result agrees, an intermediate site does not).
+    pub element: Option<ElementDiff>,
+}
+
+/// One differing element of theta_next.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ElementDiff {
+    /// Its index in theta.
+    pub index: usize,
+    /// The parameter tensor holding it ("fc1.weight[37]").
+    pub parameter: String,
+    /// The log's value.
+    pub stored: f32,
+    /// The verifier's value.
+    pub recomputed: f32,
 }
 
 /// Recomputes every triple of `log` on `device` and compares.
@@ -59,6 +98,9 @@ pub fn verify_log(
     }
     let (dim, b) = (m.dim, m.spec.batch_size);
     let mut per_triple = Vec::with_capacity(m.spec.triples);
+    let mut bitwise_differs = Vec::new();
+    let mut first: Option<Disagreement> = None;
+    let mut applied = 0u64;
     for k in 0..m.spec.triples {
         let theta = match &log.theta {
             Some(t) => t[k * dim..(k + 1) * dim].to_vec(),
@@ -68,23 +110,64 @@ pub fn verify_log(
             Some(ix) => ix[k * b..(k + 1) * b].iter().map(|&i| i as usize).collect(),
             None => super::batch_k(&m.spec, k, ds.n),
         };
-        let batch = Batch::gather(ds, &idx, device, Precision::F32)?;
-        let u = sgd_update(m.spec.model, &tensors::from_f32(&theta, device), &batch, m.spec.eta)?;
-        let recomputed = tensors::to_f32(&u.theta_next)?;
-        let step = tensors::to_f32(&u.step)?;
+        let replay = match (&log.records, &m.exact) {
+            (Some(r), Some(info)) => Some((&r[k], info.threshold)),
+            _ => None,
+        };
+        let u = logged_step(
+            m.spec.arithmetic,
+            m.spec.model,
+            &theta,
+            ds,
+            &idx,
+            device,
+            m.spec.eta,
+            replay,
+        )?;
         let stored = &log.theta_next[k * dim..(k + 1) * dim];
-        let step_norm = forgebench_shared::measures::norm2(&step);
-        per_triple.push(triple_measures(stored, &recomputed, step_norm));
+        per_triple.push(triple_measures(stored, &u.theta_next, u.step_norm));
+        if let Some(r) = &u.records {
+            applied += r.count() as u64;
+            let element = stored
+                .iter()
+                .zip(&u.theta_next)
+                .position(|(a, c)| a.to_bits() != c.to_bits())
+                .map(|e| ElementDiff {
+                    index: e,
+                    parameter: parameter_at(m.spec.model, e),
+                    stored: stored[e],
+                    recomputed: u.theta_next[e],
+                });
+            // A step fails when its result differs, and also when an intermediate site does (a record that did
+            // not apply, or values that differ but vanish later): the log claims values it does not have.
+            if element.is_some() || u.parted.is_some() {
+                bitwise_differs.push(k);
+                if first.is_none() {
+                    first = Some(Disagreement {
+                        step: k,
+                        site: u.parted.as_ref().map(|p| p.site.clone()),
+                        detail: u.parted.as_ref().map(|p| p.detail.clone()),
+                        element,
+                    });
+                }
+            }
+        }
         progress(k + 1);
     }
-    let flagged = match threshold {
-        Some(t) => per_triple
+    let exact = (m.spec.arithmetic == Arithmetic::Exact).then(|| ExactVerdict {
+        agreed: first.is_none(),
+        first_disagreement: first,
+        records: applied,
+    });
+    let flagged = match (&exact, threshold) {
+        (Some(_), _) => bitwise_differs,
+        (None, Some(t)) => per_triple
             .iter()
             .enumerate()
             .filter(|(_, e)| e.l2 > t)
             .map(|(i, _)| i)
             .collect(),
-        None => Vec::new(),
+        (None, None) => Vec::new(),
     };
     Ok(VerifyReport {
         writer_profile: m.provenance.profile.name.clone(),
@@ -94,7 +177,20 @@ pub fn verify_log(
         used_stored_inputs: log.theta.is_some(),
         summary: MeasureSummary::of(&per_triple),
         per_triple,
-        threshold,
+        threshold: if exact.is_some() { Some(0.0) } else { threshold },
         flagged,
+        exact,
     })
+}
+
+/// "fc1.weight[37]": the parameter tensor and offset of element `e` of theta.
+fn parameter_at(model: forgebench_shared::experiment::ModelKind, e: usize) -> String {
+    let mut start = 0;
+    for p in crate::models::layout(model) {
+        if e < start + p.numel() {
+            return format!("{}[{}]", p.name, e - start);
+        }
+        start += p.numel();
+    }
+    format!("theta[{e}]")
 }
