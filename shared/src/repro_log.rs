@@ -38,8 +38,9 @@ pub struct LogManifest {
 /// What an exact-arm log says about its rounding records (the records themselves are tensors of the log).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExactRecords {
-    /// The writer's threshold, in gaps between adjacent f32 values.
-    pub threshold: f64,
+    /// The writer's tolerance at each site, in units of the site's f64 resolution (2^-52 times its largest
+    /// magnitude).
+    pub tolerance_units: f64,
     /// The rounding sites of a step, in order ("conv1.forward", ..., "update").
     pub sites: Vec<String>,
     /// Values rounded per step, over all sites.

@@ -6,6 +6,7 @@ pub mod arithmetic;
 pub mod cli;
 pub mod datasets;
 pub mod error;
+pub mod explain;
 pub mod fingerprint;
 pub mod forge;
 pub mod jobs;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use forgebench_shared::experiment::Precision;
 use forgebench_shared::profile::{default_cpu_profiles, DeviceProfile};
-use forgebench_worker::cli::{benign_cmd, matrix, oneshot, ProcessArgs};
+use forgebench_worker::cli::{benign_cmd, explain, matrix, oneshot, ProcessArgs};
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -81,6 +81,29 @@ enum Command {
         #[arg(long, default_value = "runs/matrix")]
         out: PathBuf,
     },
+    /// Trace one step site by site (every inexact layer's output and gradient, then the update) to --out.
+    Trace {
+        #[command(flatten)]
+        repro: oneshot::ReproArgs,
+        /// Which triple.
+        #[arg(long, default_value_t = 0)]
+        triple: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Where two profiles part: one step traced in each (its own process) and compared site by site.
+    Explain {
+        #[command(flatten)]
+        repro: oneshot::ReproArgs,
+        /// The two profiles, among the built-in CPU profiles, e.g. cpu-avx512,cpu-default.
+        #[arg(long, value_delimiter = ',', required = true)]
+        pair: Vec<String>,
+        /// Which triple.
+        #[arg(long, default_value_t = 0)]
+        triple: usize,
+        #[arg(long, default_value = "runs/explain")]
+        out: PathBuf,
+    },
     #[command(flatten)]
     Benign(benign_cmd::BenignCommand),
     #[command(flatten)]
@@ -143,6 +166,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let m = matrix::run(&repro, &profiles, pa.data_dir.as_deref(), &out, jobs)?;
             println!("{}", m.to_markdown(forgebench_shared::measures::Measure::L2));
             eprintln!("matrix: tables written to {}", out.display());
+        }
+        Command::Trace { repro, triple, out } => explain::trace(pa, &repro, triple, &out)?,
+        Command::Explain {
+            repro,
+            pair,
+            triple,
+            out,
+        } => {
+            let profiles = pick_profiles(&pair)?;
+            let pair: [DeviceProfile; 2] = profiles
+                .try_into()
+                .map_err(|_| anyhow::anyhow!("--pair takes exactly two profiles"))?;
+            println!("{}", explain::run(pa, &repro, triple, &pair, &out)?);
         }
         Command::Benign(cmd) => cmd.run(pa)?,
         Command::Forge(cmd) => cmd.run(pa)?,

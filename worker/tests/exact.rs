@@ -6,7 +6,7 @@ use forgebench_shared::experiment::{Arithmetic, DatasetKind, ModelKind, ReproSpe
 use forgebench_shared::profile::DeviceProfile;
 use forgebench_shared::provenance::{code_version, Provenance};
 use forgebench_worker::arithmetic::exact::records::StepRecords;
-use forgebench_worker::arithmetic::exact::round::Record;
+use forgebench_worker::arithmetic::exact::round::{Record, Side};
 use forgebench_worker::repro::{read_log, verify_log, write_log, VerifyReport};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -184,15 +184,32 @@ fn a_flipped_record_is_located_at_its_site_and_an_invented_one_is_refused() {
     let log = read_log(&path).unwrap();
     let info = log.manifest.exact.clone().unwrap();
     let mut steps: Vec<StepRecords> = log.records.clone().unwrap();
-    // Flip the first record of the first site that has one, in step 2.
-    let site = steps[2].sites.iter().position(|s| !s.records.is_empty()).unwrap();
-    steps[2].sites[site].records[0].up ^= true;
+    // Flip the first side record of the first site that has one, in step 2.
+    let (site, at) = steps[2]
+        .sites
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| {
+            s.records
+                .iter()
+                .position(|r| !matches!(r.side, Side::Pinned(_)))
+                .map(|j| (i, j))
+        })
+        .unwrap();
+    let r = &mut steps[2].sites[site].records[at];
+    r.side = if r.side == Side::Up { Side::Down } else { Side::Up };
     // Invent a record in step 0 at the update site, at the first element without one (not near a boundary).
     let upd = info.sites.iter().position(|s| s == "update").unwrap();
     let u = &mut steps[0].sites[upd].records;
     let free = (0..).find(|i| !u.iter().any(|r| r.index == *i)).unwrap();
     let at = u.iter().position(|r| r.index > free).unwrap_or(u.len());
-    u.insert(at, Record { index: free, up: true });
+    u.insert(
+        at,
+        Record {
+            index: free,
+            side: Side::Up,
+        },
+    );
     let mut packed = Vec::new();
     let mut offsets = 0i64.to_le_bytes().to_vec();
     for s in &steps {
@@ -216,7 +233,7 @@ fn a_flipped_record_is_located_at_its_site_and_an_invented_one_is_refused() {
     assert_eq!((d.step, d.site.as_deref()), (0, Some("update")), "{d:?}");
     let detail = d.detail.unwrap_or_default();
     assert!(
-        detail.contains(&format!("record at index {free},")) && detail.contains("gaps from a rounding boundary"),
+        detail.contains(&format!("record at index {free},")) && detail.contains("beyond the tolerance"),
         "step 0 detail: {detail}"
     );
     // Refused, the record changes nothing: the result agrees, and the step fails for the record alone.

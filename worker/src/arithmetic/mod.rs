@@ -26,10 +26,12 @@ pub struct LoggedStep {
     pub values: u64,
     /// An exact replay's first parting from the writer.
     pub parted: Option<Parting>,
+    /// An exact replay: records that decided a value.
+    pub decided: u64,
 }
 
 /// The step of `model` from `theta` on the examples `indices` of `ds`, in `arith`. `replay` holds the writer's
-/// records and threshold when an exact-arm log is verified; without it the step writes its own.
+/// records and tolerance (in units of each site's f64 resolution) when an exact-arm log is verified; without it the step writes its own.
 #[allow(clippy::too_many_arguments)]
 pub fn logged_step(
     arith: Arithmetic,
@@ -52,16 +54,17 @@ pub fn logged_step(
                 sites: Vec::new(),
                 values: 0,
                 parted: None,
+                decided: 0,
             })
         }
         Arithmetic::Exact => {
             // f64 inputs hold the f32 data exactly.
             let batch = Batch::gather(ds, indices, device, Precision::F64)?;
-            let (mode, threshold) = match replay {
+            let (mode, units) = match replay {
                 Some((r, t)) => (Mode::Replay(r), t),
-                None => (Mode::Write, exact::THRESHOLD),
+                None => (Mode::Write, exact::TOLERANCE_UNITS),
             };
-            let s = exact::step(model, theta, &batch, eta, threshold, mode)?;
+            let s = exact::step(model, theta, &batch, eta, units, mode)?;
             Ok(LoggedStep {
                 theta_next: s.theta_next,
                 step_norm: s.step_norm,
@@ -69,6 +72,7 @@ pub fn logged_step(
                 sites: s.sites,
                 values: s.values,
                 parted: s.parted,
+                decided: s.decided,
             })
         }
     }

@@ -1,7 +1,7 @@
 //! The subcommands of [`super::benign`] and `bench-loop`, as one clap enum that `main.rs` flattens into its own.
 use super::benign::{self, PolArgs, ShuffleArgs};
 use super::oneshot::ReproArgs;
-use super::{bench, ProcessArgs};
+use super::{bench, bench_exact, ProcessArgs};
 use crate::error::Result;
 use clap::Subcommand;
 use forgebench_shared::experiment::ModelKind;
@@ -70,6 +70,11 @@ pub enum BenignCommand {
         #[arg(long, default_value_t = 2)]
         warmup: usize,
     },
+    /// Time the exact arm against the f32 arm on the same triples and size its rounding records; prints JSON.
+    BenchExact {
+        #[command(flatten)]
+        repro: ReproArgs,
+    },
 }
 
 impl BenignCommand {
@@ -95,6 +100,10 @@ impl BenignCommand {
                 table,
             } => {
                 println!("{}", benign::convert_cmd(value, from, to, model, table));
+                Ok(())
+            }
+            BenignCommand::BenchExact { repro } => {
+                println!("{}", bench_exact::bench_exact(pa, &repro)?);
                 Ok(())
             }
             BenignCommand::BenchLoop { repro, warmup } => {

@@ -1,7 +1,9 @@
 //! The worker's command line: one-shot experiment subcommands, the single-machine matrix, and process set-up.
 pub mod bench;
+pub mod bench_exact;
 pub mod benign;
 pub mod benign_cmd;
+pub mod explain;
 pub mod forge_cmd;
 pub mod matrix;
 pub mod oneshot;

@@ -98,7 +98,7 @@ pub fn write_log(
         progress(k + 1);
     }
     let exact = (spec.arithmetic == Arithmetic::Exact).then(|| ExactRecords {
-        threshold: crate::arithmetic::exact::THRESHOLD,
+        tolerance_units: crate::arithmetic::exact::TOLERANCE_UNITS,
         sites: rec.sites.clone(),
         values_per_step: rec.values,
         records: rec.counts.clone(),
@@ -302,10 +302,11 @@ fn read_records(st: &SafeTensors, m: &LogManifest, path: &Path) -> Result<Option
         }
     };
     let k = m.spec.triples;
-    if !(info.threshold.is_finite() && info.threshold > 0.0 && info.threshold < 0.25) {
+    // Beyond 2^40 units a tolerance spans f32 gaps at the site's own scale, and records no longer decide anything.
+    if !(info.tolerance_units.is_finite() && info.tolerance_units > 0.0 && info.tolerance_units <= 1099511627776.0) {
         return Err(WorkerError::artifact(
             path,
-            format!("rounding threshold {} is not in (0, 0.25) gaps", info.threshold),
+            format!("rounding tolerance {} units is not in (0, 2^40]", info.tolerance_units),
         ));
     }
     let offsets: Vec<i64> = tensor_bytes(st, "rounding_offsets", Dtype::I64, &[k + 1], path)?

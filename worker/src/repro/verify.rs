@@ -45,6 +45,10 @@ pub struct ExactVerdict {
     pub first_disagreement: Option<Disagreement>,
     /// Records applied, over all steps.
     pub records: u64,
+    /// Records that decided a value: the verifier's own rounding to nearest would have gone the other way, and the
+    /// step would have failed without them.
+    #[serde(default)]
+    pub decided: u64,
 }
 
 /// Where a verifier's exact-arm result first differs from the writer's.
@@ -100,7 +104,7 @@ pub fn verify_log(
     let mut per_triple = Vec::with_capacity(m.spec.triples);
     let mut bitwise_differs = Vec::new();
     let mut first: Option<Disagreement> = None;
-    let mut applied = 0u64;
+    let (mut applied, mut decided) = (0u64, 0u64);
     for k in 0..m.spec.triples {
         let theta = match &log.theta {
             Some(t) => t[k * dim..(k + 1) * dim].to_vec(),
@@ -111,7 +115,7 @@ pub fn verify_log(
             None => super::batch_k(&m.spec, k, ds.n),
         };
         let replay = match (&log.records, &m.exact) {
-            (Some(r), Some(info)) => Some((&r[k], info.threshold)),
+            (Some(r), Some(info)) => Some((&r[k], info.tolerance_units)),
             _ => None,
         };
         let u = logged_step(
@@ -128,6 +132,7 @@ pub fn verify_log(
         per_triple.push(triple_measures(stored, &u.theta_next, u.step_norm));
         if let Some(r) = &u.records {
             applied += r.count() as u64;
+            decided += u.decided;
             let element = stored
                 .iter()
                 .zip(&u.theta_next)
@@ -158,6 +163,7 @@ pub fn verify_log(
         agreed: first.is_none(),
         first_disagreement: first,
         records: applied,
+        decided,
     });
     let flagged = match (&exact, threshold) {
         (Some(_), _) => bitwise_differs,

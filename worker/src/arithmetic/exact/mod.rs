@@ -2,10 +2,11 @@
 //! nondeterminism"): a step computed in f64, every layer's output and every gradient of the backward pass rounded
 //! to f32 at a *site*, and the SGD update rounded last. The writer records the side of each value near a rounding
 //! boundary ([`round`]); a verifier applies those records and so reproduces the writer's f32 values bit for bit
-//! wherever its own f64 error stays below the threshold.
+//! wherever its own f64 values stay within the writer's tolerance.
 //!
-//! Each operation's backward runs on its own: autograd differentiates the operation alone, fed the rounded gradient
-//! of its output, so every gradient that flows between layers is an f32 value and a site.
+//! Each operation's backward runs on its own ([`backprop`]): autograd differentiates the operation alone, fed the
+//! rounded gradient of its output, so every gradient that flows between layers is an f32 value and a site.
+pub mod backprop;
 mod graph;
 pub mod records;
 pub mod round;
@@ -14,21 +15,20 @@ pub use graph::{ops, Op};
 pub use records::{SiteRecords, StepRecords};
 
 use crate::error::{Result, WorkerError};
-use crate::models;
-use crate::update::{cross_entropy, Batch};
+use crate::update::Batch;
 use forgebench_shared::experiment::ModelKind;
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
-/// The writer's threshold, in gaps between adjacent f32 values: a value within it of a rounding boundary is
-/// recorded. 1e-4 gaps is a relative distance of about 1e-11, three orders of magnitude above the f64 errors that
-/// summation order leaves in these models; it records about 2 values in 10,000.
-pub const THRESHOLD: f64 = 1e-4;
+/// The writer's tolerance at a site, in units of the site's f64 resolution (2^-52 times its largest magnitude):
+/// 1024 units, against at most about 8 units of summation-order difference measured between the CPU profiles
+/// in every site of the three built-in models.
+pub const TOLERANCE_UNITS: f64 = 1024.0;
 
-/// How far from a boundary a verifier accepts a record, in gaps: twice the writer's threshold, so that a value the
-/// writer recorded stays acceptable after the verifier's own f64 error, and a prover can flip only values that are
-/// genuinely near a boundary.
-pub fn check_of(threshold: f64) -> f64 {
-    2.0 * threshold
+/// How far a verifier accepts a record: twice its own tolerance, so that a value the writer recorded stays
+/// acceptable after the verifier's own f64 error, and a prover can choose only among values that are genuinely
+/// ambiguous.
+pub fn check_of(tolerance: f64) -> f64 {
+    2.0 * tolerance
 }
 
 /// Writing records, or replaying a writer's.
@@ -62,26 +62,33 @@ pub struct ExactStep {
     pub parted: Option<Parting>,
     /// Values rounded, over all sites.
     pub values: u64,
+    /// A replay: records that decided a value (the verifier's own rounding to nearest would have differed).
+    pub decided: u64,
 }
 
 struct Sites<'a> {
-    threshold: f64,
+    units: f64,
     mode: Mode<'a>,
     out: StepRecords,
     names: Vec<String>,
     parted: Option<Parting>,
     buf: Vec<f32>,
     values: u64,
+    decided: u64,
+    trace: Option<&'a mut Vec<(String, Vec<f64>)>>,
 }
 
 impl Sites<'_> {
     /// `t` (f64) rounded to f32 values, returned in f64 on `t`'s device.
     fn round(&mut self, name: String, t: &Tensor) -> Result<Tensor> {
         let v = crate::tensors::to_f64(t)?;
+        if let Some(tr) = self.trace.as_deref_mut() {
+            tr.push((name.clone(), v.clone()));
+        }
         let i = self.names.len();
         self.values += v.len() as u64;
         let records = match &self.mode {
-            Mode::Write => round::round_write(&v, self.threshold, &mut self.buf),
+            Mode::Write => round::round_write(&v, round::tolerance(&v, self.units), &mut self.buf),
             Mode::Replay(writer) => {
                 let site = writer.sites.get(i).ok_or_else(|| {
                     WorkerError::Invalid(format!(
@@ -89,11 +96,19 @@ impl Sites<'_> {
                         writer.sites.len()
                     ))
                 })?;
-                if let Err(e) = round::round_replay(&v, &site.records, check_of(self.threshold), &mut self.buf) {
-                    // Round to nearest and carry on: the step's result is still compared, and this names where.
-                    self.buf.clear();
-                    self.buf.extend(v.iter().map(|&x| x as f32));
-                    self.part(&name, e.to_string());
+                match round::round_replay(
+                    &v,
+                    &site.records,
+                    check_of(round::tolerance(&v, self.units)),
+                    &mut self.buf,
+                ) {
+                    Ok(n) => self.decided += n as u64,
+                    Err(e) => {
+                        // Round to nearest and carry on: the step's result is still compared, and this names where.
+                        self.buf.clear();
+                        self.buf.extend(v.iter().map(|&x| x as f32));
+                        self.part(&name, e.to_string());
+                    }
                 }
                 site.records.clone()
             }
@@ -121,80 +136,53 @@ impl Sites<'_> {
 }
 
 /// One SGD step of `model` at `theta` on `batch` (inputs in f64, exactly the f32 data), in the exact arm.
-pub fn step(model: ModelKind, theta: &[f32], batch: &Batch, eta: f64, threshold: f64, mode: Mode) -> Result<ExactStep> {
-    let device = batch.x.device();
+/// `units` is the tolerance in units of each site's f64 resolution (a replay: the writer's).
+pub fn step(model: ModelKind, theta: &[f32], batch: &Batch, eta: f64, units: f64, mode: Mode) -> Result<ExactStep> {
+    run(model, theta, batch, eta, units, mode, None)
+}
+
+/// A writer's step that also keeps each site's f64 values before rounding (for [`crate::explain`]).
+pub fn step_traced(
+    model: ModelKind,
+    theta: &[f32],
+    batch: &Batch,
+    eta: f64,
+    trace: &mut Vec<(String, Vec<f64>)>,
+) -> Result<ExactStep> {
+    run(model, theta, batch, eta, TOLERANCE_UNITS, Mode::Write, Some(trace))
+}
+
+fn run(
+    model: ModelKind,
+    theta: &[f32],
+    batch: &Batch,
+    eta: f64,
+    units: f64,
+    mode: Mode,
+    trace: Option<&mut Vec<(String, Vec<f64>)>>,
+) -> Result<ExactStep> {
     let theta64: Vec<f64> = theta.iter().map(|&v| v as f64).collect();
-    let theta_t = Tensor::from_slice(&theta64).to_device(device);
-    let params = models::param_views(model, &theta_t);
-    let graph = ops(model);
+    let theta_t = Tensor::from_slice(&theta64).to_device(batch.x.device());
     let mut sites = Sites {
-        threshold,
+        units,
         mode,
         out: StepRecords::default(),
         names: Vec::new(),
         parted: None,
         buf: Vec::new(),
         values: 0,
+        decided: 0,
+        trace,
     };
-    let _guard = tch::no_grad_guard();
-    let of = |o: &Op| -> Vec<Tensor> { o.params.iter().map(|&i| params[i].detach()).collect() };
-    let mut acts = vec![batch.x.shallow_clone()];
-    for o in &graph {
-        let out = (o.apply)(acts.last().expect("input"), &of(o));
-        let out = if o.exact {
-            out
-        } else {
-            sites.round(format!("{}.forward", o.name), &out)?
-        };
-        acts.push(out);
-    }
-    let logits = acts.pop().expect("logits").set_requires_grad(true);
-    let g = tch::with_grad(|| -> Result<Tensor> {
-        let l = cross_entropy(&logits, &batch.y)?;
-        Ok(Tensor::f_run_backward(&[&l], &[&logits], false, false)?.remove(0))
-    })?;
-    let mut g = sites.round("loss.backward".into(), &g)?;
-    let layout = models::layout(model);
-    let mut grads: Vec<Option<Tensor>> = (0..layout.len()).map(|_| None).collect();
-    for (i, o) in graph.iter().enumerate().rev() {
-        let want_input = i > 0;
-        if o.params.is_empty() && !want_input {
-            continue;
-        }
-        let input = acts[i].detach().set_requires_grad(want_input);
-        let ps: Vec<Tensor> = of(o).into_iter().map(|p| p.set_requires_grad(true)).collect();
-        let mut wrt: Vec<&Tensor> = ps.iter().collect();
-        if want_input {
-            wrt.push(&input);
-        }
-        // d/dz sum(f(z) * g) is the vector-Jacobian product J^T g, and autograd forms it with g exactly.
-        let mut gs = tch::with_grad(|| -> Result<Vec<Tensor>> {
-            let s = (o.apply)(&input, &ps).f_mul(&g)?.f_sum(Kind::Double)?;
-            Ok(Tensor::f_run_backward(&[&s], &wrt, false, false)?)
-        })?;
-        let g_input = if want_input { gs.pop() } else { None };
-        for (&j, gp) in o.params.iter().zip(gs) {
-            let what = layout[j].name.rsplit('.').next().unwrap_or("param");
-            grads[j] = Some(sites.round(format!("{}.backward.{what}", o.name), &gp)?);
-        }
-        if let Some(gi) = g_input {
-            g = if o.exact {
-                gi
-            } else {
-                sites.round(format!("{}.backward", o.name), &gi)?
-            };
-        }
-    }
+    let grads = backprop::gradients(model, &theta_t, batch, &mut |name, t| sites.round(name, t))?;
     let mut grad = Vec::with_capacity(theta.len());
-    for (spec, gp) in layout.iter().zip(grads) {
-        let gp = gp.ok_or_else(|| WorkerError::Invalid(format!("no gradient reached {}", spec.name)))?;
-        grad.extend(crate::tensors::to_f64(&gp)?);
+    for g in &grads {
+        grad.extend(crate::tensors::to_f64(g)?);
     }
     // The update in Rust's f64 arithmetic: two correctly rounded operations per element, the same on every device.
     let next: Vec<f64> = theta64.iter().zip(&grad).map(|(t, g)| t - eta * g).collect();
     let step_norm = grad.iter().map(|g| (eta * g) * (eta * g)).sum::<f64>().sqrt();
-    let next_t = Tensor::from_slice(&next);
-    let rounded = sites.round("update".into(), &next_t)?;
+    let rounded = sites.round("update".into(), &Tensor::from_slice(&next))?;
     Ok(ExactStep {
         theta_next: crate::tensors::to_f32(&rounded)?,
         step_norm,
@@ -202,5 +190,6 @@ pub fn step(model: ModelKind, theta: &[f32], batch: &Batch, eta: f64, threshold:
         sites: sites.names,
         parted: sites.parted,
         values: sites.values,
+        decided: sites.decided,
     })
 }

@@ -1,16 +1,17 @@
 //! The rounding records of one step, per rounding site, and their packed form in a log.
 //!
 //! Packed: for each site in the step's fixed order, the number of records, then per record the gap to the previous
-//! index shifted left by one with the side in the low bit, all as unsigned LEB128. Indices are increasing, so a
-//! record costs one or two bytes at the record densities of real steps. Each site also has an 8-byte BLAKE3 digest
+//! index shifted left by two with the kind in the low bits (0 down, 1 up, 2 pinned), all as unsigned LEB128, a
+//! pinned record followed by its f32 value's four little-endian bytes. Indices are increasing, so a side costs one
+//! to three bytes at the record densities of real steps. Each site also has an 8-byte BLAKE3 digest
 //! of its rounded f32 values, which locates the first site where a verifier parts from the writer.
-use super::round::Record;
+use super::round::{Record, Side};
 
 /// Bytes of a site digest.
 pub const DIGEST_BYTES: usize = 8;
 
 /// The records and digest of one rounding site.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SiteRecords {
     /// Records, by increasing index.
     pub records: Vec<Record>,
@@ -19,7 +20,7 @@ pub struct SiteRecords {
 }
 
 /// Every site of one step, in the step's order.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct StepRecords {
     /// Sites.
     pub sites: Vec<SiteRecords>,
@@ -50,7 +51,15 @@ impl StepRecords {
             leb128::write::unsigned(&mut out, s.records.len() as u64).expect("writing to a Vec");
             let mut next = 0u64;
             for r in &s.records {
-                leb128::write::unsigned(&mut out, ((r.index - next) << 1) | r.up as u64).expect("writing to a Vec");
+                let kind = match r.side {
+                    Side::Down => 0,
+                    Side::Up => 1,
+                    Side::Pinned(_) => 2,
+                };
+                leb128::write::unsigned(&mut out, ((r.index - next) << 2) | kind).expect("writing to a Vec");
+                if let Side::Pinned(p) = r.side {
+                    out.extend(p.to_le_bytes());
+                }
                 next = r.index + 1;
             }
         }
@@ -72,19 +81,32 @@ impl StepRecords {
             ));
         }
         let mut rd = packed;
-        let mut read =
-            |what: &str| leb128::read::unsigned(&mut rd).map_err(|e| format!("packed records end inside {what}: {e}"));
+        let read = |rd: &mut &[u8], what: &str| {
+            leb128::read::unsigned(rd).map_err(|e| format!("packed records end inside {what}: {e}"))
+        };
         let mut out = Vec::with_capacity(sites);
         for (i, d) in digests.chunks_exact(DIGEST_BYTES).enumerate() {
-            let n = read("a count")?;
+            let n = read(&mut rd, "a count")?;
             let mut records = Vec::with_capacity(n.min(1 << 20) as usize);
             let mut next = 0u64;
             for _ in 0..n {
-                let v = read("a record")?;
+                let v = read(&mut rd, "a record")?;
                 let index = next
-                    .checked_add(v >> 1)
+                    .checked_add(v >> 2)
                     .ok_or_else(|| format!("site {i}: record index overflows"))?;
-                records.push(Record { index, up: v & 1 == 1 });
+                let side = match v & 3 {
+                    0 => Side::Down,
+                    1 => Side::Up,
+                    2 => {
+                        let (b, rest) = rd
+                            .split_first_chunk::<4>()
+                            .ok_or_else(|| "packed records end inside a pinned value".to_owned())?;
+                        rd = rest;
+                        Side::Pinned(f32::from_le_bytes(*b))
+                    }
+                    k => return Err(format!("site {i}: record kind {k} is not down, up or pinned")),
+                };
+                records.push(Record { index, side });
                 next = index + 1;
             }
             out.push(SiteRecords {
@@ -105,23 +127,23 @@ mod tests {
 
     #[test]
     fn pack_round_trips_and_rejects_truncation() {
-        let r = |index, up| Record { index, up };
+        let r = |index, side| Record { index, side };
         let step = StepRecords {
             sites: vec![
                 SiteRecords {
-                    records: vec![r(0, true), r(5, false), r(70_000, true)],
+                    records: vec![r(0, Side::Up), r(5, Side::Down), r(70_000, Side::Up)],
                     digest: [1; DIGEST_BYTES],
                 },
                 SiteRecords::default(),
                 SiteRecords {
-                    records: vec![r(3, false)],
+                    records: vec![r(3, Side::Pinned(-1.5e-9))],
                     digest: [9; DIGEST_BYTES],
                 },
             ],
         };
         let packed = step.pack();
-        // Counts 3, 0, 1 (1 byte each); records 0, 4, 69994 << 1 (3 bytes), 3.
-        assert_eq!(packed.len(), 3 + 1 + 1 + 3 + 1);
+        // Counts 3, 0, 1 (1 byte each); records 0, 4, 69994 << 2 (3 bytes); 3 << 2 and the pinned value's 4 bytes.
+        assert_eq!(packed.len(), 3 + 1 + 1 + 3 + 1 + 4);
         assert_eq!(StepRecords::unpack(&packed, &step.digests(), 3).unwrap(), step);
         let e = StepRecords::unpack(&packed[..packed.len() - 1], &step.digests(), 3).unwrap_err();
         assert!(e.contains("end inside"), "{e}");
