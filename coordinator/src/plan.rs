@@ -145,6 +145,7 @@ pub fn expand(sweep: &SweepId, cfg: &SweepConfig, profiles: &[DeviceProfile], de
                                     seed,
                                     full: false,
                                     arithmetic,
+                                    tolerance_units: None,
                                 };
                                 // f32 keeps its old ids, so sweeps planned before the exact arm resume as they were.
                                 let arm = match arithmetic {

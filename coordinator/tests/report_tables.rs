@@ -466,6 +466,7 @@ fn table1_published_columns_hold_the_papers_table1() {
             error_l2: 1.0,
             parameters: "test".into(),
             benign_l2: Some(1e-7),
+            exact_arm: None,
         })
         .collect();
     r.attacks.push(Named::new("paper-settings", rows));
@@ -491,4 +492,44 @@ fn table1_published_columns_hold_the_papers_table1() {
         let src = row["published_source"].as_str().unwrap_or_default();
         assert!(src.contains("Table 1"), "{m} b={b}: source {src:?}");
     }
+}
+
+#[test]
+fn the_exact_arm_has_its_own_column_and_never_sets_the_benign_reference() {
+    use forgebench_shared::experiment::Arithmetic;
+    use forgebench_shared::results::ExactArmCheck;
+    let mut r = full_results();
+    let before: Vec<Option<f64>> = forgebench_coordinator::report::table1(&r).iter().map(|t| t.benign_l2).collect();
+    // An exact-arm copy of the first matrix with every cell set far above the f32 arm's: it must not become the
+    // benign reference, and its own largest cell goes to the exact column.
+    let mut exact: CrossDeviceMatrix = r.matrices[0].value.clone();
+    exact.key.arithmetic = Arithmetic::Exact;
+    for c in exact.cells.iter_mut().flatten().flatten() {
+        c.summary.l2.max = 100.0;
+    }
+    let setting = (exact.key.model, exact.key.dataset, exact.key.batch_size);
+    r.push_matrix(exact);
+    let check = ExactArmCheck {
+        dim: 61_706,
+        differing: 61_000,
+        fixable_by_records: 4,
+        l2: 3e-4,
+    };
+    let row = r
+        .attacks
+        .iter_mut()
+        .flat_map(|n| n.value.iter_mut())
+        .find(|a| (a.model, a.dataset, a.batch_size) == setting)
+        .expect("an attack row of the matrix's setting");
+    row.exact_arm = Some(check);
+    let attack = row.attack.clone();
+    let t1 = forgebench_coordinator::report::table1(&r);
+    assert_eq!(t1.iter().map(|t| t.benign_l2).collect::<Vec<_>>(), before, "the exact arm moved a benign reference");
+    let t = t1.iter().find(|t| t.attack.as_deref() == Some(attack.as_str())).unwrap();
+    assert_eq!((t.exact_benign_l2, t.exact_arm), (Some(100.0), Some(check)));
+    let out = tempfile::tempdir().expect("tempdir");
+    write_report(&r, out.path()).expect("report");
+    let md = std::fs::read_to_string(out.path().join("tables/table1.md")).unwrap();
+    assert!(md.contains("exact verifier (threshold 0)"), "{md}");
+    assert!(md.contains("detected: 61,000 of 61,706 values differ, 4 fixable by records"), "{md}");
 }

@@ -197,4 +197,7 @@ pub struct ReproSpec {
     /// The arithmetic of every step (absent: f32).
     #[serde(default, skip_serializing_if = "Arithmetic::is_f32")]
     pub arithmetic: Arithmetic,
+    /// The exact arm's rounding tolerance in units of each site's f64 resolution (absent: the worker's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance_units: Option<f64>,
 }

@@ -8,7 +8,9 @@ use crate::provenance::Provenance;
 use serde::{Deserialize, Serialize};
 
 mod domain;
+mod exact;
 pub use domain::{DomainForgery, DomainPoint, DomainReport};
+pub use exact::ExactArmCheck;
 
 /// Batch-shuffle errors (Figure 4): distance of each shuffled-order update from the unshuffled one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,6 +176,9 @@ pub struct AdamReport {
     /// The search inside the data domain from the best iterate, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<DomainReport>,
+    /// The best iterate against the exact verifier (absent in results written before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_arm: Option<ExactArmCheck>,
 }
 
 /// The best iterate of an Adam run.
@@ -243,6 +248,9 @@ pub struct Prop2Report {
     /// The search inside the data domain from the construction, when asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub domain: Option<DomainReport>,
+    /// The forged batch (in f32) against the exact verifier (absent in results written before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_arm: Option<ExactArmCheck>,
 }
 
 /// A batch of images to draw as a grid (Figure 3): channels-first pixels, nominally in [0, 1].

@@ -282,6 +282,9 @@ pub struct AttackRow {
     /// Largest benign L2 error for the same model, data set and b, if measured.
     #[serde(default, with = "json::opt")]
     pub benign_l2: Option<f64>,
+    /// The forged batch against the exact verifier, where measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_arm: Option<crate::results::ExactArmCheck>,
 }
 
 impl AttackRow {

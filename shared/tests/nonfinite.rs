@@ -117,6 +117,7 @@ fn row(error_l2: f64, benign_l2: Option<f64>) -> AttackRow {
         error_l2,
         parameters: "n=1, M=1".into(),
         benign_l2,
+        exact_arm: None,
     }
 }
 

@@ -88,6 +88,7 @@ fn spec(arithmetic: Arithmetic) -> ReproSpec {
         seed: 5,
         full: true,
         arithmetic,
+        tolerance_units: None,
     }
 }
 

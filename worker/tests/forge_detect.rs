@@ -114,5 +114,6 @@ fn row_stub(err: f64) -> AttackRow {
         error_l2: err,
         parameters: "n=200, M=300, moves<=20".into(),
         benign_l2: None,
+        exact_arm: None,
     }
 }

@@ -18,6 +18,7 @@ fn spec(model: ModelKind) -> ReproSpec {
         seed: 1,
         full: false,
         arithmetic: Default::default(),
+        tolerance_units: None,
     }
 }
 

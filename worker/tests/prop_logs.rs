@@ -51,6 +51,7 @@ fn logs() -> &'static Logs {
             seed: 3,
             full: true,
             arithmetic: Default::default(),
+            tolerance_units: None,
         };
         repro::write_log(&rs, &ds, tch::Device::Cpu, provenance.clone(), &rp, |_| {}).expect("write repro log");
         let ps = PolSpec {

@@ -19,6 +19,7 @@ fn spec(model: ModelKind, b: usize, k: usize, full: bool) -> ReproSpec {
         seed: 3,
         full,
         arithmetic: Default::default(),
+        tolerance_units: None,
     }
 }
 

@@ -47,6 +47,7 @@ fn attack_json(r: &crate::report::Table1Row) -> Value {
         "ratio": r.ratio.map_or("–".into(), ratio),
         "verdict": r.verdict.map_or("–", |v| v.word()),
         "published": r.published_l2.map_or("–".into(), error),
+        "exact": r.exact_arm.map_or("–".into(), |c| c.words()),
     })
 }
 

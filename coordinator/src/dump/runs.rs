@@ -10,7 +10,7 @@ use forgebench_shared::jobs::{JobOutcome, JobSpec};
 use forgebench_shared::measures::nan_max;
 use forgebench_shared::provenance::Provenance;
 use forgebench_shared::results::{
-    AdamReport, DomainReport, ForgeReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport,
+    AdamReport, DomainReport, ExactArmCheck, ForgeReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport,
 };
 use forgebench_shared::tables::AttackRow;
 use serde::de::DeserializeOwned;
@@ -43,9 +43,11 @@ fn attack_row(
     setting: (ModelKind, DatasetKind, usize),
     error: f64,
     params: String,
+    exact_arm: Option<ExactArmCheck>,
 ) -> AttackRow {
     let benign_l2 = benign_of(results, &setting).map(|(l2, _)| l2);
     AttackRow {
+        exact_arm,
         attack: attack.into(),
         model: setting.0,
         dataset: setting.1,
@@ -70,7 +72,7 @@ fn domain_rows(
              neighbours {:.2})",
             d.iterations, d.start, f.nearest_real, f.nearest_real_median, d.real_neighbour_distance,
         );
-        attack_row(results, &format!("{attack}-{suffix}"), setting, f.error_f32.l2, params)
+        attack_row(results, &format!("{attack}-{suffix}"), setting, f.error_f32.l2, params, f.exact_arm)
     };
     vec![
         row("domain", &d.soft, "soft"),
@@ -109,6 +111,7 @@ pub(super) fn collect(
                 (spec.model, spec.dataset, spec.batch_size),
                 r.kept_error().l2,
                 params,
+                r.exact_arm,
             );
             let mut rows = vec![row];
             if let Some(d) = &r.domain {
@@ -131,7 +134,7 @@ pub(super) fn collect(
             // The error a verifier sees: the forged batch's update computed in f32, as training runs.
             let params = format!("f32, rank {}, seed {}", r.rank, spec.seed);
             let setting = (ModelKind::Logreg, DatasetKind::Mnist, spec.batch_size);
-            let mut rows = vec![attack_row(results, "prop2", setting, r.error_f32.l2, params)];
+            let mut rows = vec![attack_row(results, "prop2", setting, r.error_f32.l2, params, r.exact_arm)];
             if let Some(d) = &r.domain {
                 rows.extend(domain_rows(results, "prop2", setting, d));
             }
@@ -174,7 +177,7 @@ pub(super) fn collect(
             params.push_str(&format!(", worst of {} steps, seed {}", r.steps.len(), spec.seed));
             let attack = if local { "local-search" } else { "greedy" };
             let p = &spec.pol;
-            let row = attack_row(results, attack, (p.model, p.dataset, p.batch_size), error, params);
+            let row = attack_row(results, attack, (p.model, p.dataset, p.batch_size), error, params, None);
             push_unique(&mut results.attacks, name, vec![row]);
         }
         // Reproduction feeds the matrices; a PoL training run is only the input of the replays and forgeries.

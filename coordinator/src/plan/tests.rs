@@ -326,3 +326,35 @@ fn checked_in_attacks_sweep_expands() {
     // adam-projected with each of two optimisers, prop2.
     assert_eq!(jobs.len(), 12 + 3 + 4 + 8 + 4 + 1);
 }
+
+#[test]
+fn the_exact_arm_is_verified_exhaustively_beside_a_linear_f32_arm() {
+    let profiles = default_cpu_profiles();
+    let mut both = sweep();
+    both.arithmetic = Some(vec![Arithmetic::F32, Arithmetic::Exact]);
+    let jobs = expand_checked(&both, &profiles);
+    let (f32_jobs, exact_jobs): (Vec<_>, Vec<_>) = jobs.iter().partition(|j| !j.id.0.contains("-exact/"));
+    // f32, linear: 2 models x 2 seeds x (3 logs + 3 repeats); exact, exhaustive: 2 x 2 x (3 logs + 9 pairs).
+    assert_eq!((f32_jobs.len(), exact_jobs.len()), (2 * 2 * 6, 2 * 2 * 12));
+    // Within its sweep, the f32 arm keeps the ids it had before the exact arm existed.
+    let tail = |id: &JobId| id.0.split_once('/').expect("sweep/job").1.to_owned();
+    let before: HashSet<_> = expand_checked(&sweep(), &profiles).iter().map(|j| tail(&j.id)).collect();
+    assert!(f32_jobs.iter().all(|j| before.contains(&tail(&j.id))), "f32 ids changed");
+    for j in &exact_jobs {
+        let spec = match &j.plan {
+            Plan::Ready {
+                job: JobSpec::WriteLog { spec },
+            }
+            | Plan::VerifyOf { spec, .. } => spec,
+            other => panic!("{}: {other:?} in the exact arm", j.id),
+        };
+        assert_eq!(spec.arithmetic, Arithmetic::Exact, "{}", j.id);
+    }
+    let bad = SweepConfig::from_toml_str(
+        "name = \"t\"\nexperiments = [\"shuffle\"]\nmodels = [\"lenet5\"]\nbatch_sizes = [100]\nseeds = [0]\n\
+         triples = 4\ndevices = \"all\"\narithmetic = [\"exact\"]\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("arithmetic") && bad.contains("reproduction"), "{bad}");
+}

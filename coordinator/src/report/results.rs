@@ -81,10 +81,12 @@ impl Results {
         self.attacks.iter().flat_map(|n| n.value.iter())
     }
 
-    /// Adds a matrix under a name derived from its key ("reproduction-lenet5-mnist-b100", "-2" etc. when taken).
+    /// Adds a matrix under a name derived from its key ("reproduction-lenet5-mnist-b100", "...-exact" for the exact
+    /// arm, "-2" etc. when taken).
     pub fn push_matrix(&mut self, m: CrossDeviceMatrix) {
         let k = &m.key;
-        let base = safe_name(&format!("{}-{}-{}-b{}", k.experiment, k.model, k.dataset, k.batch_size));
+        let arm = if k.arithmetic.is_f32() { String::new() } else { format!("-{}", k.arithmetic) };
+        let base = safe_name(&format!("{}-{}-{}-b{}{arm}", k.experiment, k.model, k.dataset, k.batch_size));
         let name = unique(&base, |n| self.matrices.iter().any(|x| x.name == n));
         self.matrices.push(Named::new(name, m));
     }

@@ -12,7 +12,7 @@ use super::results::{write_json, Results};
 use super::texttable::TextTable;
 use super::write_file;
 use crate::error::Result;
-use forgebench_shared::experiment::{DatasetKind, ModelKind};
+use forgebench_shared::experiment::{Arithmetic, DatasetKind, ModelKind};
 use forgebench_shared::measures::{json, nan_max, Measure};
 use forgebench_shared::numfmt;
 use forgebench_shared::verdict::{Verdict, POL_MARGIN};
@@ -54,6 +54,12 @@ pub struct Table1Row {
     pub published_l2: Option<f64>,
     /// Where the published figures come from.
     pub published_source: Option<String>,
+    /// The largest benign L2 of the setting's exact-arm matrices (0 when every device agrees bit for bit).
+    #[serde(default, with = "json::opt")]
+    pub exact_benign_l2: Option<f64>,
+    /// The attack against the exact verifier (threshold 0), where measured.
+    #[serde(default)]
+    pub exact_arm: Option<forgebench_shared::results::ExactArmCheck>,
 }
 
 type Setting = (ModelKind, DatasetKind, usize);
@@ -76,13 +82,19 @@ pub(crate) fn settings(results: &Results) -> Vec<Setting> {
     v
 }
 
-/// The largest benign L2 of a setting over the folder's matrices (NaN when any cell's is), with the names of
-/// those matrices.
+/// The largest benign L2 of a setting over the folder's f32-arm matrices (NaN when any cell's is), with the names
+/// of those matrices: the benign noise a tolerant verifier must allow.
 pub(crate) fn benign_of(results: &Results, s: &Setting) -> Option<(f64, Vec<String>)> {
+    benign_in(results, s, Arithmetic::F32)
+}
+
+/// The largest L2 of a setting over its matrices of arm `arith`, with their names.
+pub(crate) fn benign_in(results: &Results, s: &Setting, arith: Arithmetic) -> Option<(f64, Vec<String>)> {
     let ms: Vec<_> = results
         .matrices
         .iter()
         .filter(|m| (m.value.key.model, m.value.key.dataset, m.value.key.batch_size) == *s)
+        .filter(|m| m.value.key.arithmetic == arith)
         .collect();
     let max = nan_max(ms.iter().filter_map(|m| m.value.largest(Measure::L2)))?;
     Some((max, ms.iter().map(|m| m.name.clone()).collect()))
@@ -93,6 +105,7 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
     let mut rows = Vec::new();
     for s in settings(results) {
         let benign = benign_of(results, &s);
+        let exact_benign = benign_in(results, &s, Arithmetic::Exact).map(|(v, _)| v);
         let publ_benign = published::largest_benign(s.0, s.1, s.2);
         let base = |benign_l2: Option<f64>, benign_source: String| Table1Row {
             model: s.0,
@@ -108,6 +121,8 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
             published_benign_l2: publ_benign.map(|p| p.l2()),
             published_l2: None,
             published_source: publ_benign.map(|p| format!("published: {}", p.source)),
+            exact_benign_l2: exact_benign,
+            exact_arm: None,
         };
         let attacks: Vec<_> = results
             .attack_rows()
@@ -133,6 +148,7 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
                 verdict: Some(Verdict::at(a.error_l2, benign_l2, POL_MARGIN)),
                 published_l2: publ.map(|p| p.l2()),
                 published_source: sources(publ_benign.into_iter().chain(publ)),
+                exact_arm: a.exact_arm,
                 ..base(benign_l2, src)
             });
         }
@@ -205,6 +221,7 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
         "attack L2",
         "attack / benign",
         "verdict (PoL at 10x benign)",
+        "exact verifier (threshold 0)",
         "published attack L2",
     ]);
     let strongest = strongest(rows);
@@ -225,11 +242,23 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
             sci(r.attack_l2),
             r.ratio.map_or("–".into(), numfmt::ratio),
             r.verdict.map_or("–", Verdict::word).to_owned(),
+            exact_cell(r),
             r.published_l2
                 .map_or("–".into(), |x| format!("{} (published)", numfmt::error(x))),
         ]);
     }
     t
+}
+
+/// The exact verifier's column: an attack's verdict, or for a benign-only line the exact-arm matrices' largest
+/// error; a dash where the exact arm was not measured.
+fn exact_cell(r: &Table1Row) -> String {
+    match (&r.attack, r.exact_arm, r.exact_benign_l2) {
+        (Some(_), Some(c), _) => c.words(),
+        (None, None, Some(0.0)) => "benign: 0, bit for bit".into(),
+        (None, None, Some(e)) => format!("benign: {}", numfmt::error(e)),
+        _ => "–".into(),
+    }
 }
 
 /// The rows holding, per model, data set and b, the attack with the smallest error (a NaN error never counts).
@@ -280,12 +309,12 @@ fn num(v: Option<f64>) -> String {
 pub(crate) fn table1_csv(rows: &[Table1Row]) -> String {
     let mut s = String::from(
         "model,dataset,batch_size,benign_l2,benign_source,attack,parameters,attack_l2,ratio,verdict,\
-         published_benign_l2,published_l2,published_source\n",
+         published_benign_l2,published_l2,published_source,exact_benign_l2,exact_differing,exact_fixable,exact_dim\n",
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.model,
             r.dataset,
             r.batch_size,
@@ -298,7 +327,11 @@ pub(crate) fn table1_csv(rows: &[Table1Row]) -> String {
             r.verdict.map_or("", Verdict::word),
             num(r.published_benign_l2),
             num(r.published_l2),
-            csv_field(r.published_source.as_deref().unwrap_or(""))
+            csv_field(r.published_source.as_deref().unwrap_or("")),
+            num(r.exact_benign_l2),
+            r.exact_arm.map_or(String::new(), |c| c.differing.to_string()),
+            r.exact_arm.map_or(String::new(), |c| c.fixable_by_records.to_string()),
+            r.exact_arm.map_or(String::new(), |c| c.dim.to_string())
         );
     }
     s

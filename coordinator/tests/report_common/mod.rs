@@ -40,6 +40,7 @@ fn attack(attack: &str, model: ModelKind, b: usize, err: f64, params: &str, beni
         error_l2: err,
         parameters: params.into(),
         benign_l2: benign,
+        exact_arm: None,
     }
 }
 
@@ -114,6 +115,7 @@ pub fn full_results() -> Results {
                 final_error: em(last, dim),
                 best: None,
                 domain: None,
+                exact_arm: None,
             },
         ));
     }
@@ -206,6 +208,12 @@ fn prop2(p: Provenance) -> Prop2Report {
         label_simplex_violation: 0.3,
         batch_distance: 55.0,
         domain: Some(domain()),
+        exact_arm: Some(forgebench_shared::results::ExactArmCheck {
+            dim: 7840,
+            differing: 7000,
+            fixable_by_records: 3,
+            l2: 2.5e-8,
+        }),
     }
 }
 
@@ -219,6 +227,7 @@ fn domain() -> DomainReport {
         one_hot,
         nearest_real: 7.5,
         nearest_real_median: 8.0,
+        exact_arm: None,
     };
     DomainReport {
         start: "prop2".into(),

@@ -39,6 +39,9 @@ pub struct DomainForgery {
     /// The median over the forged inputs of the distance to the nearest real one.
     #[serde(with = "json")]
     pub nearest_real_median: f64,
+    /// The batch against the exact verifier (absent in results written before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_arm: Option<super::ExactArmCheck>,
 }
 
 /// The search and its end points.

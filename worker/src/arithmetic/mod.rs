@@ -30,8 +30,9 @@ pub struct LoggedStep {
     pub decided: u64,
 }
 
-/// The step of `model` from `theta` on the examples `indices` of `ds`, in `arith`. `replay` holds the writer's
-/// records and tolerance (in units of each site's f64 resolution) when an exact-arm log is verified; without it the step writes its own.
+/// The step of `model` from `theta` on the examples `indices` of `ds`, in `arith`. `units` is the exact arm's
+/// tolerance in units of each site's f64 resolution (a replay: the writer's); `replay` holds the writer's records
+/// when an exact-arm log is verified, and without it the step writes its own.
 #[allow(clippy::too_many_arguments)]
 pub fn logged_step(
     arith: Arithmetic,
@@ -41,7 +42,8 @@ pub fn logged_step(
     indices: &[usize],
     device: tch::Device,
     eta: f64,
-    replay: Option<(&StepRecords, f64)>,
+    units: f64,
+    replay: Option<&StepRecords>,
 ) -> Result<LoggedStep> {
     match arith {
         Arithmetic::F32 => {
@@ -60,9 +62,9 @@ pub fn logged_step(
         Arithmetic::Exact => {
             // f64 inputs hold the f32 data exactly.
             let batch = Batch::gather(ds, indices, device, Precision::F64)?;
-            let (mode, units) = match replay {
-                Some((r, t)) => (Mode::Replay(r), t),
-                None => (Mode::Write, exact::TOLERANCE_UNITS),
+            let mode = match replay {
+                Some(r) => Mode::Replay(r),
+                None => Mode::Write,
             };
             let s = exact::step(model, theta, &batch, eta, units, mode)?;
             Ok(LoggedStep {

@@ -17,7 +17,8 @@ pub fn bench_exact(pa: &ProcessArgs, ra: &ReproArgs) -> Result<serde_json::Value
         let theta = repro::theta_k(&spec, k);
         let idx = repro::batch_k(&spec, k, ds.n);
         let t = Instant::now();
-        let s = logged_step(arith, spec.model, &theta, &ds, &idx, device, spec.eta, None)?;
+        let units = spec.tolerance_units.unwrap_or(crate::arithmetic::exact::TOLERANCE_UNITS);
+        let s = logged_step(arith, spec.model, &theta, &ds, &idx, device, spec.eta, units, None)?;
         Ok::<_, crate::WorkerError>((t.elapsed().as_secs_f64(), s))
     };
     run(Arithmetic::F32, spec.triples)?;
@@ -40,6 +41,7 @@ pub fn bench_exact(pa: &ProcessArgs, ra: &ReproArgs) -> Result<serde_json::Value
     Ok(serde_json::json!({
         "model": spec.model, "dataset": spec.dataset, "batch_size": spec.batch_size, "steps": spec.triples,
         "threads": tch::get_num_threads(),
+        "tolerance_units": spec.tolerance_units.unwrap_or(crate::arithmetic::exact::TOLERANCE_UNITS),
         "f32_s_per_step": f32_s / n, "exact_s_per_step": exact_s / n, "time_ratio": exact_s / f32_s,
         "values_rounded_per_step": values, "sites": sites,
         "records_per_step": mean(&records), "record_fraction": mean(&records) / values as f64,

@@ -164,6 +164,7 @@ fn row(attack: &str, model: ModelKind, dataset: DatasetKind, b: usize, error_l2:
         error_l2,
         parameters,
         benign_l2: None,
+        exact_arm: None,
     }
 }
 

@@ -38,6 +38,10 @@ pub struct ReproArgs {
     /// writer's rounding records; verification is then bit for bit).
     #[arg(long, default_value_t = Arithmetic::F32)]
     pub arithmetic: Arithmetic,
+    /// The exact arm's rounding tolerance, in units of each site's f64 resolution (2^-52 times its largest
+    /// magnitude); the writer's is recorded in the log and used by its verifiers.
+    #[arg(long)]
+    pub tolerance_units: Option<f64>,
 }
 
 impl ReproArgs {
@@ -52,6 +56,7 @@ impl ReproArgs {
             seed: self.seed,
             full: self.full,
             arithmetic: self.arithmetic,
+            tolerance_units: self.tolerance_units,
         }
     }
 }

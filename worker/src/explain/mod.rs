@@ -51,7 +51,8 @@ pub fn trace(spec: &ReproSpec, k: usize, ds: &Dataset, device: tch::Device) -> R
         }
         Arithmetic::Exact => {
             let batch = Batch::gather(ds, &idx, device, Precision::F64)?;
-            exact::step_traced(spec.model, &theta, &batch, spec.eta, &mut sites)?;
+            let labels = exact::Labels::Hard(&batch.y);
+            exact::step_traced(spec.model, &theta, &batch.x, labels, spec.eta, &mut sites)?;
         }
     }
     Ok(Trace {
@@ -79,6 +80,7 @@ mod tests {
                 seed: 2,
                 full: false,
                 arithmetic: Arithmetic::F32,
+                tolerance_units: None,
             };
             let t = trace(&spec, 0, &ds, tch::Device::Cpu).unwrap();
             let (name, last) = t.sites.last().unwrap();

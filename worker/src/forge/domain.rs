@@ -86,7 +86,21 @@ impl Problem {
             one_hot,
             nearest_real: nearest(x, &self.real.x),
             nearest_real_median: median_nearest(x, &self.real.x),
+            exact_arm: Some(self.exact_arm(x, y)?),
         })
+    }
+
+    /// The batch against the exact verifier.
+    pub fn exact_arm(&self, x: &Tensor, y: &Tensor) -> Result<forgebench_shared::results::ExactArmCheck> {
+        use crate::arithmetic::exact::{attack, Labels};
+        let theta = crate::tensors::to_f32(&self.theta)?;
+        attack::check(
+            self.model,
+            &theta,
+            (&self.real.x, Labels::Hard(&self.real.y)),
+            (x, Labels::Soft(y)),
+            self.eta,
+        )
     }
 }
 

@@ -114,10 +114,8 @@ pub fn verify_log(
             Some(ix) => ix[k * b..(k + 1) * b].iter().map(|&i| i as usize).collect(),
             None => super::batch_k(&m.spec, k, ds.n),
         };
-        let replay = match (&log.records, &m.exact) {
-            (Some(r), Some(info)) => Some((&r[k], info.tolerance_units)),
-            _ => None,
-        };
+        let replay = log.records.as_ref().map(|r| &r[k]);
+        let units = m.exact.as_ref().map_or(0.0, |info| info.tolerance_units);
         let u = logged_step(
             m.spec.arithmetic,
             m.spec.model,
@@ -126,6 +124,7 @@ pub fn verify_log(
             &idx,
             device,
             m.spec.eta,
+            units,
             replay,
         )?;
         let stored = &log.theta_next[k * dim..(k + 1) * dim];

@@ -146,6 +146,7 @@ impl Fake<'_> {
                         error: m(2e-4),
                     }),
                     domain: (spec.domain_iterations > 0).then(|| domain("adam-best", spec.domain_iterations)),
+                    exact_arm: None,
                 };
                 (json!(r), self.grids(job, "adam"))
             }
@@ -161,6 +162,12 @@ impl Fake<'_> {
                     label_simplex_violation: 0.2,
                     batch_distance: 3.0,
                     domain: (spec.domain_iterations > 0).then(|| domain("prop2", spec.domain_iterations)),
+                    exact_arm: Some(forgebench_shared::results::ExactArmCheck {
+                        dim: 7840,
+                        differing: 12,
+                        fixable_by_records: 12,
+                        l2: 1e-9,
+                    }),
                 };
                 (json!(r), self.grids(job, "prop2"))
             }
@@ -184,6 +191,7 @@ fn domain(start: &str, iterations: usize) -> forgebench_shared::results::DomainR
         one_hot,
         nearest_real: 4.0,
         nearest_real_median: 5.0,
+        exact_arm: None,
     };
     DomainReport {
         start: start.into(),

@@ -11,15 +11,43 @@ use tch::Tensor;
 /// A site: named result in, the value to carry on with out.
 pub type Site<'a> = dyn FnMut(String, &Tensor) -> Result<Tensor> + 'a;
 
+/// The labels of a batch: class indices, or rows of class weights (a forger's soft labels).
+#[derive(Clone, Copy)]
+pub enum Labels<'a> {
+    /// int64 `[b]`.
+    Hard(&'a Tensor),
+    /// `[b, classes]` in theta's kind.
+    Soft(&'a Tensor),
+}
+
+impl Labels<'_> {
+    /// The mean cross-entropy of `logits` against these labels, as the update kernel and the soft-label attacks
+    /// take it.
+    fn loss(self, logits: &Tensor) -> Result<Tensor> {
+        match self {
+            Labels::Hard(y) => cross_entropy(logits, y),
+            Labels::Soft(q) => Ok((logits.f_log_softmax(-1, None::<tch::Kind>)? * q)
+                .f_sum_dim_intlist(-1, false, None::<tch::Kind>)?
+                .f_mean(None::<tch::Kind>)?
+                .f_neg()?),
+        }
+    }
+}
+
 /// The gradient of the mean cross-entropy with respect to each parameter tensor, in layout order. Sites, in order:
 /// each inexact operation's output ("fc1.forward"), the loss's gradient ("loss.backward"), then backwards through
 /// the operations each parameter's gradient ("fc1.backward.weight") and the gradient passed on ("fc1.backward").
 pub fn gradients(model: ModelKind, theta: &Tensor, batch: &Batch, site: &mut Site) -> Result<Vec<Tensor>> {
+    gradients_of(model, theta, &batch.x, Labels::Hard(&batch.y), site)
+}
+
+/// [`gradients`] for inputs `x` and any labels.
+pub fn gradients_of(model: ModelKind, theta: &Tensor, x: &Tensor, labels: Labels, site: &mut Site) -> Result<Vec<Tensor>> {
     let params = models::param_views(model, theta);
     let graph = ops(model);
     let _guard = tch::no_grad_guard();
     let of = |o: &Op| -> Vec<Tensor> { o.params.iter().map(|&i| params[i].detach()).collect() };
-    let mut acts = vec![batch.x.shallow_clone()];
+    let mut acts = vec![x.shallow_clone()];
     for o in &graph {
         let out = (o.apply)(acts.last().expect("input"), &of(o));
         let out = if o.exact {
@@ -31,7 +59,7 @@ pub fn gradients(model: ModelKind, theta: &Tensor, batch: &Batch, site: &mut Sit
     }
     let logits = acts.pop().expect("logits").set_requires_grad(true);
     let g = tch::with_grad(|| -> Result<Tensor> {
-        let l = cross_entropy(&logits, &batch.y)?;
+        let l = labels.loss(&logits)?;
         Ok(Tensor::f_run_backward(&[&l], &[&logits], false, false)?.remove(0))
     })?;
     let mut g = site("loss.backward".into(), &g)?;

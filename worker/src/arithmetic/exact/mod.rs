@@ -6,11 +6,13 @@
 //!
 //! Each operation's backward runs on its own ([`backprop`]): autograd differentiates the operation alone, fed the
 //! rounded gradient of its output, so every gradient that flows between layers is an f32 value and a site.
+pub mod attack;
 pub mod backprop;
 mod graph;
 pub mod records;
 pub mod round;
 
+pub use backprop::Labels;
 pub use graph::{ops, Op};
 pub use records::{SiteRecords, StepRecords};
 
@@ -138,31 +140,35 @@ impl Sites<'_> {
 /// One SGD step of `model` at `theta` on `batch` (inputs in f64, exactly the f32 data), in the exact arm.
 /// `units` is the tolerance in units of each site's f64 resolution (a replay: the writer's).
 pub fn step(model: ModelKind, theta: &[f32], batch: &Batch, eta: f64, units: f64, mode: Mode) -> Result<ExactStep> {
-    run(model, theta, batch, eta, units, mode, None)
+    run(model, theta, &batch.x, Labels::Hard(&batch.y), eta, units, mode, None)
 }
 
 /// A writer's step that also keeps each site's f64 values before rounding (for [`crate::explain`]).
+/// Inputs `x` (f64 holding f32 values) and labels of any kind.
 pub fn step_traced(
     model: ModelKind,
     theta: &[f32],
-    batch: &Batch,
+    x: &Tensor,
+    labels: Labels,
     eta: f64,
     trace: &mut Vec<(String, Vec<f64>)>,
 ) -> Result<ExactStep> {
-    run(model, theta, batch, eta, TOLERANCE_UNITS, Mode::Write, Some(trace))
+    run(model, theta, x, labels, eta, TOLERANCE_UNITS, Mode::Write, Some(trace))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run(
     model: ModelKind,
     theta: &[f32],
-    batch: &Batch,
+    x: &Tensor,
+    labels: Labels,
     eta: f64,
     units: f64,
     mode: Mode,
     trace: Option<&mut Vec<(String, Vec<f64>)>>,
 ) -> Result<ExactStep> {
     let theta64: Vec<f64> = theta.iter().map(|&v| v as f64).collect();
-    let theta_t = Tensor::from_slice(&theta64).to_device(batch.x.device());
+    let theta_t = Tensor::from_slice(&theta64).to_device(x.device());
     let mut sites = Sites {
         units,
         mode,
@@ -174,7 +180,7 @@ fn run(
         decided: 0,
         trace,
     };
-    let grads = backprop::gradients(model, &theta_t, batch, &mut |name, t| sites.round(name, t))?;
+    let grads = backprop::gradients_of(model, &theta_t, x, labels, &mut |name, t| sites.round(name, t))?;
     let mut grad = Vec::with_capacity(theta.len());
     for g in &grads {
         grad.extend(crate::tensors::to_f64(g)?);
