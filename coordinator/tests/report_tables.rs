@@ -499,7 +499,10 @@ fn the_exact_arm_has_its_own_column_and_never_sets_the_benign_reference() {
     use forgebench_shared::experiment::Arithmetic;
     use forgebench_shared::results::ExactArmCheck;
     let mut r = full_results();
-    let before: Vec<Option<f64>> = forgebench_coordinator::report::table1(&r).iter().map(|t| t.benign_l2).collect();
+    let before: Vec<Option<f64>> = forgebench_coordinator::report::table1(&r)
+        .iter()
+        .map(|t| t.benign_l2)
+        .collect();
     // An exact-arm copy of the first matrix with every cell set far above the f32 arm's: it must not become the
     // benign reference, and its own largest cell goes to the exact column.
     let mut exact: CrossDeviceMatrix = r.matrices[0].value.clone();
@@ -524,12 +527,22 @@ fn the_exact_arm_has_its_own_column_and_never_sets_the_benign_reference() {
     row.exact_arm = Some(check);
     let attack = row.attack.clone();
     let t1 = forgebench_coordinator::report::table1(&r);
-    assert_eq!(t1.iter().map(|t| t.benign_l2).collect::<Vec<_>>(), before, "the exact arm moved a benign reference");
-    let t = t1.iter().find(|t| t.attack.as_deref() == Some(attack.as_str())).unwrap();
+    assert_eq!(
+        t1.iter().map(|t| t.benign_l2).collect::<Vec<_>>(),
+        before,
+        "the exact arm moved a benign reference"
+    );
+    let t = t1
+        .iter()
+        .find(|t| t.attack.as_deref() == Some(attack.as_str()))
+        .unwrap();
     assert_eq!((t.exact_benign_l2, t.exact_arm), (Some(100.0), Some(check)));
     let out = tempfile::tempdir().expect("tempdir");
     write_report(&r, out.path()).expect("report");
     let md = std::fs::read_to_string(out.path().join("tables/table1.md")).unwrap();
     assert!(md.contains("exact verifier (threshold 0)"), "{md}");
-    assert!(md.contains("detected: 61,000 of 61,706 values differ, 4 fixable by records"), "{md}");
+    assert!(
+        md.contains("detected: 61,000 of 61,706 values differ, 4 fixable by records"),
+        "{md}"
+    );
 }

@@ -93,6 +93,9 @@ pub struct ForgedStep {
     pub candidates_scored: usize,
     /// Local-search moves accepted.
     pub moves: usize,
+    /// The chosen batch against the exact verifier (absent in results written before it was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact_arm: Option<ExactArmCheck>,
 }
 
 /// How a search scores its candidate batches.

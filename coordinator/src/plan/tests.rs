@@ -338,8 +338,14 @@ fn the_exact_arm_is_verified_exhaustively_beside_a_linear_f32_arm() {
     assert_eq!((f32_jobs.len(), exact_jobs.len()), (2 * 2 * 6, 2 * 2 * 12));
     // Within its sweep, the f32 arm keeps the ids it had before the exact arm existed.
     let tail = |id: &JobId| id.0.split_once('/').expect("sweep/job").1.to_owned();
-    let before: HashSet<_> = expand_checked(&sweep(), &profiles).iter().map(|j| tail(&j.id)).collect();
-    assert!(f32_jobs.iter().all(|j| before.contains(&tail(&j.id))), "f32 ids changed");
+    let before: HashSet<_> = expand_checked(&sweep(), &profiles)
+        .iter()
+        .map(|j| tail(&j.id))
+        .collect();
+    assert!(
+        f32_jobs.iter().all(|j| before.contains(&tail(&j.id))),
+        "f32 ids changed"
+    );
     for j in &exact_jobs {
         let spec = match &j.plan {
             Plan::Ready {

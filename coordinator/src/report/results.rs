@@ -85,8 +85,15 @@ impl Results {
     /// arm, "-2" etc. when taken).
     pub fn push_matrix(&mut self, m: CrossDeviceMatrix) {
         let k = &m.key;
-        let arm = if k.arithmetic.is_f32() { String::new() } else { format!("-{}", k.arithmetic) };
-        let base = safe_name(&format!("{}-{}-{}-b{}{arm}", k.experiment, k.model, k.dataset, k.batch_size));
+        let arm = if k.arithmetic.is_f32() {
+            String::new()
+        } else {
+            format!("-{}", k.arithmetic)
+        };
+        let base = safe_name(&format!(
+            "{}-{}-{}-b{}{arm}",
+            k.experiment, k.model, k.dataset, k.batch_size
+        ));
         let name = unique(&base, |n| self.matrices.iter().any(|x| x.name == n));
         self.matrices.push(Named::new(name, m));
     }

@@ -17,7 +17,9 @@ pub fn bench_exact(pa: &ProcessArgs, ra: &ReproArgs) -> Result<serde_json::Value
         let theta = repro::theta_k(&spec, k);
         let idx = repro::batch_k(&spec, k, ds.n);
         let t = Instant::now();
-        let units = spec.tolerance_units.unwrap_or(crate::arithmetic::exact::TOLERANCE_UNITS);
+        let units = spec
+            .tolerance_units
+            .unwrap_or(crate::arithmetic::exact::TOLERANCE_UNITS);
         let s = logged_step(arith, spec.model, &theta, &ds, &idx, device, spec.eta, units, None)?;
         Ok::<_, crate::WorkerError>((t.elapsed().as_secs_f64(), s))
     };

@@ -31,6 +31,29 @@ pub fn plan(spec: &ForgeSpec, log: &PolLog) -> Vec<(usize, HashSet<usize>)> {
     }
 }
 
+/// The forged batch `forged` against the exact verifier at `theta`, where the log has `real`.
+fn exact_arm(
+    model: forgebench_shared::experiment::ModelKind,
+    theta: &[f32],
+    ds: &Dataset,
+    real: &[usize],
+    forged: &[usize],
+    eta: f64,
+    device: tch::Device,
+) -> Result<forgebench_shared::results::ExactArmCheck> {
+    use crate::arithmetic::exact::{attack, Labels};
+    let precision = forgebench_shared::experiment::Precision::F32;
+    let r = crate::update::Batch::gather(ds, real, device, precision)?;
+    let f = crate::update::Batch::gather(ds, forged, device, precision)?;
+    attack::check(
+        model,
+        theta,
+        (&r.x, Labels::Hard(&r.y)),
+        (&f.x, Labels::Hard(&f.y)),
+        eta,
+    )
+}
+
 /// Forges the shard of `log` selected by `spec`; returns the report and the forged log (batches replaced).
 /// `local_deadline_s` bounds each step's local search in wall-clock seconds (benchmarks; None for reproducible runs).
 pub fn forge_log(
@@ -89,7 +112,20 @@ pub fn forge_log(
             scoring: None,
         };
         let mut rng = PortableRng::derived(spec.seed, "forge-step", step as u64);
-        let out = forge_step(m.spec.model, &target, ds, &exclude, &params, &mut rng, device, step)?;
+        let mut out = forge_step(m.spec.model, &target, ds, &exclude, &params, &mut rng, device, step)?;
+        let real: Vec<usize> = log.indices[step * b..(step + 1) * b]
+            .iter()
+            .map(|&i| i as usize)
+            .collect();
+        out.step.exact_arm = Some(exact_arm(
+            m.spec.model,
+            log.checkpoint(step),
+            ds,
+            &real,
+            &out.step.batch,
+            m.spec.eta,
+            device,
+        )?);
         for (slot, &i) in forged.indices[step * b..(step + 1) * b].iter_mut().zip(&out.step.batch) {
             *slot = i as i64;
         }

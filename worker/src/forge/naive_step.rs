@@ -90,6 +90,7 @@ pub fn forge_step_naive(
         batch: data(&batch),
         candidates_scored: found.scored,
         moves,
+        exact_arm: None,
     };
     Ok(StepOutcome {
         step,

@@ -170,7 +170,9 @@ pub fn prop2(
         label_simplex_violation: out.simplex_violation,
         batch_distance: out.batch_distance,
         domain: searched.map(|s| s.report),
-        exact_arm: Some(domain::Problem::new(ModelKind::Logreg, &out.theta, &out.real, spec.eta)?.exact_arm(&out.x, &out.y)?),
+        exact_arm: Some(
+            domain::Problem::new(ModelKind::Logreg, &out.theta, &out.real, spec.eta)?.exact_arm(&out.x, &out.y)?,
+        ),
     };
     Ok((report, files))
 }

@@ -155,6 +155,7 @@ pub fn forge_step(
         batch: pool.data_indices(&batch),
         candidates_scored: found.scored,
         moves,
+        exact_arm: None,
     };
     Ok(StepOutcome {
         step,

@@ -82,14 +82,28 @@ pub fn write_log(
     let mut idx_bytes = Vec::new();
     let mut step_norms = Vec::with_capacity(k_total);
     let mut rec = RecordTensors::default();
-    let units = spec.tolerance_units.unwrap_or(crate::arithmetic::exact::TOLERANCE_UNITS);
+    let units = spec
+        .tolerance_units
+        .unwrap_or(crate::arithmetic::exact::TOLERANCE_UNITS);
     if !(units.is_finite() && units > 0.0) {
-        return Err(WorkerError::Invalid(format!("tolerance_units {units} is not a positive number")));
+        return Err(WorkerError::Invalid(format!(
+            "tolerance_units {units} is not a positive number"
+        )));
     }
     for k in 0..k_total {
         let theta = super::theta_k(spec, k);
         let idx = super::batch_k(spec, k, ds.n);
-        let u = logged_step(spec.arithmetic, spec.model, &theta, ds, &idx, device, spec.eta, units, None)?;
+        let u = logged_step(
+            spec.arithmetic,
+            spec.model,
+            &theta,
+            ds,
+            &idx,
+            device,
+            spec.eta,
+            units,
+            None,
+        )?;
         next.extend(f32_bytes(&u.theta_next));
         step_norms.push(u.step_norm);
         if let Some(r) = &u.records {

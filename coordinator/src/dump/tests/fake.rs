@@ -120,6 +120,7 @@ impl Fake<'_> {
                         batch: vec![i; spec.pol.batch_size],
                         candidates_scored: spec.candidates,
                         moves: 1,
+                        exact_arm: None,
                     })
                     .collect();
                 let r = ForgeReport {

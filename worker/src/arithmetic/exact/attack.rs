@@ -42,7 +42,16 @@ pub fn check(
     eta: f64,
 ) -> Result<ExactArmCheck> {
     let (ry, fy) = (logged(real_y), logged(forged_y));
-    let honest = run(model, theta, &as_logged(real_x), labels(&ry), eta, TOLERANCE_UNITS, Mode::Write, None)?;
+    let honest = run(
+        model,
+        theta,
+        &as_logged(real_x),
+        labels(&ry),
+        eta,
+        TOLERANCE_UNITS,
+        Mode::Write,
+        None,
+    )?;
     let mut trace = Vec::new();
     let forged = run(
         model,

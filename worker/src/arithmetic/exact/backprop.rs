@@ -42,7 +42,13 @@ pub fn gradients(model: ModelKind, theta: &Tensor, batch: &Batch, site: &mut Sit
 }
 
 /// [`gradients`] for inputs `x` and any labels.
-pub fn gradients_of(model: ModelKind, theta: &Tensor, x: &Tensor, labels: Labels, site: &mut Site) -> Result<Vec<Tensor>> {
+pub fn gradients_of(
+    model: ModelKind,
+    theta: &Tensor,
+    x: &Tensor,
+    labels: Labels,
+    site: &mut Site,
+) -> Result<Vec<Tensor>> {
     let params = models::param_views(model, theta);
     let graph = ops(model);
     let _guard = tch::no_grad_guard();

@@ -204,7 +204,8 @@ pub fn reachable(v: f64, target: f32, check: f64) -> bool {
     }
     match boundary(v) {
         Some((lo, hi)) => {
-            (v - midpoint(lo, hi)).abs() <= check && (target.to_bits() == lo.to_bits() || target.to_bits() == hi.to_bits())
+            (v - midpoint(lo, hi)).abs() <= check
+                && (target.to_bits() == lo.to_bits() || target.to_bits() == hi.to_bits())
         }
         None => false,
     }
