@@ -41,6 +41,9 @@ pub struct ExactRecords {
     /// The writer's tolerance at each site, in units of the site's f64 resolution (2^-52 times its largest
     /// magnitude).
     pub tolerance_units: f64,
+    /// The relative part of the tolerance, in gaps between adjacent f32 values (a value this near a boundary is
+    /// recorded at any scale).
+    pub tolerance_gaps: f64,
     /// The rounding sites of a step, in order ("conv1.forward", ..., "update").
     pub sites: Vec<String>,
     /// Values rounded per step, over all sites.

@@ -88,17 +88,19 @@ fn markdown(e: &Explanation, pair: &[DeviceProfile; 2], ra: &ReproArgs, k: usize
         Some(site) => format!("They part at {site}; every site before it is bit for bit equal.\n\n"),
         None => "Every site is bit for bit equal.\n\n".to_owned(),
     };
-    s += "| site | values | differing | L2 | Linf | L2 / norm | max (f32 gaps) |\n|---|---|---|---|---|---|---|\n";
+    s += "| site | values | differing | L2 | Linf | L2 / norm | max (f32 gaps) | max / exact-arm tolerance |\n\
+          |---|---|---|---|---|---|---|---|\n";
     for d in &e.sites {
         s += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
             d.site,
             d.values,
             d.differing,
             sci(d.l2),
             sci(d.linf),
             sci(d.rel),
-            sci(d.max_gaps)
+            sci(d.max_gaps),
+            sci(d.over_tolerance)
         );
     }
     s

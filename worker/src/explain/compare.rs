@@ -24,6 +24,9 @@ pub struct SiteDiff {
     /// Largest difference in units of the site's f64 resolution: Linf / (2^-52 x the site's largest magnitude).
     /// Summation-order noise is a small multiple of it, whatever the value it lands on.
     pub linf_f64_units: f64,
+    /// Largest difference over the exact arm's writer tolerance at that value (the larger of 1024 units of the site's
+    /// f64 resolution and 1e-3 gaps): under 1, the rounding records cover every difference at the site.
+    pub over_tolerance: f64,
 }
 
 /// A comparison of two traces.
@@ -68,6 +71,8 @@ pub fn compare(a: &Trace, b: &Trace) -> Result<Explanation> {
         }
         let (mut sq, mut norm, mut linf, mut gaps, mut differing) = (0.0, 0.0, 0.0f64, 0.0f64, 0);
         let scale = va.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+        let abs_tol = crate::arithmetic::exact::round::tolerance(va, crate::arithmetic::exact::TOLERANCE_UNITS);
+        let mut over = 0.0f64;
         for (&x, &y) in va.iter().zip(vb) {
             let d = (x - y).abs();
             if x.to_bits() != y.to_bits() {
@@ -78,6 +83,7 @@ pub fn compare(a: &Trace, b: &Trace) -> Result<Explanation> {
             linf = linf.max(d);
             if d > 0.0 {
                 gaps = gaps.max(d / gap(x));
+                over = over.max(d / abs_tol.max(crate::arithmetic::exact::round::REL_GAPS * gap(x)));
             }
         }
         sites.push(SiteDiff {
@@ -88,6 +94,7 @@ pub fn compare(a: &Trace, b: &Trace) -> Result<Explanation> {
             linf,
             rel: if norm > 0.0 { (sq / norm).sqrt() } else { 0.0 },
             max_gaps: gaps,
+            over_tolerance: over,
             linf_f64_units: if scale > 0.0 {
                 linf / (f64::EPSILON * scale)
             } else {

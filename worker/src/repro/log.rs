@@ -117,6 +117,7 @@ pub fn write_log(
     }
     let exact = (spec.arithmetic == Arithmetic::Exact).then(|| ExactRecords {
         tolerance_units: units,
+        tolerance_gaps: crate::arithmetic::exact::round::REL_GAPS,
         sites: rec.sites.clone(),
         values_per_step: rec.values,
         records: rec.counts.clone(),
@@ -325,6 +326,16 @@ fn read_records(st: &SafeTensors, m: &LogManifest, path: &Path) -> Result<Option
         return Err(WorkerError::artifact(
             path,
             format!("rounding tolerance {} units is not in (0, 2^40]", info.tolerance_units),
+        ));
+    }
+    if info.tolerance_gaps != crate::arithmetic::exact::round::REL_GAPS {
+        return Err(WorkerError::artifact(
+            path,
+            format!(
+                "written with a relative rounding tolerance of {} gaps; this verifier applies {}",
+                info.tolerance_gaps,
+                crate::arithmetic::exact::round::REL_GAPS
+            ),
         ));
     }
     let offsets: Vec<i64> = tensor_bytes(st, "rounding_offsets", Dtype::I64, &[k + 1], path)?
