@@ -50,8 +50,12 @@ pub fn cross_entropy(logits: &Tensor, y: &Tensor) -> Result<Tensor> {
 
 /// Mean cross-entropy on soft labels `q` (rows of class weights): -mean_i sum_k q_ik log p_ik.
 pub fn loss_soft(model: ModelKind, theta: &Tensor, x: &Tensor, q: &Tensor) -> Result<Tensor> {
-    let logp = models::forward(model, theta, x).f_log_softmax(-1, None::<Kind>)?;
-    Ok((logp * q)
+    cross_entropy_soft(&models::forward(model, theta, x), q)
+}
+
+/// Mean cross-entropy of `logits` against rows of class weights `q`.
+pub fn cross_entropy_soft(logits: &Tensor, q: &Tensor) -> Result<Tensor> {
+    Ok((logits.f_log_softmax(-1, None::<Kind>)? * q)
         .f_sum_dim_intlist(-1, false, None::<Kind>)?
         .f_mean(None::<Kind>)?
         .f_neg()?)

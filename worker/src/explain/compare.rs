@@ -42,11 +42,11 @@ pub struct Explanation {
 
 /// The gap between `v`'s f32 value and the next one away from zero.
 fn gap(v: f64) -> f64 {
-    let r = (v as f32).abs();
+    let r = v as f32;
     if !r.is_finite() {
         return f64::INFINITY;
     }
-    r.next_up() as f64 - r as f64
+    crate::arithmetic::exact::round::gap(r)
 }
 
 /// Compares `a` and `b` (same arm, same sites); an error names the first mismatch of shape.

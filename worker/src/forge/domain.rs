@@ -86,22 +86,29 @@ impl Problem {
             one_hot,
             nearest_real: nearest(x, &self.real.x),
             nearest_real_median: median_nearest(x, &self.real.x),
-            exact_arm: Some(self.exact_arm(x, y)?),
+            exact_arm: Some(exact_arm(self.model, &self.theta, &self.real, x, y, self.eta)?),
         })
     }
+}
 
-    /// The batch against the exact verifier.
-    pub fn exact_arm(&self, x: &Tensor, y: &Tensor) -> Result<forgebench_shared::results::ExactArmCheck> {
-        use crate::arithmetic::exact::{attack, Labels};
-        let theta = crate::tensors::to_f32(&self.theta)?;
-        attack::check(
-            self.model,
-            &theta,
-            (&self.real.x, Labels::Hard(&self.real.y)),
-            (x, Labels::Soft(y)),
-            self.eta,
-        )
-    }
+/// The forged batch (`x`, soft labels `y`) against the exact verifier, beside `real` at `theta` (any precision).
+pub fn exact_arm(
+    model: ModelKind,
+    theta: &Tensor,
+    real: &Batch,
+    x: &Tensor,
+    y: &Tensor,
+    eta: f64,
+) -> Result<forgebench_shared::results::ExactArmCheck> {
+    use crate::arithmetic::exact::{attack, Labels};
+    let theta = crate::tensors::to_f32(theta)?;
+    attack::check(
+        model,
+        &theta,
+        (&real.x, Labels::Hard(&real.y)),
+        (x, Labels::Soft(y)),
+        eta,
+    )
 }
 
 /// The largest distance of a pixel from [0, 1].

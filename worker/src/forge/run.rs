@@ -116,7 +116,7 @@ pub fn adam_forge(
             error: out.best_error,
         }),
         domain: searched.map(|s| s.report),
-        exact_arm: Some(domain::Problem::new(spec.model, &theta, &real, spec.eta)?.exact_arm(&out.x, &out.y)?),
+        exact_arm: Some(domain::exact_arm(spec.model, &theta, &real, &out.x, &out.y, spec.eta)?),
     };
     Ok((report, files))
 }
@@ -170,9 +170,14 @@ pub fn prop2(
         label_simplex_violation: out.simplex_violation,
         batch_distance: out.batch_distance,
         domain: searched.map(|s| s.report),
-        exact_arm: Some(
-            domain::Problem::new(ModelKind::Logreg, &out.theta, &out.real, spec.eta)?.exact_arm(&out.x, &out.y)?,
-        ),
+        exact_arm: Some(domain::exact_arm(
+            ModelKind::Logreg,
+            &out.theta,
+            &out.real,
+            &out.x,
+            &out.y,
+            spec.eta,
+        )?),
     };
     Ok((report, files))
 }

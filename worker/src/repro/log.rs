@@ -174,20 +174,7 @@ pub fn write_log(
 }
 
 fn read_f32(st: &SafeTensors, name: &str, shape: &[usize], path: &Path) -> Result<Vec<f32>> {
-    let t = st
-        .tensor(name)
-        .map_err(|e| WorkerError::artifact(path, format!("tensor {name}: {e}")))?;
-    if t.dtype() != Dtype::F32 || t.shape() != shape {
-        return Err(WorkerError::artifact(
-            path,
-            format!(
-                "tensor {name} is {:?} {:?}, expected F32 {shape:?}",
-                t.dtype(),
-                t.shape()
-            ),
-        ));
-    }
-    Ok(t.data()
+    Ok(tensor_bytes(st, name, Dtype::F32, shape, path)?
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect())

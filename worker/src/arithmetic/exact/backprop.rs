@@ -4,7 +4,7 @@
 use super::graph::{ops, Op};
 use crate::error::{Result, WorkerError};
 use crate::models;
-use crate::update::{cross_entropy, Batch};
+use crate::update::{cross_entropy, cross_entropy_soft, Batch};
 use forgebench_shared::experiment::ModelKind;
 use tch::Tensor;
 
@@ -26,10 +26,7 @@ impl Labels<'_> {
     fn loss(self, logits: &Tensor) -> Result<Tensor> {
         match self {
             Labels::Hard(y) => cross_entropy(logits, y),
-            Labels::Soft(q) => Ok((logits.f_log_softmax(-1, None::<tch::Kind>)? * q)
-                .f_sum_dim_intlist(-1, false, None::<tch::Kind>)?
-                .f_mean(None::<tch::Kind>)?
-                .f_neg()?),
+            Labels::Soft(q) => cross_entropy_soft(logits, q),
         }
     }
 }

@@ -100,8 +100,8 @@ pub fn tolerance(v: &[f64], units: f64) -> f64 {
     units * f64::EPSILON * scale
 }
 
-/// The distance from `r` to the next f32 value away from zero.
-fn gap(r: f32) -> f64 {
+/// The distance from `r` (finite) to the next f32 value away from zero.
+pub fn gap(r: f32) -> f64 {
     let a = r.abs();
     a.next_up() as f64 - a as f64
 }
