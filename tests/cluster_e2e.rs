@@ -77,6 +77,7 @@ fn up_gives_the_single_machine_matrix_bit_for_bit() {
     let pooled: forgebench_shared::tables::CrossDeviceMatrix =
         serde_json::from_value(all(&c)[0]["matrix"].clone()).expect("matrix");
     let doubled = reordered_like(&pooled, &cluster[0]).cells[0][2]
+        .clone()
         .expect("cell")
         .summary
         .l2;

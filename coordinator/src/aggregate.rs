@@ -15,7 +15,7 @@ use forgebench_shared::config::Verification;
 use forgebench_shared::experiment::ReproSpec;
 use forgebench_shared::ids::{DeviceId, JobId, SweepId};
 use forgebench_shared::jobs::JobSpec;
-use forgebench_shared::measures::MeasureSummary;
+use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
 use forgebench_shared::provenance::Provenance;
 use forgebench_shared::tables::{Cell, CrossDeviceMatrix, DeviceLabel, MatrixKey};
 use std::collections::HashMap;
@@ -28,6 +28,9 @@ struct VerifyResult {
     writer: Provenance,
     verifier: Provenance,
     summary: MeasureSummary,
+    /// Absent in results of workers older than the per-triple cells.
+    #[serde(default)]
+    per_triple: Vec<ErrorMeasures>,
 }
 
 type Cells = Vec<Vec<Option<Cell>>>;
@@ -86,7 +89,10 @@ pub fn matrices(ledger: &Ledger, sweep: &SweepId, logs: Option<&Path>) -> Result
                 let writer = device_of.get(writer_job).copied();
                 let r = check_verify(j, writer, &outcome.result)?;
                 if let Some(w) = writer.and_then(index) {
-                    b.cells[w][v] = Some(Cell { summary: r.summary });
+                    b.cells[w][v] = Some(Cell {
+                        summary: r.summary,
+                        l2: r.per_triple.iter().map(|m| m.l2).collect(),
+                    });
                 }
             }
             Plan::Ready {
@@ -148,7 +154,7 @@ fn linear_cells<'a>(
             let (Some(row), Some(col)) = (b.write[i], if i == k { b.repeat[i] } else { b.write[k] }) else {
                 continue;
             };
-            let summary = match ledger.pair_cell(&row.id, &col.id)? {
+            let cell = match ledger.pair_cell(&row.id, &col.id)? {
                 Some(s) => s,
                 None => {
                     let Some(dir) = logs else { continue };
@@ -162,7 +168,7 @@ fn linear_cells<'a>(
                     s
                 }
             };
-            b.cells[i][k] = Some(Cell { summary });
+            b.cells[i][k] = Some(cell);
         }
     }
     Ok(())

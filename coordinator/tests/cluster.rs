@@ -84,7 +84,7 @@ async fn fake_workers_fill_the_matrix() {
     let names: Vec<_> = m[0].devices.iter().map(|d| d.profile.name.clone()).collect();
     for (w, row) in m[0].cells.iter().enumerate() {
         for (v, cell) in row.iter().enumerate() {
-            let cell = cell.expect("every cell computed");
+            let cell = cell.as_ref().expect("every cell computed");
             let want = fake_l2(&names[w], &names[v]);
             assert_eq!(
                 cell.summary.l2.max, want,

@@ -51,9 +51,7 @@ fn other_lab(like: &CrossDeviceMatrix) -> CrossDeviceMatrix {
             (0..n)
                 .map(|j| {
                     let x = (1 + i * n + j) as f64 * 1e-6;
-                    Some(Cell {
-                        summary: summary(&[x, 2.0 * x, 3.0 * x]),
-                    })
+                    Some(Cell::summarised(summary(&[x, 2.0 * x, 3.0 * x])))
                 })
                 .collect()
         })
@@ -71,7 +69,7 @@ fn expected(sources: &[&CrossDeviceMatrix], w: &DeviceId, v: &DeviceId) -> Measu
     for m in sources {
         let pos = |d: &DeviceId| m.devices.iter().position(|x| &x.id() == d);
         if let (Some(i), Some(j)) = (pos(w), pos(v)) {
-            parts.extend(m.cells[i][j].map(|c| c.summary));
+            parts.extend(m.cells[i][j].as_ref().map(|c| c.summary));
         }
     }
     MeasureSummary::pool(&parts)
@@ -148,7 +146,10 @@ async fn sweeps_and_an_import_pool_into_one_table() {
     let ids: Vec<DeviceId> = m.devices.iter().map(|d| d.id()).collect();
     for (i, w) in ids.iter().enumerate() {
         for (j, v) in ids.iter().enumerate() {
-            let got = m.cells[i][j].expect("every pair measured by some source").summary;
+            let got = m.cells[i][j]
+                .as_ref()
+                .expect("every pair measured by some source")
+                .summary;
             let want = expected(&[&ma, &mb, &lab], w, v);
             assert_eq!(
                 (got.l2.n, got.l2.max, got.l2_sq.max),
@@ -169,14 +170,14 @@ async fn sweeps_and_an_import_pool_into_one_table() {
         .iter()
         .position(|d| d.profile.name == "cpu-avx2")
         .expect("cpu-avx2");
-    assert_eq!(m.cells[avx2][avx2].expect("cell").summary.l2.n, 7);
+    assert_eq!(m.cells[avx2][avx2].as_ref().expect("cell").summary.l2.n, 7);
 
     // One pair: cpu-avx512 and cpu-default never met in a sweep; only the import measured them together.
     let c = hwdb::compare(ledger, "cpu-avx512", "cpu-default").expect("compare");
     assert_eq!(c.rows.len(), 1);
     let at = |name: &str| lab.devices.iter().position(|d| d.profile.name == name).expect(name);
     let (i, j) = (at("cpu-avx512"), at("cpu-default"));
-    let from_lab = lab.cells[i][j].expect("cell").summary;
+    let from_lab = lab.cells[i][j].as_ref().expect("cell").summary;
     assert_eq!(c.rows[0].cells[0], Some(from_lab), "A on B is the import's cell");
     let md = c.markdown();
     assert!(md.contains(&forgebench_shared::numfmt::error(from_lab.l2.max)), "{md}");

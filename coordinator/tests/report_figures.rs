@@ -101,7 +101,7 @@ fn heatmap_svg_names_every_device_and_cell() {
             d.profile.name
         );
     }
-    let off = m.value.cells[0][1].expect("cell").summary.l2.max;
+    let off = m.value.cells[0][1].as_ref().expect("cell").summary.l2.max;
     assert!(
         text.contains(&format!("{off:.2e}")),
         "heatmap lacks the cell value {off:.2e}"

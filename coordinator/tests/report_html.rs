@@ -12,7 +12,12 @@ fn page_references_no_external_resource() {
     let r = full_results();
     let dir = tempfile::tempdir().expect("tempdir");
     write_results(&r, &dir.path().join("results")).expect("write results");
-    let files = run_report_command(&dir.path().join("results"), &dir.path().join("report")).expect("report");
+    let files = run_report_command(
+        &dir.path().join("results"),
+        &dir.path().join("report"),
+        Default::default(),
+    )
+    .expect("report");
     let html = std::fs::read_to_string(&files.index_html).expect("read index.html");
     let lower = html.to_ascii_lowercase();
     for bad in [
@@ -42,7 +47,7 @@ fn page_references_no_external_resource() {
         .find(|m| m.name.contains("lenet5"))
         .expect("lenet")
         .value;
-    let c = lenet.cells[0][2].expect("cell").summary.l2;
+    let c = lenet.cells[0][2].as_ref().expect("cell").summary.l2;
     assert!(
         html.contains(&format!("{} / {}", error(c.mean), error(c.max))),
         "matrix cell missing from the page"

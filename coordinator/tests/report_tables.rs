@@ -225,7 +225,9 @@ fn table3_equals_inputs() {
                 .position(|d| d.profile.name == name)
                 .expect("known device")
         };
-        let cell = m.cells[idx(&line[col("writer")])][idx(&line[col("verifier")])].expect("cell present");
+        let cell = m.cells[idx(&line[col("writer")])][idx(&line[col("verifier")])]
+            .as_ref()
+            .expect("cell present");
         let s = &cell.summary;
         for (name, v) in [
             ("l2_mean", s.l2.mean),
@@ -459,6 +461,7 @@ fn table1_published_columns_hold_the_papers_table1() {
     let rows = PAPER_TABLE1
         .iter()
         .map(|(m, b, _, _)| AttackRow {
+            step_errors_l2: Vec::new(),
             attack: "greedy".into(),
             model: *m,
             dataset: m.default_dataset(),

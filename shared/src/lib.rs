@@ -2,6 +2,7 @@
 //!
 //! Everything both the coordinator and the worker must agree on lives here: ids, device profiles and
 //! fingerprints, experiment and job descriptions, error measures, the portable RNG and the data loaders.
+pub mod calibration;
 pub mod config;
 pub mod content;
 pub mod data;
@@ -19,7 +20,9 @@ pub mod provenance;
 pub mod repro_log;
 pub mod results;
 pub mod rng;
+pub mod rounding;
 pub mod tables;
+pub mod trace;
 pub mod verdict;
 
 pub use error::{Result, SharedError};

@@ -48,11 +48,33 @@ impl DeviceLabel {
     }
 }
 
-/// One cell: the summary of every per-triple measure of one (writer, verifier) pair.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// One cell: the summary of every per-triple measure of one (writer, verifier) pair, and each triple's L2 (the
+/// samples of the benign distribution that calibrated verdicts are drawn from).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
     /// Per-measure summaries over the K triples.
     pub summary: MeasureSummary,
+    /// L2 of each triple, in log order (empty in files written before they were kept, and in pooled cells).
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "json::vec")]
+    pub l2: Vec<f64>,
+}
+
+impl Cell {
+    /// The cell of these per-triple measures.
+    pub fn of(per_triple: &[crate::measures::ErrorMeasures]) -> Cell {
+        Cell {
+            summary: MeasureSummary::of(per_triple),
+            l2: per_triple.iter().map(|m| m.l2).collect(),
+        }
+    }
+
+    /// A cell known only by its summary.
+    pub fn summarised(summary: MeasureSummary) -> Cell {
+        Cell {
+            summary,
+            l2: Vec::new(),
+        }
+    }
 }
 
 /// Which experiment a matrix belongs to, e.g. reproduction of LeNet/MNIST at b = 100.
@@ -285,9 +307,22 @@ pub struct AttackRow {
     /// The forged batch against the exact verifier, where measured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact_arm: Option<crate::results::ExactArmCheck>,
+    /// L2 of every forged step, where the attack forged several (greedy and local search, one per PoL step); empty
+    /// when `error_l2` is the attack's one step.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "json::vec")]
+    pub step_errors_l2: Vec<f64>,
 }
 
 impl AttackRow {
+    /// The L2 of each forged step: [`AttackRow::step_errors_l2`], or `error_l2` alone.
+    pub fn steps_l2(&self) -> Vec<f64> {
+        if self.step_errors_l2.is_empty() {
+            vec![self.error_l2]
+        } else {
+            self.step_errors_l2.clone()
+        }
+    }
+
     /// error / largest benign error: how many times above benign noise the attack stays (NaN when either is NaN;
     /// none when the benign error is 0 or missing).
     pub fn ratio(&self) -> Option<f64> {

@@ -2,7 +2,7 @@
 //! and usable to order heatmaps.
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::fingerprint::DeviceFingerprint;
-use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
+use forgebench_shared::measures::ErrorMeasures;
 use forgebench_shared::profile::DeviceProfile;
 use forgebench_shared::tables::{Cell, CrossDeviceMatrix, DeviceLabel, MatrixKey};
 
@@ -32,9 +32,7 @@ fn cell(l2: f64) -> Option<Cell> {
         linf: l2,
         rel: l2,
     };
-    Some(Cell {
-        summary: MeasureSummary::of(&[m, m]),
-    })
+    Some(Cell::of(&[m, m]))
 }
 
 /// Devices a, b, c, d: b and d recompute each other exactly, a and c are each alone; one cell of c is missing.

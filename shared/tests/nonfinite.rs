@@ -2,7 +2,7 @@
 //! words and reads them back, tables print them, and a non-finite benign reference makes a verdict undetermined.
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::fingerprint::DeviceFingerprint;
-use forgebench_shared::measures::{measures, nan_max, ErrorMeasures, Measure, MeasureSummary, Summary};
+use forgebench_shared::measures::{measures, nan_max, ErrorMeasures, Measure, Summary};
 use forgebench_shared::profile::DeviceProfile;
 use forgebench_shared::tables::{AttackRow, Cell, CrossDeviceMatrix, DeviceLabel, MatrixKey};
 use forgebench_shared::verdict::{Verdict, POL_MARGIN};
@@ -110,6 +110,7 @@ fn non_finite_values_are_words_in_json_and_read_back() {
 
 fn row(error_l2: f64, benign_l2: Option<f64>) -> AttackRow {
     AttackRow {
+        step_errors_l2: Vec::new(),
         attack: "greedy".into(),
         model: ModelKind::Lenet5,
         dataset: DatasetKind::Mnist,
@@ -178,9 +179,7 @@ fn matrix(l2: [[&[f64]; 2]; 2]) -> CrossDeviceMatrix {
                 r.iter()
                     .map(|errs| {
                         let items: Vec<_> = errs.iter().map(|e| em(*e)).collect();
-                        Some(Cell {
-                            summary: MeasureSummary::of(&items),
-                        })
+                        Some(Cell::of(&items))
                     })
                     .collect()
             })

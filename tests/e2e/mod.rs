@@ -238,7 +238,7 @@ pub fn reordered_like(m: &CrossDeviceMatrix, like: &CrossDeviceMatrix) -> CrossD
         devices: pos.iter().map(|&i| m.devices[i].clone()).collect(),
         cells: pos
             .iter()
-            .map(|&i| pos.iter().map(|&j| m.cells[i][j]).collect())
+            .map(|&i| pos.iter().map(|&j| m.cells[i][j].clone()).collect())
             .collect(),
     }
 }

@@ -5,7 +5,7 @@ mod forge_common;
 use forge_common::mnist;
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::jobs::{ForgeScenario, ForgeSpec, PolSpec, SearchNorm};
-use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
+use forgebench_shared::measures::ErrorMeasures;
 use forgebench_shared::profile::ambient_profile;
 use forgebench_shared::tables::{AttackRow, Cell, CrossDeviceMatrix, DeviceLabel, MatrixKey};
 use forgebench_worker::forge::{detect, log::forge_log};
@@ -34,9 +34,7 @@ fn matrix(l2: f64, b: usize) -> CrossDeviceMatrix {
             arithmetic: Default::default(),
         },
         devices: vec![label],
-        cells: vec![vec![Some(Cell {
-            summary: MeasureSummary::of(&[e]),
-        })]],
+        cells: vec![vec![Some(Cell::of(&[e]))]],
     }
 }
 
@@ -107,6 +105,7 @@ fn a_forged_step_above_the_calibrated_threshold_fails_verification_there() {
 
 fn row_stub(err: f64) -> AttackRow {
     AttackRow {
+        step_errors_l2: Vec::new(),
         attack: "local-search".into(),
         model: ModelKind::Logreg,
         dataset: DatasetKind::Mnist,

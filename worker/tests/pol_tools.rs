@@ -3,7 +3,7 @@
 mod pol_common;
 
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
-use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
+use forgebench_shared::measures::ErrorMeasures;
 use forgebench_shared::profile::DeviceProfile;
 use forgebench_shared::tables::{Cell, CrossDeviceMatrix, DeviceLabel, MatrixKey};
 use forgebench_worker::pol;
@@ -23,9 +23,7 @@ fn matrix(model: ModelKind, l2s: &[f64]) -> CrossDeviceMatrix {
         profile: DeviceProfile::cpu("a"),
         fingerprint: forgebench_worker::fingerprint::collect(),
     };
-    let cell = Cell {
-        summary: MeasureSummary::of(&l2s.iter().map(|&x| e(x)).collect::<Vec<_>>()),
-    };
+    let cell = Cell::of(&l2s.iter().map(|&x| e(x)).collect::<Vec<_>>());
     let key = MatrixKey {
         experiment: "reproduction".into(),
         model,

@@ -5,8 +5,8 @@ use crate::error::{CoordError, Result};
 use forgebench_shared::experiment::ReproSpec;
 use forgebench_shared::ids::JobId;
 use forgebench_shared::jobs::JobOutcome;
-use forgebench_shared::measures::MeasureSummary;
 use forgebench_shared::repro_log::{triple_measures, LogManifest, LOG_FORMAT, META_KEY};
+use forgebench_shared::tables::Cell;
 use safetensors::tensor::{Dtype, SafeTensors};
 use std::path::{Path, PathBuf};
 
@@ -102,9 +102,9 @@ impl StoredLog {
 
 /// The cell of `row`'s log "verified" by `col`: per triple, `row`'s stored theta_{k+1} against `col`'s, relative to
 /// `col`'s step, summarised over the triples.
-pub fn cell(row: &StoredLog, col: &StoredLog) -> MeasureSummary {
+pub fn cell(row: &StoredLog, col: &StoredLog) -> Cell {
     let per_triple: Vec<_> = (0..row.manifest.spec.triples)
         .map(|k| triple_measures(&row.row(k), &col.row(k), col.manifest.step_norms[k]))
         .collect();
-    MeasureSummary::of(&per_triple)
+    Cell::of(&per_triple)
 }

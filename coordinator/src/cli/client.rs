@@ -93,6 +93,28 @@ pub struct ReportArgs {
     /// Report folder.
     #[arg(long, default_value = "runs/report")]
     pub out: PathBuf,
+    /// False-alarm rate per log of the calibrated verdicts (a fraction in (0, 1)).
+    #[arg(long, default_value_t = forgebench_shared::calibration::FALSE_ALARM)]
+    pub false_alarm: f64,
+    /// Steps per log of the calibrated verdicts.
+    #[arg(long, default_value_t = forgebench_shared::calibration::LOG_STEPS)]
+    pub log_steps: usize,
+}
+
+impl ReportArgs {
+    /// The calibrated verdicts' rule; a rate outside (0, 1) or a log of 0 steps is an error.
+    pub fn rule(&self) -> Result<forgebench_shared::calibration::Rule> {
+        if !(self.false_alarm > 0.0 && self.false_alarm < 1.0) || self.log_steps == 0 {
+            return Err(CoordError::Invalid(format!(
+                "--false-alarm {} --log-steps {}: the rate must lie in (0, 1) and a log have at least one step",
+                self.false_alarm, self.log_steps
+            )));
+        }
+        Ok(forgebench_shared::calibration::Rule::FalseAlarm {
+            rate: self.false_alarm,
+            steps: self.log_steps,
+        })
+    }
 }
 
 fn remote(context: &'static str) -> impl FnOnce(tonic::Status) -> CoordError {
@@ -196,7 +218,7 @@ pub fn render(m: &[CrossDeviceMatrix], format: Format, measure: Measure) -> Resu
 /// `report`.
 pub fn report(cfg: &ClusterConfig, a: &ReportArgs) -> Result<()> {
     match (&a.results, &a.sweep) {
-        (Some(r), _) => crate::report::run_report_command(r, &a.out).map(|_| ()),
+        (Some(r), _) => crate::report::run_report_command(r, &a.out, a.rule()?).map(|_| ()),
         (None, Some(s)) => {
             let ledger = crate::ledger::Ledger::open(&cfg.coordinator.ledger)?;
             let artifacts = crate::service::Settings::from_config(cfg).artifacts_dir;
@@ -204,7 +226,7 @@ pub fn report(cfg: &ClusterConfig, a: &ReportArgs) -> Result<()> {
             let results = crate::dump::sweep_results_with_artifacts(&ledger, &id, &artifacts)?;
             let dir = a.out.join("results");
             crate::report::write_results(&results, &dir)?;
-            crate::report::run_report_command(&dir, &a.out.join("report")).map(|_| ())
+            crate::report::run_report_command(&dir, &a.out.join("report"), a.rule()?).map(|_| ())
         }
         (None, None) => Err(CoordError::Invalid("report needs --results or --sweep".into())),
     }

@@ -21,7 +21,7 @@ pub(super) fn index(coord: &Coordinator, sweep: &str) -> Result<String> {
     if !page.exists() {
         let results = crate::dump::sweep_results_with_artifacts(coord.ledger(), &id, artifacts)?;
         crate::report::write_results(&results, &dir.join("results"))?;
-        crate::report::run_report_command(&dir.join("results"), &dir.join("report"))?;
+        crate::report::run_report_command(&dir.join("results"), &dir.join("report"), Default::default())?;
     }
     std::fs::read_to_string(&page).map_err(|e| CoordError::io(&page, e))
 }

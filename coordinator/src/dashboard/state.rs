@@ -19,7 +19,10 @@ fn matrix_json(m: &CrossDeviceMatrix) -> Value {
         .iter()
         .map(|r| {
             r.iter()
-                .map(|c| c.map(|c| format!("{} / {}", error(c.summary.l2.mean), error(c.summary.l2.max))))
+                .map(|c| {
+                    c.as_ref()
+                        .map(|c| format!("{} / {}", error(c.summary.l2.mean), error(c.summary.l2.max)))
+                })
                 .collect()
         })
         .collect();

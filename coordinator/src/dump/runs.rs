@@ -47,6 +47,7 @@ fn attack_row(
 ) -> AttackRow {
     let benign_l2 = benign_of(results, &setting).map(|(l2, _)| l2);
     AttackRow {
+        step_errors_l2: Vec::new(),
         exact_arm,
         attack: attack.into(),
         model: setting.0,
@@ -180,7 +181,8 @@ pub(super) fn collect(
                 errors.push(e.l2);
             }
             // A forged log passes only if every step does: its worst step decides, and a NaN step is the worst.
-            let error = nan_max(errors).ok_or_else(|| CoordError::Invalid(format!("{}: no step was forged", j.id)))?;
+            let error = nan_max(errors.iter().copied())
+                .ok_or_else(|| CoordError::Invalid(format!("{}: no step was forged", j.id)))?;
             let mut params = format!("n={}, M={}", spec.pool, spec.candidates);
             if let Some(s) = r.scoring {
                 params.push_str(&format!(", scoring {}", s.name()));
@@ -194,7 +196,7 @@ pub(super) fn collect(
             // The exact verifier rejects the log if any step fails: show the step that leaves the most values no
             // record can fix.
             let exact = r.steps.iter().filter_map(|s| s.exact_arm).max_by_key(|c| c.remaining());
-            let row = attack_row(
+            let mut row = attack_row(
                 results,
                 attack,
                 (p.model, p.dataset, p.batch_size),
@@ -202,6 +204,7 @@ pub(super) fn collect(
                 params,
                 exact,
             );
+            row.step_errors_l2 = errors;
             push_unique(&mut results.attacks, name, vec![row]);
         }
         // Reproduction feeds the matrices; a PoL training run is only the input of the replays and forgeries.

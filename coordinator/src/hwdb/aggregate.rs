@@ -58,11 +58,7 @@ pub fn aggregate(ledger: &Ledger) -> Result<Vec<Aggregated>> {
             .iter()
             .map(|row| {
                 row.iter()
-                    .map(|p| {
-                        (!p.is_empty()).then(|| Cell {
-                            summary: MeasureSummary::pool(p),
-                        })
-                    })
+                    .map(|p| (!p.is_empty()).then(|| Cell::summarised(MeasureSummary::pool(p))))
                     .collect()
             })
             .collect();

@@ -88,7 +88,7 @@ pub fn compare(ledger: &Ledger, a: &str, b: &str) -> Result<Comparison> {
         let (Some(i), Some(j)) = (pos(da), pos(db)) else {
             continue;
         };
-        let cell = |r: usize, c: usize| m.cells[r][c].map(|x| x.summary);
+        let cell = |r: usize, c: usize| m.cells[r][c].as_ref().map(|x| x.summary);
         rows.push(PairRow {
             key: m.key.clone(),
             cells: [cell(i, j), cell(j, i), cell(i, i), cell(j, j)],

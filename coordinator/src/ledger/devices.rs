@@ -8,6 +8,7 @@ use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::ids::{DeviceId, JobId, SweepId};
 use forgebench_shared::measures::MeasureSummary;
 use forgebench_shared::profile::DeviceProfile;
+use forgebench_shared::tables::Cell;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 /// A device as a sweep (or the registry) knows it.
@@ -141,8 +142,9 @@ impl Ledger {
         Ok(n == 1)
     }
 
-    /// The cached cell of the log of `row_job` compared with that of `col_job`.
-    pub fn pair_cell(&self, row_job: &JobId, col_job: &JobId) -> Result<Option<MeasureSummary>> {
+    /// The cached cell of the log of `row_job` compared with that of `col_job`. A ledger written before cells kept
+    /// their per-triple errors holds the summary alone; it reads back as such.
+    pub fn pair_cell(&self, row_job: &JobId, col_job: &JobId) -> Result<Option<Cell>> {
         let json: Option<String> = self
             .conn()
             .query_row(
@@ -151,12 +153,16 @@ impl Ledger {
                 |r| r.get(0),
             )
             .optional()?;
-        json.map(|j| serde_json::from_str(&j).map_err(|e| CoordError::json("pair cell", e)))
-            .transpose()
+        json.map(|j| {
+            serde_json::from_str::<Cell>(&j)
+                .or_else(|_| serde_json::from_str::<MeasureSummary>(&j).map(Cell::summarised))
+                .map_err(|e| CoordError::json("pair cell", e))
+        })
+        .transpose()
     }
 
     /// Caches the cell of `row_job`'s log compared with `col_job`'s.
-    pub fn put_pair_cell(&self, row_job: &JobId, col_job: &JobId, cell: &MeasureSummary) -> Result<()> {
+    pub fn put_pair_cell(&self, row_job: &JobId, col_job: &JobId, cell: &Cell) -> Result<()> {
         let json = serde_json::to_string(cell).map_err(|e| CoordError::json("pair cell", e))?;
         self.conn().execute(
             "INSERT OR REPLACE INTO pair_cells(row_job, col_job, summary_json) VALUES (?1, ?2, ?3)",

@@ -26,6 +26,7 @@
 //! `tables/table3.{md,csv,json}` (every cross-device matrix), `tables/runs.md` (Adam, shuffle, PoL, Proposition 2
 //! summaries), and `figures/*.{svg,png}`: `heatmap-<matrix>`, `adam-<model>-<dataset>-b<b>[-projected]`,
 //! `shuffle-<name>`, `grid-<name>`, `benign-vs-attack`. Every table carries a provenance block.
+mod calibrated;
 mod domain_runs;
 mod figures;
 mod html;
@@ -38,6 +39,7 @@ mod table3;
 mod tables;
 mod texttable;
 
+pub use calibrated::{calibrate, AttackCalibration, SettingCalibration};
 pub use figures::{heatmap_svg, strips_svg};
 pub use provenance::ProvenanceBlock;
 pub use results::{load_results, write_results, Named, Results};
@@ -71,9 +73,15 @@ pub fn write_report(results: &Results, out_dir: &Path) -> Result<ReportFiles> {
     let mut tables = tables::write_table1(&t1, results, &tables_dir)?;
     tables.extend(table3::write_table3(results, &tables_dir)?);
     tables.push(runs::write_runs(results, &tables_dir)?);
-    let figs = figures::draw_all(results, &t1, &figures_dir)?;
+    let cal = calibrate(results);
+    tables.extend(calibrated::write(
+        &cal,
+        &tables::table1_provenance(results),
+        &tables_dir,
+    )?);
+    let figs = figures::draw_all(results, &t1, &cal, &figures_dir)?;
     let index_html = out_dir.join("index.html");
-    let page = html::page(results, &t1, &figs);
+    let page = html::page(results, &t1, &cal, &figs);
     write_file(&index_html, page.as_bytes())?;
     let figures = figs
         .iter()
@@ -87,9 +95,15 @@ pub fn write_report(results: &Results, out_dir: &Path) -> Result<ReportFiles> {
     })
 }
 
-/// The `forgebench report RESULTS OUT` command: loads a results folder, writes the report and prints where it is.
-pub fn run_report_command(results_dir: &Path, out_dir: &Path) -> Result<ReportFiles> {
-    let results = load_results(results_dir)?;
+/// The `forgebench report RESULTS OUT` command: loads a results folder, writes the report with calibrated verdicts
+/// under `rule` and prints where it is.
+pub fn run_report_command(
+    results_dir: &Path,
+    out_dir: &Path,
+    rule: forgebench_shared::calibration::Rule,
+) -> Result<ReportFiles> {
+    let mut results = load_results(results_dir)?;
+    results.calibration = rule;
     let files = write_report(&results, out_dir)?;
     println!(
         "report: {} ({} tables, {} figures from {} matrices, {} attack files)",

@@ -45,6 +45,9 @@ pub struct Results {
     pub prop2: Vec<Named<Prop2Report>>,
     /// The sweep's definition, as given.
     pub sweep: Option<serde_json::Value>,
+    /// The rule of the calibrated verdicts: not read from the folder, the report command's choice (default: false
+    /// alarms at most 1% per log of 100 steps).
+    pub calibration: forgebench_shared::calibration::Rule,
 }
 
 /// One search inside the data domain as the results hold it: the run's name, its (model, data set, b), the search
@@ -150,6 +153,7 @@ pub fn load_results(dir: &Path) -> Result<Results> {
         grids: load_dir(dir, "grids")?,
         prop2: load_dir(dir, "prop2")?,
         sweep,
+        calibration: Default::default(),
     };
     validate(dir, &results)?;
     Ok(results)

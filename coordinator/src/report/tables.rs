@@ -60,9 +60,13 @@ pub struct Table1Row {
     /// The attack against the exact verifier (threshold 0), where measured.
     #[serde(default)]
     pub exact_arm: Option<forgebench_shared::results::ExactArmCheck>,
+    /// The verdict at a false-alarm rate calibrated from the setting's benign samples (attack rows with samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibrated: Option<forgebench_shared::calibration::CalibratedVerdict>,
 }
 
-type Setting = (ModelKind, DatasetKind, usize);
+/// (model, data set, b).
+pub(crate) type Setting = (ModelKind, DatasetKind, usize);
 
 fn order(s: &Setting) -> (usize, &'static str, usize) {
     let m = ModelKind::ALL.iter().position(|x| *x == s.0).unwrap_or(usize::MAX);
@@ -105,6 +109,7 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
     let mut rows = Vec::new();
     for s in settings(results) {
         let benign = benign_of(results, &s);
+        let sample = forgebench_shared::calibration::Benign::new(super::calibrated::samples(results, &s).0);
         let exact_benign = benign_in(results, &s, Arithmetic::Exact).map(|(v, _)| v);
         let publ_benign = published::largest_benign(s.0, s.1, s.2);
         let base = |benign_l2: Option<f64>, benign_source: String| Table1Row {
@@ -123,6 +128,7 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
             published_source: publ_benign.map(|p| format!("published: {}", p.source)),
             exact_benign_l2: exact_benign,
             exact_arm: None,
+            calibrated: None,
         };
         let attacks: Vec<_> = results
             .attack_rows()
@@ -149,6 +155,9 @@ pub fn table1(results: &Results) -> Vec<Table1Row> {
                 published_l2: publ.map(|p| p.l2()),
                 published_source: sources(publ_benign.into_iter().chain(publ)),
                 exact_arm: a.exact_arm,
+                calibrated: sample
+                    .as_ref()
+                    .map(|b| forgebench_shared::calibration::judge(results.calibration, b, &a.steps_l2())),
                 ..base(benign_l2, src)
             });
         }
@@ -221,6 +230,7 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
         "attack L2",
         "attack / benign",
         "verdict (PoL at 10x benign)",
+        "calibrated verdict",
         "exact verifier (threshold 0)",
         "published attack L2",
     ]);
@@ -242,12 +252,27 @@ pub(crate) fn table1_text(rows: &[Table1Row]) -> TextTable {
             sci(r.attack_l2),
             r.ratio.map_or("–".into(), numfmt::ratio),
             r.verdict.map_or("–", Verdict::word).to_owned(),
+            calibrated_cell(r),
             exact_cell(r),
             r.published_l2
                 .map_or("–".into(), |x| format!("{} (published)", numfmt::error(x))),
         ]);
     }
     t
+}
+
+/// The calibrated verdict, its rule and threshold, e.g. "detected (false alarms <= 1% per log of 100 steps:
+/// threshold 1.3e-8)".
+fn calibrated_cell(r: &Table1Row) -> String {
+    match &r.calibrated {
+        Some(c) => format!(
+            "{} ({}: threshold {})",
+            c.verdict.word(),
+            c.rule.describe(),
+            numfmt::error(c.threshold.value)
+        ),
+        None => "–".into(),
+    }
 }
 
 /// The exact verifier's column: an attack's verdict, or for a benign-only line the exact-arm matrices' largest
@@ -309,12 +334,13 @@ fn num(v: Option<f64>) -> String {
 pub(crate) fn table1_csv(rows: &[Table1Row]) -> String {
     let mut s = String::from(
         "model,dataset,batch_size,benign_l2,benign_source,attack,parameters,attack_l2,ratio,verdict,\
-         published_benign_l2,published_l2,published_source,exact_benign_l2,exact_differing,exact_fixable,exact_dim\n",
+         published_benign_l2,published_l2,published_source,exact_benign_l2,exact_differing,exact_fixable,exact_dim,\
+         calibrated_rule,calibrated_threshold,calibrated_verdict\n",
     );
     for r in rows {
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.model,
             r.dataset,
             r.batch_size,
@@ -331,7 +357,10 @@ pub(crate) fn table1_csv(rows: &[Table1Row]) -> String {
             num(r.exact_benign_l2),
             r.exact_arm.map_or(String::new(), |c| c.differing.to_string()),
             r.exact_arm.map_or(String::new(), |c| c.fixable_by_records.to_string()),
-            r.exact_arm.map_or(String::new(), |c| c.dim.to_string())
+            r.exact_arm.map_or(String::new(), |c| c.dim.to_string()),
+            csv_field(&r.calibrated.map_or(String::new(), |c| c.rule.describe())),
+            num(r.calibrated.map(|c| c.threshold.value)),
+            r.calibrated.map_or("", |c| c.verdict.word())
         );
     }
     s

@@ -33,6 +33,7 @@ pub fn em(l2: f64, dim: usize) -> ErrorMeasures {
 
 fn attack(attack: &str, model: ModelKind, b: usize, err: f64, params: &str, benign: Option<f64>) -> AttackRow {
     AttackRow {
+        step_errors_l2: Vec::new(),
         attack: attack.into(),
         model,
         dataset: model.default_dataset(),

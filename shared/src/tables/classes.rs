@@ -92,7 +92,7 @@ impl CrossDeviceMatrix {
             devices: order.iter().map(|&i| self.devices[i].clone()).collect(),
             cells: order
                 .iter()
-                .map(|&i| order.iter().map(|&j| self.cells[i][j]).collect())
+                .map(|&i| order.iter().map(|&j| self.cells[i][j].clone()).collect())
                 .collect(),
         }
     }

@@ -6,7 +6,6 @@ use super::ProcessArgs;
 use crate::datasets;
 use crate::error::{Result, WorkerError};
 use crate::explain::{self, Explanation};
-use forgebench_shared::numfmt::error as sci;
 use forgebench_shared::profile::DeviceProfile;
 use std::path::Path;
 
@@ -73,35 +72,6 @@ pub fn run(pa: &ProcessArgs, ra: &ReproArgs, k: usize, pair: &[DeviceProfile; 2]
 }
 
 fn markdown(e: &Explanation, pair: &[DeviceProfile; 2], ra: &ReproArgs, k: usize) -> String {
-    let (a, b) = (&pair[0], &pair[1]);
-    let mut s = format!(
-        "**{} b={} triple {k}, {} arm: {} ({}) against {} ({})**\n\n",
-        ra.model,
-        ra.batch_size,
-        e.arithmetic,
-        a.name,
-        a.label(),
-        b.name,
-        b.label()
-    );
-    s += &match &e.first_differing {
-        Some(site) => format!("They part at {site}; every site before it is bit for bit equal.\n\n"),
-        None => "Every site is bit for bit equal.\n\n".to_owned(),
-    };
-    s += "| site | values | differing | L2 | Linf | L2 / norm | max (f32 gaps) | max / exact-arm tolerance |\n\
-          |---|---|---|---|---|---|---|---|\n";
-    for d in &e.sites {
-        s += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            d.site,
-            d.values,
-            d.differing,
-            sci(d.l2),
-            sci(d.linf),
-            sci(d.rel),
-            sci(d.max_gaps),
-            sci(d.over_tolerance)
-        );
-    }
-    s
+    let heading = format!("{} b={} triple {k}", ra.model, ra.batch_size);
+    forgebench_shared::trace::markdown(e, &pair[0], &pair[1], &heading)
 }

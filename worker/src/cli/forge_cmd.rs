@@ -157,6 +157,7 @@ fn judged(judge: &JudgeArgs, mut row: AttackRow) -> Result<serde_json::Value> {
 
 fn row(attack: &str, model: ModelKind, dataset: DatasetKind, b: usize, error_l2: f64, parameters: String) -> AttackRow {
     AttackRow {
+        step_errors_l2: Vec::new(),
         attack: attack.into(),
         model,
         dataset,

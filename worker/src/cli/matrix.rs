@@ -119,7 +119,7 @@ pub fn run(
         .collect();
     let mut cells = vec![vec![None; d]; d];
     for (&(w, v), r) in pairs.iter().zip(&reports) {
-        cells[w][v] = Some(Cell { summary: r.summary });
+        cells[w][v] = Some(Cell::of(&r.per_triple));
     }
     let key = MatrixKey {
         experiment: "reproduction".into(),

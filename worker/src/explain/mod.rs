@@ -1,17 +1,12 @@
 //! Where two devices part: one step of a log traced site by site (every inexact layer's output on the way forward,
-//! every gradient on the way back, then the update), in one profile's process, and two such traces compared. The
-//! first site whose values differ is where the devices' arithmetic parts; the sites after it inherit the
-//! difference.
+//! every gradient on the way back, then the update), in one profile's process. Comparing two traces is pure
+//! arithmetic and lives in [`forgebench_shared::trace`].
 //!
 //! The f32 arm's trace runs the same operations as the update kernel one at a time ([`exact::backprop`]); a test
 //! checks that its result equals [`crate::update::sgd_update`]'s bit for bit. The exact arm's trace holds each
 //! site's f64 values before rounding, so its comparison gives the margin that the rounding records protect: the
 //! largest f64 discrepancy between the two devices, in gaps between adjacent f32 values.
-mod compare;
-mod file;
-
-pub use compare::{compare, Explanation, SiteDiff};
-pub use file::{read_trace, write_trace};
+pub use forgebench_shared::trace::{compare, read_trace, write_trace, Explanation, SiteDiff, Trace};
 
 use crate::arithmetic::{exact, Arithmetic};
 use crate::error::Result;
@@ -20,15 +15,6 @@ use crate::update::Batch;
 use forgebench_shared::data::Dataset;
 use forgebench_shared::experiment::{Precision, ReproSpec};
 use tch::Tensor;
-
-/// One step's values at every site, in order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Trace {
-    /// The arm traced.
-    pub arithmetic: Arithmetic,
-    /// (site, values): f32 values for the f32 arm, f64 values before rounding for the exact arm.
-    pub sites: Vec<(String, Vec<f64>)>,
-}
 
 /// Traces triple `k` of `spec` on `device`.
 pub fn trace(spec: &ReproSpec, k: usize, ds: &Dataset, device: tch::Device) -> Result<Trace> {

@@ -8,6 +8,7 @@ mod grid;
 mod heatmap;
 mod labels;
 mod reading;
+mod roc;
 mod strips;
 
 use super::results::Results;
@@ -27,6 +28,8 @@ pub(crate) type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>
 pub(crate) enum Place {
     /// Beside Table 1.
     Table1,
+    /// With the calibrated verdicts.
+    Calibration,
     /// Under the matrix of this name.
     Matrix(String),
     /// Adam curves.
@@ -158,12 +161,28 @@ pub fn strips_svg(rows: &[Table1Row]) -> Result<String> {
 }
 
 /// Draws every figure the results allow.
-pub(crate) fn draw_all(results: &Results, t1: &[Table1Row], dir: &Path) -> Result<Vec<FigureFile>> {
+pub(crate) fn draw_all(
+    results: &Results,
+    t1: &[Table1Row],
+    cal: &[crate::report::SettingCalibration],
+    dir: &Path,
+) -> Result<Vec<FigureFile>> {
     let mut out = Vec::new();
     if !t1.is_empty() {
         let fig = strips::Strips::new(t1);
         let text = (fig.title(), reading::strips(t1));
         out.push(render(&fig, dir, "benign-vs-attack", text, Place::Table1)?);
+    }
+    for c in cal.iter().filter(|c| !c.attacks.is_empty()) {
+        let fig = roc::Roc { cal: c };
+        let name = super::safe_name(&format!("roc-{}-{}-b{}", c.model, c.dataset, c.batch_size));
+        out.push(render(
+            &fig,
+            dir,
+            &name,
+            (fig.title(), roc::reading(c)),
+            Place::Calibration,
+        )?);
     }
     for m in &results.matrices {
         let fig = heatmap::Heatmap::new(&m.value);

@@ -21,11 +21,7 @@ use crate::update::Batch;
 use forgebench_shared::experiment::ModelKind;
 use tch::Tensor;
 
-/// The writer's tolerance at a site, in units of the site's f64 resolution (2^-52 times its largest magnitude):
-/// 1024 units, against at most 18 units of summation-order difference measured between the CPU profiles in every
-/// site of the three built-in models but one that amplifies it (BatchNorm over a channel of small variance, which
-/// the relative part of the tolerance, [`round::REL_GAPS`], covers).
-pub const TOLERANCE_UNITS: f64 = 1024.0;
+pub use forgebench_shared::rounding::TOLERANCE_UNITS;
 
 /// How far a verifier accepts a record: twice its own tolerance, so that a value the writer recorded stays
 /// acceptable after the verifier's own f64 error, and a prover can choose only among values that are genuinely

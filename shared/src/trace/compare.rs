@@ -1,7 +1,8 @@
 //! Two traces of the same step, compared site by site in f64.
 use super::Trace;
-use crate::arithmetic::Arithmetic;
-use crate::error::{Result, WorkerError};
+use crate::error::{Result, SharedError};
+use crate::experiment::Arithmetic;
+use crate::rounding::{self, REL_GAPS, TOLERANCE_UNITS};
 use serde::{Deserialize, Serialize};
 
 /// How one site differs between two traces.
@@ -46,13 +47,13 @@ fn gap(v: f64) -> f64 {
     if !r.is_finite() {
         return f64::INFINITY;
     }
-    crate::arithmetic::exact::round::gap(r)
+    rounding::gap(r)
 }
 
 /// Compares `a` and `b` (same arm, same sites); an error names the first mismatch of shape.
 pub fn compare(a: &Trace, b: &Trace) -> Result<Explanation> {
     if a.arithmetic != b.arithmetic || a.sites.len() != b.sites.len() {
-        return Err(WorkerError::Invalid(format!(
+        return Err(SharedError::Invalid(format!(
             "traces of different steps: {} arm with {} sites against {} arm with {} sites",
             a.arithmetic,
             a.sites.len(),
@@ -63,7 +64,7 @@ pub fn compare(a: &Trace, b: &Trace) -> Result<Explanation> {
     let mut sites = Vec::with_capacity(a.sites.len());
     for ((na, va), (nb, vb)) in a.sites.iter().zip(&b.sites) {
         if na != nb || va.len() != vb.len() {
-            return Err(WorkerError::Invalid(format!(
+            return Err(SharedError::Invalid(format!(
                 "site {na} ({} values) against site {nb} ({} values)",
                 va.len(),
                 vb.len()
@@ -71,7 +72,7 @@ pub fn compare(a: &Trace, b: &Trace) -> Result<Explanation> {
         }
         let (mut sq, mut norm, mut linf, mut gaps, mut differing) = (0.0, 0.0, 0.0f64, 0.0f64, 0);
         let scale = va.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-        let abs_tol = crate::arithmetic::exact::round::tolerance(va, crate::arithmetic::exact::TOLERANCE_UNITS);
+        let abs_tol = rounding::tolerance(va, TOLERANCE_UNITS);
         let mut over = 0.0f64;
         for (&x, &y) in va.iter().zip(vb) {
             let d = (x - y).abs();
@@ -83,7 +84,7 @@ pub fn compare(a: &Trace, b: &Trace) -> Result<Explanation> {
             linf = linf.max(d);
             if d > 0.0 {
                 gaps = gaps.max(d / gap(x));
-                over = over.max(d / abs_tol.max(crate::arithmetic::exact::round::REL_GAPS * gap(x)));
+                over = over.max(d / abs_tol.max(REL_GAPS * gap(x)));
             }
         }
         sites.push(SiteDiff {

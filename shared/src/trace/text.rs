@@ -1,0 +1,91 @@
+//! An explanation in words: the settings in which two profiles differ, the site where their values part, and the
+//! per-site table.
+use super::{Explanation, SiteDiff};
+use crate::numfmt::error as sci;
+use crate::profile::DeviceProfile;
+use serde::{Deserialize, Serialize};
+
+/// The settings of `a` and `b` that differ, as "NAME a-value / b-value" ("unset" where a profile leaves it), from
+/// the environment each profile's worker runs in, and the device.
+pub fn settings_differences(a: &DeviceProfile, b: &DeviceProfile) -> Vec<String> {
+    let (ea, eb) = (a.env(), b.env());
+    let value = |env: &[(String, Option<String>)], k: &str| {
+        env.iter()
+            .find(|(n, _)| n == k)
+            .and_then(|(_, v)| v.clone())
+            .unwrap_or_else(|| "unset".into())
+    };
+    let mut names: Vec<&str> = ea.iter().chain(&eb).map(|(n, _)| n.as_str()).collect();
+    names.sort_unstable();
+    names.dedup();
+    let mut out = Vec::new();
+    if a.device != b.device {
+        out.push(format!("device {} / {}", a.device, b.device));
+    }
+    for n in names.into_iter().filter(|n| *n != crate::profile::PROFILE_ENV) {
+        let (x, y) = (value(&ea, n), value(&eb, n));
+        if x != y {
+            out.push(format!("{n} {x} / {y}"));
+        }
+    }
+    out
+}
+
+/// The first differing site of a comparison and the last site (the update), for a one-line summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SiteSummary {
+    /// The first site whose values differ; none when the traces agree bit for bit.
+    pub first_differing: Option<SiteDiff>,
+    /// Its position among the sites (0-based) and the number of sites.
+    pub position: Option<(usize, usize)>,
+    /// The last site (the update).
+    pub last: Option<SiteDiff>,
+}
+
+impl Explanation {
+    /// The first differing site and the last one.
+    pub fn summary(&self) -> SiteSummary {
+        let pos = self.sites.iter().position(|s| s.differing > 0);
+        SiteSummary {
+            first_differing: pos.map(|i| self.sites[i].clone()),
+            position: pos.map(|i| (i, self.sites.len())),
+            last: self.sites.last().cloned(),
+        }
+    }
+}
+
+/// The explanation as Markdown under `heading`: where `a` and `b` part, the settings that differ, every site.
+pub fn markdown(e: &Explanation, a: &DeviceProfile, b: &DeviceProfile, heading: &str) -> String {
+    let mut s = format!(
+        "**{heading}, {} arm: {} ({}) against {} ({})**\n\n",
+        e.arithmetic,
+        a.name,
+        a.label(),
+        b.name,
+        b.label()
+    );
+    let diffs = settings_differences(a, b);
+    if !diffs.is_empty() {
+        s += &format!("Settings that differ: {}.\n\n", diffs.join("; "));
+    }
+    s += &match &e.first_differing {
+        Some(site) => format!("They part at {site}; every site before it is bit for bit equal.\n\n"),
+        None => "Every site is bit for bit equal.\n\n".to_owned(),
+    };
+    s += "| site | values | differing | L2 | Linf | L2 / norm | max (f32 gaps) | max / exact-arm tolerance |\n\
+          |---|---|---|---|---|---|---|---|\n";
+    for d in &e.sites {
+        s += &format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            d.site,
+            d.values,
+            d.differing,
+            sci(d.l2),
+            sci(d.linf),
+            sci(d.rel),
+            sci(d.max_gaps),
+            sci(d.over_tolerance)
+        );
+    }
+    s
+}
