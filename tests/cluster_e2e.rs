@@ -36,7 +36,7 @@ fn done_jobs(c: &Cluster) -> u32 {
 #[test]
 fn up_gives_the_single_machine_matrix_bit_for_bit() {
     let _g = serial();
-    let c = Cluster::new(&lenet_sweep(3, 8));
+    let c = Cluster::new(&(lenet_sweep(3, 8) + "explain = true\n"));
     let out = c.path().join("up");
     let o = c
         .cmd(&["up", "--out", out.to_str().expect("utf-8")])
@@ -54,6 +54,25 @@ fn up_gives_the_single_machine_matrix_bit_for_bit() {
     let cells = &cluster[0].cells;
     assert_eq!(cells[1][1].as_ref().expect("diag").summary.l2.max, 0.0);
     assert!(cells[0][2].as_ref().expect("cell").summary.l2.max > 0.0);
+    assert_eq!(
+        cells[0][2].as_ref().expect("cell").l2.len(),
+        8,
+        "each triple's error is kept"
+    );
+
+    // Why the devices differ: every cell off the diagonal explained from the traces, and the pair on demand.
+    let explained: Vec<_> = std::fs::read_dir(out.join("results").join("explain"))
+        .expect("explain folder")
+        .collect();
+    assert_eq!(explained.len(), 1);
+    let id = sweep_id(&c).expect("sweep").0;
+    let o = c
+        .cmd(&["explain", "--sweep", &id, "--pair", "cpu-avx512,cpu-default"])
+        .output()
+        .expect("explain");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(text.contains("They part at ") && text.contains("| update |"), "{text}");
 
     // The hardware database: the finished sweep is recorded when first read; the pooled table of one source is
     // the sweep's own; importing the results folder (as another lab would send it) doubles every cell's triples.

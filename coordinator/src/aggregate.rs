@@ -3,9 +3,11 @@
 //! of one profile in the order they joined), cells the summary over the triples. Under exhaustive verification a
 //! cell is a verify job's result; under linear verification it is computed here from two stored logs ([`pairs`])
 //! and cached in the ledger.
+mod explain;
 mod pairs;
 pub mod synthetic;
 
+pub use explain::{explanations, pair_explanations, PairExplanation};
 pub use pairs::StoredLog;
 
 use crate::error::{CoordError, Result};
@@ -46,15 +48,8 @@ struct Building<'a> {
 /// The matrices of `sweep`, cells still running left empty. `logs` is the artifact store: linear cells not cached
 /// yet are computed from the stored logs there (without it they stay empty).
 pub fn matrices(ledger: &Ledger, sweep: &SweepId, logs: Option<&Path>) -> Result<Vec<CrossDeviceMatrix>> {
-    let (cfg, profiles) = ledger.sweep_config(sweep)?;
-    let mut devices = ledger.sweep_devices(sweep)?;
-    // Rows in the sweep's profile order, devices of one profile in the order they joined (a stable sort).
-    devices.sort_by_key(|d| {
-        profiles
-            .iter()
-            .position(|p| p.name == d.profile.name)
-            .unwrap_or(usize::MAX)
-    });
+    let (cfg, _) = ledger.sweep_config(sweep)?;
+    let devices = ordered_devices(ledger, sweep)?;
     let jobs = ledger.sweep_jobs(sweep)?;
     let n = devices.len();
     let index = |d: &DeviceId| devices.iter().position(|x| &x.id == d);
@@ -118,26 +113,42 @@ pub fn matrices(ledger: &Ledger, sweep: &SweepId, logs: Option<&Path>) -> Result
     let several_seeds = cfg.seeds.len() > 1;
     Ok(out
         .into_iter()
-        .map(|b| {
-            let experiment = if several_seeds {
-                format!("reproduction seed={}", b.spec.seed)
-            } else {
-                "reproduction".to_owned()
-            };
-            let key = MatrixKey {
-                experiment,
-                model: b.spec.model,
-                dataset: b.spec.dataset,
-                batch_size: b.spec.batch_size,
-                arithmetic: b.spec.arithmetic,
-            };
-            CrossDeviceMatrix {
-                key,
-                devices: labels.clone(),
-                cells: b.cells,
-            }
+        .map(|b| CrossDeviceMatrix {
+            key: key_of(&b.spec, several_seeds),
+            devices: labels.clone(),
+            cells: b.cells,
         })
         .collect())
+}
+
+/// The sweep's devices in matrix order: the sweep's profile order, devices of one profile in the order they joined
+/// (a stable sort).
+fn ordered_devices(ledger: &Ledger, sweep: &SweepId) -> Result<Vec<crate::ledger::SweepDevice>> {
+    let (_, profiles) = ledger.sweep_config(sweep)?;
+    let mut devices = ledger.sweep_devices(sweep)?;
+    devices.sort_by_key(|d| {
+        profiles
+            .iter()
+            .position(|p| p.name == d.profile.name)
+            .unwrap_or(usize::MAX)
+    });
+    Ok(devices)
+}
+
+/// The key of the matrix of `spec`; the seed is part of the experiment's name when the sweep has several.
+fn key_of(spec: &ReproSpec, several_seeds: bool) -> MatrixKey {
+    let experiment = if several_seeds {
+        format!("reproduction seed={}", spec.seed)
+    } else {
+        "reproduction".to_owned()
+    };
+    MatrixKey {
+        experiment,
+        model: spec.model,
+        dataset: spec.dataset,
+        batch_size: spec.batch_size,
+        arithmetic: spec.arithmetic,
+    }
 }
 
 /// Fills the cells of linear verification: row i against column j is i's log against j's, the diagonal i's log

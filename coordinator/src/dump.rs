@@ -51,6 +51,23 @@ fn gather_with(ledger: &Ledger, sweep: &SweepId, logs: Option<&Path>, artifacts_
         let name = crate::report::safe_name(j.id.0.strip_prefix(&prefix).unwrap_or(&j.id.0));
         runs::collect(&j, outcome, &name, artifacts_dir, &mut results)?;
     }
+    if let Some(dir) = artifacts_dir {
+        for e in crate::aggregate::explanations(ledger, sweep, dir)? {
+            let name = crate::report::safe_name(&format!(
+                "{}-{}-{}-b{}{}",
+                e.key.experiment,
+                e.key.model,
+                e.key.dataset,
+                e.key.batch_size,
+                if e.key.arithmetic.is_f32() {
+                    String::new()
+                } else {
+                    format!("-{}", e.key.arithmetic)
+                }
+            ));
+            push_unique(&mut results.explanations, &name, e);
+        }
+    }
     results.sweep = Some(serde_json::json!({ "id": sweep.0, "sweep": cfg, "profiles": profiles }));
     Ok(results)
 }

@@ -29,6 +29,8 @@ pub const POL_LOG: &str = "pol-log";
 pub const FORGED_POL_LOG: &str = "forged-pol-log";
 /// Artifact role of an image batch as JSON ([`forgebench_shared::results::ImageBatch`]), beside its PNG grid.
 pub const IMAGE_BATCH: &str = "image-batch";
+/// The role of a trace artifact (one triple traced site by site).
+pub const TRACE: &str = "trace";
 
 /// What a job will run, as the ledger stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,7 +159,7 @@ pub fn expand(sweep: &SweepId, cfg: &SweepConfig, profiles: &[DeviceProfile], de
                                     Arithmetic::F32 => cfg.verification,
                                     Arithmetic::Exact => Verification::Exhaustive,
                                 };
-                                reproduction(&stem, &spec, verification, devices, &mut jobs);
+                                reproduction(&stem, &spec, verification, cfg.explain, devices, &mut jobs);
                             }
                         }
                         _ => {
@@ -177,6 +179,7 @@ fn reproduction(
     stem: &str,
     spec: &ReproSpec,
     verification: Verification,
+    explain: bool,
     devices: &[SweepDevice],
     jobs: &mut Vec<NewJob>,
 ) {
@@ -190,6 +193,19 @@ fn reproduction(
     for w in devices {
         let write = JobSpec::WriteLog { spec: spec.clone() };
         jobs.push(job(write_job_id(stem, w), w, Plan::Ready { job: write }, None));
+        if explain {
+            // One triple traced site by site on every device: where the devices of each cell part.
+            let trace = JobSpec::Trace {
+                spec: spec.clone(),
+                triple: 0,
+            };
+            jobs.push(job(
+                format!("{stem}/trace@{}", w.key),
+                w,
+                Plan::Ready { job: trace },
+                None,
+            ));
+        }
         if verification == Verification::Linear {
             let repeat = JobSpec::RepeatLog { spec: spec.clone() };
             let id = format!("{stem}/repeat@{}", w.key);

@@ -294,6 +294,8 @@ pub enum JobSpec {
     AdamForge { spec: AdamSpec },
     /// The Proposition 2 construction.
     Prop2 { spec: Prop2Spec },
+    /// One triple of a reproduction log traced site by site on this profile (where devices part).
+    Trace { spec: ReproSpec, triple: usize },
 }
 
 impl JobSpec {
@@ -309,6 +311,7 @@ impl JobSpec {
             JobSpec::Forge { .. } => "forge",
             JobSpec::AdamForge { .. } => "adam-forge",
             JobSpec::Prop2 { .. } => "prop2",
+            JobSpec::Trace { .. } => "trace",
         }
     }
     /// Artifacts the job needs before it can run.

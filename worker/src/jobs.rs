@@ -171,6 +171,7 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
             let (report, grids) = crate::forge::run::prop2(spec, &ds, device, prov, Some(&ctx.work_dir))?;
             (to_json(&report)?, grid_artifacts(&grids)?)
         }
+        JobSpec::Trace { spec, triple } => trace(ctx, spec, *triple, device)?,
     };
     let outcome = JobOutcome {
         result,
@@ -178,6 +179,36 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
         compute_seconds: started.elapsed().as_secs_f64(),
     };
     Ok(ExecOutput { outcome, files })
+}
+
+/// A trace of triple `k` of `spec`: its report and the trace artifact (role "trace").
+fn trace(
+    ctx: &JobContext,
+    spec: &forgebench_shared::experiment::ReproSpec,
+    k: usize,
+    device: tch::Device,
+) -> Result<(serde_json::Value, Vec<(ArtifactRef, PathBuf)>)> {
+    if k >= spec.triples {
+        return Err(WorkerError::Invalid(format!(
+            "trace of triple {k}: the log has {} triples",
+            spec.triples
+        )));
+    }
+    let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+    let t = crate::explain::trace(spec, k, &ds, device)?;
+    let path = ctx.work_dir.join(format!(
+        "trace-{}-{}-b{}-s{}-{}-k{k}-{}.safetensors",
+        spec.model, spec.dataset, spec.batch_size, spec.seed, spec.arithmetic, ctx.profile.name
+    ));
+    crate::explain::write_trace(&t, &path)?;
+    let report = forgebench_shared::trace::TraceReport {
+        spec: spec.clone(),
+        triple: k,
+        provenance: ctx.provenance(vec![("seed".into(), spec.seed)]),
+        sites: t.sites.len(),
+        values: t.sites.iter().map(|(_, v)| v.len()).sum(),
+    };
+    Ok((to_json(&report)?, vec![artifact(&path, "trace")?]))
 }
 
 /// The repeat run of a log: the same `WriteLog` in a fresh process of this profile (this executable, the profile's

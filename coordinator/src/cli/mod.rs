@@ -1,6 +1,7 @@
 //! The `forgebench` command line: clap arguments (the low stage) plus `cluster.toml` become one validated
 //! [`ClusterConfig`] (the high stage), then each subcommand delegates to a module.
 mod client;
+mod explain;
 mod hwdb;
 mod progress;
 mod serve;
@@ -61,6 +62,8 @@ pub enum Cmd {
     Import(hwdb::ImportArgs),
     /// Write the report (tables, figures, HTML) of a results folder or of a sweep in the ledger.
     Report(client::ReportArgs),
+    /// Where the devices of two profiles part in a sweep's traces: every site of one triple, forward and back.
+    Explain(explain::ExplainArgs),
     /// Start a sweep's workers through Slurm (sbatch), follow and cancel them.
     Slurm {
         /// The Slurm command.
@@ -95,6 +98,7 @@ impl Cli {
             Cmd::Compare(a) => hwdb::compare(&cfg, a),
             Cmd::Import(a) => hwdb::import(&cfg, a),
             Cmd::Report(a) => client::report(&cfg, a),
+            Cmd::Explain(a) => explain::explain(&cfg, a),
             Cmd::Slurm { cmd } => crate::slurm::run(&cfg, &self.config, cmd),
         }
     }

@@ -3,7 +3,7 @@
 use super::push_unique;
 use crate::error::{CoordError, Result};
 use crate::ledger::JobRow;
-use crate::plan::{ArtifactJob, Plan, IMAGE_BATCH};
+use crate::plan::{ArtifactJob, Plan, IMAGE_BATCH, TRACE};
 use crate::report::{benign_of, safe_name, Results};
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::jobs::{JobOutcome, JobSpec};
@@ -206,6 +206,15 @@ pub(super) fn collect(
             );
             row.step_errors_l2 = errors;
             push_unique(&mut results.attacks, name, vec![row]);
+        }
+        Plan::Ready {
+            job: JobSpec::Trace { spec, triple },
+        } => {
+            let r: forgebench_shared::trace::TraceReport = parse(j, o)?;
+            check(j, &r.spec == spec && r.triple == *triple, &r.provenance)?;
+            if !o.artifacts.iter().any(|a| a.role == TRACE) {
+                return Err(CoordError::Invalid(format!("{}: no \"{TRACE}\" artifact", j.id)));
+            }
         }
         // Reproduction feeds the matrices; a PoL training run is only the input of the replays and forgeries.
         Plan::Ready { .. } | Plan::VerifyOf { .. } => {}

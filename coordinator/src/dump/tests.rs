@@ -96,6 +96,47 @@ fn a_result_for_another_spec_is_refused() {
     assert_eq!(greedy.verdict(), Verdict::Undetermined, "{greedy:?}");
 }
 
+/// With `explain`, every cell off the diagonal of every matrix is explained from the two devices' traces, and the
+/// report carries the table.
+#[test]
+fn traced_sweeps_explain_every_cell() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let text = SWEEP.replace(
+        "verification = \"exhaustive\"\n",
+        "verification = \"exhaustive\"\nexplain = true\n",
+    );
+    let l = Ledger::in_memory().expect("ledger");
+    let sweep = run(&l, dir.path(), &text, "no-job-fails");
+    let r = sweep_results_with_artifacts(&l, &sweep, dir.path()).expect("results");
+    assert_eq!(r.explanations.len(), r.matrices.len());
+    for e in &r.explanations {
+        let m = r
+            .matrices
+            .iter()
+            .find(|m| m.value.key == e.value.key)
+            .expect("its matrix");
+        let d = m.value.devices.len();
+        assert_eq!(e.value.cells.len(), d * (d - 1), "every cell off the diagonal");
+        for c in &e.value.cells {
+            let first = c.first_differing.as_ref().expect("the fake profiles part");
+            assert_eq!((first.site.as_str(), c.position), ("fc.forward", Some((1, 3))), "{c:?}");
+            assert_eq!(c.update.as_ref().map(|u| u.differing), Some(1));
+        }
+    }
+    let out = dir.path().join("report");
+    crate::report::write_report(&r, &out).expect("report");
+    let md = std::fs::read_to_string(out.join("tables/explain.md")).expect("explain.md");
+    assert!(md.contains("fc.forward (site 2 of 3)"), "{md}");
+    let html = std::fs::read_to_string(out.join("index.html")).expect("html");
+    assert!(html.contains("Why these devices differ"));
+    let folder = dir.path().join("results");
+    write_results(&r, &folder).expect("write");
+    // The folder is read in name order.
+    let mut want = r.explanations.clone();
+    want.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(load_results(&folder).expect("read").explanations, want);
+}
+
 /// The report written from a ledger holds the ledger's own numbers: every matrix cell as aggregated from the done
 /// verify jobs, and every attack error as the attack jobs filed it.
 #[test]

@@ -322,9 +322,22 @@ fn checked_in_attacks_sweep_expands() {
         .expect("valid");
     let cfg = c.sweep("attacks-small").expect("present");
     let jobs = expand_checked(cfg, &c.profiles);
-    // reproduction 2 x (3 logs + 3 repeats) in f32 and 2 x (3 logs + 9 verifications) in exact arithmetic,
-    // shuffle 3, pol 1 + 3, greedy and local 2 x (1 + 3), adam and adam-projected with each of two optimisers, prop2.
-    assert_eq!(jobs.len(), 12 + 24 + 3 + 4 + 8 + 4 + 1);
+    // reproduction 2 x (3 logs + 3 repeats) in f32 and 2 x (3 logs + 9 verifications) in exact arithmetic, a trace
+    // per device of each of the 4 specs, shuffle 3, pol 1 + 3, greedy and local 2 x (1 + 3), adam and
+    // adam-projected with each of two optimisers, prop2.
+    assert_eq!(jobs.len(), 12 + 24 + 12 + 3 + 4 + 8 + 4 + 1);
+    let traces = jobs
+        .iter()
+        .filter(|j| {
+            matches!(
+                &j.plan,
+                Plan::Ready {
+                    job: JobSpec::Trace { triple: 0, .. }
+                }
+            )
+        })
+        .count();
+    assert_eq!(traces, 12);
 }
 
 #[test]

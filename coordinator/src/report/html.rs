@@ -139,6 +139,14 @@ pub(crate) fn page(
         figs.iter()
             .filter(|f| f.place == Place::Matrix(m.name.clone()))
             .for_each(|f| figure(&mut s, f));
+        if let Some(e) = super::explain::of(results, &m.value.key) {
+            let _ = write!(
+                s,
+                "<h4>{}</h4>{}",
+                esc(&super::explain::heading(e)),
+                super::explain::cells_text(e).html()
+            );
+        }
         s.push_str(&table3::matrix_provenance(results, &m.value).html());
     }
     let secs = runs::sections(results);

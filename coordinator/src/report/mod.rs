@@ -14,6 +14,7 @@
 //! | `pol/*.json` | one [`PolVerifyReport`](forgebench_shared::results::PolVerifyReport) each |
 //! | `grids/*.json` | one [`ImageBatch`](forgebench_shared::results::ImageBatch) each (Figure 3) |
 //! | `prop2/*.json` | one [`Prop2Report`](forgebench_shared::results::Prop2Report) each |
+//! | `explain/*.json` | one [`MatrixExplanation`](forgebench_shared::trace::MatrixExplanation) each: where the devices of a matrix's cells part |
 //! | `sweep.json` | the sweep's definition, any JSON (shown in every provenance block; its `seed*` keys are listed) |
 //!
 //! Files not ending in `.json` and other entries are ignored; a malformed file is an error naming it.
@@ -24,10 +25,12 @@
 //! `index.html` (tables and figures inline, no external resource), `tables/table1.{md,csv,json}` (per model,
 //! dataset and b: the largest benign error, each attack's error and their ratio, published values beside them),
 //! `tables/table3.{md,csv,json}` (every cross-device matrix), `tables/runs.md` (Adam, shuffle, PoL, Proposition 2
-//! summaries), and `figures/*.{svg,png}`: `heatmap-<matrix>`, `adam-<model>-<dataset>-b<b>[-projected]`,
-//! `shuffle-<name>`, `grid-<name>`, `benign-vs-attack`. Every table carries a provenance block.
+//! summaries), `tables/calibration.{md,json}` (thresholds at a false-alarm rate, ROC curves, AUC and verdicts per
+//! rule), `tables/explain.md` (why the devices of each matrix differ, cell by cell), and `figures/*.{svg,png}`: `heatmap-<matrix>`, `adam-<model>-<dataset>-b<b>[-projected]`,
+//! `shuffle-<name>`, `grid-<name>`, `benign-vs-attack`, `roc-<model>-<dataset>-b<b>`. Every table carries a provenance block.
 mod calibrated;
 mod domain_runs;
+mod explain;
 mod figures;
 mod html;
 mod provenance;
@@ -73,6 +76,7 @@ pub fn write_report(results: &Results, out_dir: &Path) -> Result<ReportFiles> {
     let mut tables = tables::write_table1(&t1, results, &tables_dir)?;
     tables.extend(table3::write_table3(results, &tables_dir)?);
     tables.push(runs::write_runs(results, &tables_dir)?);
+    tables.extend(explain::write(results, &tables_dir)?);
     let cal = calibrate(results);
     tables.extend(calibrated::write(
         &cal,

@@ -43,6 +43,8 @@ pub struct Results {
     pub grids: Vec<Named<ImageBatch>>,
     /// Proposition 2 constructions.
     pub prop2: Vec<Named<Prop2Report>>,
+    /// Why the devices of each matrix differ (matched to a matrix by key).
+    pub explanations: Vec<Named<forgebench_shared::trace::MatrixExplanation>>,
     /// The sweep's definition, as given.
     pub sweep: Option<serde_json::Value>,
     /// The rule of the calibrated verdicts: not read from the folder, the report command's choice (default: false
@@ -152,6 +154,7 @@ pub fn load_results(dir: &Path) -> Result<Results> {
         pol: load_dir(dir, "pol")?,
         grids: load_dir(dir, "grids")?,
         prop2: load_dir(dir, "prop2")?,
+        explanations: load_dir(dir, "explain")?,
         sweep,
         calibration: Default::default(),
     };
@@ -238,6 +241,7 @@ pub fn write_results(results: &Results, dir: &Path) -> Result<()> {
     write_dir(dir, "pol", &results.pol)?;
     write_dir(dir, "grids", &results.grids)?;
     write_dir(dir, "prop2", &results.prop2)?;
+    write_dir(dir, "explain", &results.explanations)?;
     if let Some(s) = &results.sweep {
         write_json(&dir.join("sweep.json"), s)?;
     }

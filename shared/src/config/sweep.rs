@@ -155,6 +155,11 @@ pub struct SweepConfig {
     /// written logs cannot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arithmetic: Option<Vec<crate::experiment::Arithmetic>>,
+    /// Trace triple 0 of every reproduction spec site by site on every device, so the report says for each matrix
+    /// cell where the two devices part (default false: one extra job per device and spec, and an artifact of every
+    /// activation and gradient of one step).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub explain: bool,
     /// How the reproduction matrix is computed (default `linear`).
     #[serde(default, skip_serializing_if = "Verification::is_linear")]
     pub verification: Verification,

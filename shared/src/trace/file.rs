@@ -92,3 +92,34 @@ pub fn read_trace(path: &Path) -> Result<Trace> {
     }
     Ok(Trace { arithmetic, sites })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traces_round_trip_in_their_arms_precision_and_bad_files_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.safetensors");
+        for (arm, v) in [(Arithmetic::F32, 1.5f64), (Arithmetic::Exact, 1.0 + 1e-12)] {
+            let t = Trace {
+                arithmetic: arm,
+                sites: vec![("a.forward".into(), vec![v, -2.0]), ("update".into(), vec![0.25])],
+            };
+            write_trace(&t, &path).expect("write");
+            assert_eq!(read_trace(&path).expect("read"), t);
+        }
+        let not_f32 = Trace {
+            arithmetic: Arithmetic::F32,
+            sites: vec![("a.forward".into(), vec![1.0 + 1e-12])],
+        };
+        let e = write_trace(&not_f32, &path).unwrap_err().to_string();
+        assert!(e.contains("a.forward") && e.contains("not an f32 value"), "{e}");
+        std::fs::write(&path, b"not a trace").expect("write");
+        let e = read_trace(&path).unwrap_err().to_string();
+        assert!(
+            e.contains("t.safetensors") && e.contains("not a safetensors file"),
+            "{e}"
+        );
+    }
+}

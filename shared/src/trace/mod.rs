@@ -3,10 +3,12 @@
 //! values differ is where the devices' arithmetic parts; the sites after it inherit the difference. The worker
 //! computes traces (it owns the numerics); comparing them is pure arithmetic, done wherever the traces are: the
 //! worker's `explain`, the coordinator's report and its `explain --sweep`.
+mod cells;
 mod compare;
 mod file;
 mod text;
 
+pub use cells::{CellExplanation, MatrixExplanation, TraceReport};
 pub use compare::{compare, Explanation, SiteDiff};
 pub use file::{read_trace, write_trace};
 pub use text::{markdown, settings_differences, SiteSummary};

@@ -5,25 +5,43 @@ use crate::numfmt::error as sci;
 use crate::profile::DeviceProfile;
 use serde::{Deserialize, Serialize};
 
-/// The settings of `a` and `b` that differ, as "NAME a-value / b-value" ("unset" where a profile leaves it), from
-/// the environment each profile's worker runs in, and the device.
+/// The settings of `a` and `b` that differ, as "cpu.NAME a-value / b-value" ("unset" where a profile leaves it to
+/// libtorch), from every CPU and GPU setting of the profiles, and the device.
 pub fn settings_differences(a: &DeviceProfile, b: &DeviceProfile) -> Vec<String> {
-    let (ea, eb) = (a.env(), b.env());
-    let value = |env: &[(String, Option<String>)], k: &str| {
-        env.iter()
-            .find(|(n, _)| n == k)
-            .and_then(|(_, v)| v.clone())
-            .unwrap_or_else(|| "unset".into())
+    let fields = |p: &DeviceProfile| -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        for (group, value) in [
+            ("cpu", serde_json::to_value(&p.cpu)),
+            ("gpu", serde_json::to_value(&p.gpu)),
+        ] {
+            if let Ok(serde_json::Value::Object(m)) = value {
+                for (k, x) in m {
+                    let text = match x {
+                        serde_json::Value::Null => "unset".to_owned(),
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    v.push((format!("{group}.{k}"), text));
+                }
+            }
+        }
+        v
     };
-    let mut names: Vec<&str> = ea.iter().chain(&eb).map(|(n, _)| n.as_str()).collect();
+    let (fa, fb) = (fields(a), fields(b));
+    let get = |f: &[(String, String)], k: &str| {
+        f.iter()
+            .find(|(n, _)| n == k)
+            .map_or_else(|| "unset".to_owned(), |(_, v)| v.clone())
+    };
+    let mut names: Vec<&str> = fa.iter().chain(&fb).map(|(n, _)| n.as_str()).collect();
     names.sort_unstable();
     names.dedup();
     let mut out = Vec::new();
     if a.device != b.device {
         out.push(format!("device {} / {}", a.device, b.device));
     }
-    for n in names.into_iter().filter(|n| *n != crate::profile::PROFILE_ENV) {
-        let (x, y) = (value(&ea, n), value(&eb, n));
+    for n in names {
+        let (x, y) = (get(&fa, n), get(&fb, n));
         if x != y {
             out.push(format!("{n} {x} / {y}"));
         }
@@ -88,4 +106,27 @@ pub fn markdown(e: &Explanation, a: &DeviceProfile, b: &DeviceProfile, heading: 
         );
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_that_differ_name_each_field_and_both_values() {
+        let mut a = DeviceProfile::cpu("a");
+        let mut b = DeviceProfile::cpu("b");
+        a.cpu.aten_cpu_capability = Some("avx2".into());
+        b.cpu.onednn = Some(false);
+        b.cpu.threads = Some(1);
+        assert_eq!(
+            settings_differences(&a, &b),
+            [
+                "cpu.aten_cpu_capability avx2 / unset",
+                "cpu.onednn unset / false",
+                "cpu.threads unset / 1"
+            ]
+        );
+        assert!(settings_differences(&a, &a).is_empty());
+    }
 }

@@ -96,6 +96,30 @@ impl Fake<'_> {
                 };
                 (json!(r), vec![])
             }
+            JobSpec::Trace { spec, triple } => {
+                // Profiles agree at the first site and part at the second by an amount set by the name.
+                let d = (p.bytes().map(u32::from).sum::<u32>() % 7 + 1) as f64 * 2f64.powi(-20);
+                let t = forgebench_shared::trace::Trace {
+                    arithmetic: spec.arithmetic,
+                    sites: vec![
+                        ("conv1.forward".into(), vec![1.0, 2.0]),
+                        ("fc.forward".into(), vec![3.0, 4.0 + d]),
+                        ("update".into(), vec![5.0 + d]),
+                    ],
+                };
+                let tmp = self.store.join(format!("trace-{}.tmp", p));
+                forgebench_shared::trace::write_trace(&t, &tmp).expect("trace");
+                let bytes = std::fs::read(&tmp).expect("trace bytes");
+                std::fs::remove_file(&tmp).expect("remove");
+                let r = forgebench_shared::trace::TraceReport {
+                    spec: spec.clone(),
+                    triple: *triple,
+                    provenance: prov(p),
+                    sites: 3,
+                    values: 5,
+                };
+                (json!(r), vec![self.artifact(job, crate::plan::TRACE, &bytes)])
+            }
             JobSpec::PolTrain { .. } => (json!({}), vec![self.artifact(job, crate::plan::POL_LOG, b"pol")]),
             JobSpec::PolVerify { spec, epsilon, .. } => {
                 let r = PolVerifyReport {
