@@ -41,7 +41,8 @@ pub struct SettingCalibration {
     pub dataset: DatasetKind,
     /// Batch size.
     pub batch_size: usize,
-    /// Benign samples: every triple of every f32-arm cell of the setting's matrices.
+    /// Benign samples: every triple of every f32-arm cell off the diagonal of the setting's matrices (a pair of
+    /// devices once where its two cells are equal).
     pub samples: usize,
     /// Cells that carry a summary alone (results written before per-triple errors were kept): not in the sample.
     pub cells_without_samples: usize,
@@ -61,20 +62,34 @@ pub(crate) fn rules(rule: Rule) -> Vec<Rule> {
     }
 }
 
-/// The benign samples of `s`: each triple's L2 of every f32-arm cell, and how many cells have none.
+/// The benign samples of `s`: each triple's L2 of every f32-arm cell off the diagonal (a verifier on another
+/// device; the diagonal is the writer's own device), a pair of devices counted once where its two cells hold the
+/// same errors (linear verification measures one distance per pair), and how many cells have no per-triple errors.
 pub(crate) fn samples(results: &Results, s: &Setting) -> (Vec<f64>, usize) {
     let (mut v, mut without) = (Vec::new(), 0);
-    let cells = results
+    let matrices = results
         .matrices
         .iter()
         .filter(|m| (m.value.key.model, m.value.key.dataset, m.value.key.batch_size) == *s)
-        .filter(|m| m.value.key.arithmetic == Arithmetic::F32)
-        .flat_map(|m| m.value.cells.iter().flatten().flatten());
-    for c in cells {
-        if c.l2.is_empty() {
-            without += 1;
+        .filter(|m| m.value.key.arithmetic == Arithmetic::F32);
+    for m in matrices {
+        let cells = &m.value.cells;
+        for (i, row) in cells.iter().enumerate() {
+            for (k, c) in row.iter().enumerate() {
+                let Some(c) = c.as_ref().filter(|_| i != k) else {
+                    continue;
+                };
+                if c.l2.is_empty() {
+                    without += 1;
+                    continue;
+                }
+                let mirror = cells.get(k).and_then(|r| r.get(i)).and_then(|x| x.as_ref());
+                if k < i && mirror.is_some_and(|o| o.l2 == c.l2) {
+                    continue;
+                }
+                v.extend_from_slice(&c.l2);
+            }
         }
-        v.extend_from_slice(&c.l2);
     }
     (v, without)
 }
@@ -218,8 +233,9 @@ fn trim(s: String) -> String {
 /// What a reader should know about the figures' sample.
 pub(crate) fn notes(cal: &[SettingCalibration]) -> Vec<String> {
     let mut v = vec![
-        "benign samples: the L2 of every triple of every f32-arm cell (every writer and verifier, diagonal \
-         included); a step is flagged when its error is above the threshold; a log of T steps is taken as T \
+        "benign samples: the L2 of every triple of every f32-arm cell off the diagonal (a writer and a verifier on \
+         different devices), a pair of devices counted once where both its cells hold the same errors (linear \
+         verification); a step is flagged when its error is above the threshold; a log of T steps is taken as T \
          independent steps, and is flagged when any step is; a rate below 1/n cannot be resolved by n samples: \
          there the threshold is the largest benign error and only its 95% (Clopper-Pearson) bound is given"
             .to_owned(),
