@@ -40,6 +40,10 @@ pub struct PolSpec {
     pub checkpoint_every: usize,
     /// Master seed (initial weights and batch order).
     pub seed: u64,
+    /// The arithmetic of every step (absent: f32). The exact arm's log carries each step's rounding records, and its
+    /// replay is checked bit for bit.
+    #[serde(default, skip_serializing_if = "crate::experiment::Arithmetic::is_f32")]
+    pub arithmetic: crate::experiment::Arithmetic,
 }
 
 /// Search-based forging of a Proof-of-Learning log (greedy, Thudi et al. 2022 / Kong et al. 2023, or local search).

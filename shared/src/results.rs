@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 mod domain;
 mod exact;
 pub use domain::{DomainForgery, DomainPoint, DomainReport};
-pub use exact::ExactArmCheck;
+pub use exact::{Disagreement, ElementDiff, ExactArmCheck, ExactVerdict};
 
 /// Batch-shuffle errors (Figure 4): distance of each shuffled-order update from the unshuffled one.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,6 +48,9 @@ pub struct PolVerifyReport {
     /// The initialisation check of theta_0 (absent in reports written before it existed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_check: Option<InitCheck>,
+    /// The exact arm: every replayed step bit for bit, or the first that is not (the threshold is then 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<ExactVerdict>,
 }
 
 /// Proof-of-Learning's initialisation check of a log's theta_0 (Jia et al. 2021).

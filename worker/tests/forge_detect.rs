@@ -51,6 +51,7 @@ fn a_forged_step_above_the_calibrated_threshold_fails_verification_there() {
         steps: 4,
         checkpoint_every: 1,
         seed: 3,
+        arithmetic: Default::default(),
     };
     let prov = || forgebench_shared::provenance::Provenance {
         code_version: "test".into(),

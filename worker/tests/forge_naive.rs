@@ -114,6 +114,7 @@ fn vggmini_pol_log_forges_with_surrogate_scoring() {
         steps: 1,
         checkpoint_every: 1,
         seed: 3,
+        arithmetic: Default::default(),
     };
     let prov = Provenance {
         code_version: code_version(),

@@ -62,6 +62,7 @@ fn logs() -> &'static Logs {
             steps: 3,
             checkpoint_every: 2,
             seed: 3,
+            arithmetic: Default::default(),
         };
         pol::train(&ps, &ds, tch::Device::Cpu, provenance, &pp).expect("write PoL log");
         Logs {

@@ -13,7 +13,7 @@
 use super::{ArtifactJob, NewJob, Plan, FORGED_POL_LOG, POL_LOG};
 use crate::ledger::SweepDevice;
 use forgebench_shared::config::{ExperimentKind, SweepConfig};
-use forgebench_shared::experiment::{DatasetKind, ModelKind};
+use forgebench_shared::experiment::{Arithmetic, DatasetKind, ModelKind};
 use forgebench_shared::ids::{JobId, SweepId};
 use forgebench_shared::jobs::{
     AdamSpec, ForgeScenario, ForgeSpec, JobSpec, PolSpec, Prop2Spec, SearchNorm, ShuffleSpec,
@@ -98,17 +98,29 @@ pub(super) fn expand_kind(
                 let job = JobSpec::PolTrain { spec: pol.clone() };
                 jobs.push(ready(train.0.clone(), first, job));
             }
-            let replay = |dep: &JobId, role: &str, id: &str, jobs: &mut Vec<NewJob>| {
+            let replay = |spec: &PolSpec, dep: &JobId, role: &str, id: &str, jobs: &mut Vec<NewJob>| {
                 for p in devices {
                     let job = ArtifactJob::PolVerify {
-                        spec: pol.clone(),
+                        spec: spec.clone(),
                         epsilon: cfg.pol_epsilon,
                     };
                     jobs.push(needs(format!("{id}@{}", p.key), p, job, dep, role));
                 }
             };
             if kind == ExperimentKind::Pol {
-                replay(&train, POL_LOG, &format!("{stem}/verify"), jobs);
+                replay(&pol, &train, POL_LOG, &format!("{stem}/verify"), jobs);
+                // The exact arm trains its own log and replays it bit for bit everywhere; forging stays on the
+                // f32 log, whose verifier is the tolerant one the attacks target.
+                if cfg.arithmetics().contains(&Arithmetic::Exact) {
+                    let exact = PolSpec {
+                        arithmetic: Arithmetic::Exact,
+                        ..pol.clone()
+                    };
+                    let train = JobId(format!("{stem}-exact/train@{}", first.key));
+                    let job = JobSpec::PolTrain { spec: exact.clone() };
+                    jobs.push(ready(train.0.clone(), first, job));
+                    replay(&exact, &train, POL_LOG, &format!("{stem}-exact/verify"), jobs);
+                }
                 return;
             }
             let forge = JobId(format!("{stem}/{}@{}", kind.name(), first.key));
@@ -116,7 +128,13 @@ pub(super) fn expand_kind(
                 spec: forge_spec(cfg, kind, pt, pol.clone()),
             };
             jobs.push(needs(forge.0.clone(), first, job, &train, POL_LOG));
-            replay(&forge, FORGED_POL_LOG, &format!("{stem}/{}/verify", kind.name()), jobs);
+            replay(
+                &pol,
+                &forge,
+                FORGED_POL_LOG,
+                &format!("{stem}/{}/verify", kind.name()),
+                jobs,
+            );
         }
         ExperimentKind::Adam | ExperimentKind::AdamProjected => {
             for optimiser in cfg.optimisers() {
@@ -166,6 +184,7 @@ fn pol_spec(cfg: &SweepConfig, pt: &Point) -> PolSpec {
         steps: cfg.pol_steps(),
         checkpoint_every: cfg.pol_checkpoint_every(),
         seed: pt.seed,
+        arithmetic: Default::default(),
     }
 }
 

@@ -323,9 +323,26 @@ fn checked_in_attacks_sweep_expands() {
     let cfg = c.sweep("attacks-small").expect("present");
     let jobs = expand_checked(cfg, &c.profiles);
     // reproduction 2 x (3 logs + 3 repeats) in f32 and 2 x (3 logs + 9 verifications) in exact arithmetic, a trace
-    // per device of each of the 4 specs, shuffle 3, pol 1 + 3, greedy and local 2 x (1 + 3), adam and
+    // per device of each of the 4 specs, shuffle 3, pol 1 + 3 in each arm, greedy and local 2 x (1 + 3), adam and
     // adam-projected with each of two optimisers, prop2.
-    assert_eq!(jobs.len(), 12 + 24 + 12 + 3 + 4 + 8 + 4 + 1);
+    assert_eq!(jobs.len(), 12 + 24 + 12 + 3 + 2 * 4 + 8 + 4 + 1);
+    let exact_pol = jobs
+        .iter()
+        .filter(|j| match &j.plan {
+            Plan::Ready {
+                job: JobSpec::PolTrain { spec },
+            } => spec.arithmetic == Arithmetic::Exact,
+            Plan::NeedsArtifact {
+                job: ArtifactJob::PolVerify { spec, .. },
+                ..
+            } => spec.arithmetic == Arithmetic::Exact,
+            _ => false,
+        })
+        .count();
+    assert_eq!(
+        exact_pol, 4,
+        "the exact arm trains its own PoL log and replays it on every device"
+    );
     let traces = jobs
         .iter()
         .filter(|j| {

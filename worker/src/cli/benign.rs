@@ -74,6 +74,10 @@ pub struct PolArgs {
     /// Master seed (initial weights and batch order).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Arithmetic of every step: f32, or exact (f64 rounded to f32 per layer, the log carrying the writer's
+    /// rounding records; its replay passes only bit for bit).
+    #[arg(long, default_value_t = crate::arithmetic::Arithmetic::F32)]
+    pub arithmetic: crate::arithmetic::Arithmetic,
 }
 
 impl PolArgs {
@@ -87,6 +91,7 @@ impl PolArgs {
             steps: self.steps,
             checkpoint_every: self.checkpoint_every,
             seed: self.seed,
+            arithmetic: self.arithmetic,
         }
     }
 }
@@ -167,6 +172,17 @@ pub fn pol_verify(
         numfmt::error(report.epsilon.unwrap_or(0.0)),
         report.epsilon_source
     );
+    if let Some(d) = report.exact.as_ref().and_then(|e| e.first_disagreement.as_ref()) {
+        eprintln!(
+            "pol-verify: exact arm: first disagreement at step {}{}{}",
+            d.step,
+            d.site.as_ref().map_or(String::new(), |s| format!(", site {s}")),
+            d.element.as_ref().map_or(String::new(), |e| format!(
+                ", {}: stored {:e}, recomputed {:e}",
+                e.parameter, e.stored, e.recomputed
+            ))
+        );
+    }
     if report.passed {
         Ok(())
     } else {

@@ -1,6 +1,7 @@
 //! Writing and reading PoL logs: safetensors tensors plus the JSON manifest, embedded in the metadata under
 //! `forgebench.manifest` and written beside the file (`.json`), mirroring the reproduction logs.
 use super::log::{PolLog, PolManifest, POL_FORMAT};
+use crate::arithmetic::exact::store::{read_records, RecordTensors};
 use crate::error::{Result, WorkerError};
 use crate::repro::META_KEY;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -31,6 +32,28 @@ pub fn write(log: &PolLog, path: &Path) -> Result<()> {
     for (name, dtype, shape, data) in tensors {
         let v = TensorView::new(dtype, shape, data).map_err(|e| WorkerError::artifact(path, format!("{name}: {e}")))?;
         views.push((name.to_owned(), v));
+    }
+    let mut rec = RecordTensors::default();
+    match (&log.records, &m.exact) {
+        (None, None) if m.spec.arithmetic.is_f32() => {}
+        (Some(r), Some(info)) if !m.spec.arithmetic.is_f32() && r.len() == steps => {
+            for step in r {
+                rec.push(step, &info.sites, info.values_per_step);
+            }
+        }
+        _ => {
+            return Err(WorkerError::artifact(
+                path,
+                format!(
+                    "a PoL log in {} arithmetic needs one step of rounding records per step exactly when it is \
+                     exact",
+                    m.spec.arithmetic
+                ),
+            ))
+        }
+    }
+    if log.records.is_some() {
+        views.extend(rec.views(steps, path)?);
     }
     let meta = HashMap::from([(META_KEY.to_owned(), json.clone())]);
     // A temporary name and a rename: a crash never leaves a truncated log under the real name.
@@ -113,9 +136,11 @@ pub fn read(path: &Path) -> Result<PolLog> {
         let problem = format!("batch_indices holds {bad}, outside 0..{}", manifest.dataset_len);
         return Err(WorkerError::artifact(path, problem));
     }
+    let records = read_records(&st, manifest.spec.arithmetic, manifest.exact.as_ref(), steps, path)?;
     Ok(PolLog {
         manifest,
         checkpoints,
         indices,
+        records,
     })
 }

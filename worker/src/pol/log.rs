@@ -1,12 +1,12 @@
 //! Training with SGD into a Proof-of-Learning log, and the log's in-memory form ([`PolLog`], [`PolManifest`]).
+use crate::arithmetic::exact::{StepRecords, TOLERANCE_UNITS};
+use crate::arithmetic::{logged_step, Arithmetic};
 use crate::error::{Result, WorkerError};
 use crate::models::draw_theta;
-use crate::tensors;
-use crate::update::{sgd_update, Batch};
 use forgebench_shared::data::Dataset;
-use forgebench_shared::experiment::Precision;
 use forgebench_shared::jobs::PolSpec;
 use forgebench_shared::provenance::Provenance;
+use forgebench_shared::repro_log::ExactRecords;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -28,6 +28,9 @@ pub struct PolManifest {
     pub dim: usize,
     /// Where and how the log was computed.
     pub provenance: Provenance,
+    /// The exact arm: its rounding records (one entry per step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<ExactRecords>,
 }
 
 /// A PoL log in memory.
@@ -39,6 +42,8 @@ pub struct PolLog {
     pub checkpoints: Vec<f32>,
     /// `steps` rows of `b` training-set indices, row-major.
     pub indices: Vec<i64>,
+    /// The exact arm: each step's rounding records.
+    pub records: Option<Vec<StepRecords>>,
 }
 
 impl PolLog {
@@ -90,7 +95,7 @@ fn invalid(spec: &PolSpec, ds: &Dataset) -> Option<String> {
     None
 }
 
-/// Trains `spec` with plain SGD on `device` from theta_0 = `draw_theta(model, seed, 0)` and writes the log to
+/// Trains `spec` with plain SGD (in the spec's arithmetic) on `device` from theta_0 = `draw_theta(model, seed, 0)` and writes the log to
 /// `path` (and `path` with extension `.json`). Returns the manifest.
 pub fn train(
     spec: &PolSpec,
@@ -108,13 +113,38 @@ pub fn train(
     let theta0 = draw_theta(spec.model, spec.seed, 0);
     let mut checkpoints = Vec::with_capacity(marks.len() * dim);
     checkpoints.extend_from_slice(&theta0);
-    let mut theta = tensors::from_f32(&theta0, device);
+    let mut theta = theta0;
     let mut next_mark = 1;
+    let mut records = Vec::new();
+    let mut exact = None;
     for (step, idx) in schedule.iter().enumerate() {
-        let batch = Batch::gather(ds, idx, device, Precision::F32)?;
-        theta = sgd_update(spec.model, &theta, &batch, spec.eta)?.theta_next;
+        let u = logged_step(
+            spec.arithmetic,
+            spec.model,
+            &theta,
+            ds,
+            idx,
+            device,
+            spec.eta,
+            TOLERANCE_UNITS,
+            None,
+        )?;
+        if let Some(r) = u.records {
+            let info = exact.get_or_insert_with(|| ExactRecords {
+                tolerance_units: TOLERANCE_UNITS,
+                tolerance_gaps: crate::arithmetic::exact::round::REL_GAPS,
+                sites: u.sites.clone(),
+                values_per_step: u.values,
+                records: Vec::new(),
+                record_bytes: Vec::new(),
+            });
+            info.records.push(r.count() as u64);
+            info.record_bytes.push(r.pack().len() as u64);
+            records.push(r);
+        }
+        theta = u.theta_next;
         if marks[next_mark] == step + 1 {
-            checkpoints.extend(tensors::to_f32(&theta)?);
+            checkpoints.extend_from_slice(&theta);
             next_mark += 1;
         }
     }
@@ -125,12 +155,14 @@ pub fn train(
         dataset_len: ds.n,
         dim,
         provenance,
+        exact,
     };
     let indices = schedule.iter().flatten().map(|&i| i as i64).collect();
     let log = PolLog {
         manifest,
         checkpoints,
         indices,
+        records: (spec.arithmetic == Arithmetic::Exact).then_some(records),
     };
     super::write(&log, path)?;
     Ok(log.manifest)

@@ -66,6 +66,7 @@ mod tests {
             steps,
             checkpoint_every: 1,
             seed: 9,
+            arithmetic: Default::default(),
         }
     }
 

@@ -1,21 +1,22 @@
 //! The Proof-of-Learning verifier: replays every interval of a log (from checkpoint i, the logged batches of steps
 //! `checkpoint_steps[i]..checkpoint_steps[i+1]`) on the current profile and compares the result with checkpoint i+1.
 //!
+//! An exact-arm log (`--arithmetic exact`) is replayed with the writer's rounding records and passes only bit for
+//! bit (threshold 0), whatever epsilon was asked for; its report's `exact` names the first disagreement.
+//!
 //! The pass threshold epsilon (on the L2 error of an interval) is given explicitly, or calibrated from a
 //! reproduction matrix as the largest benign L2 error of any (writer, verifier) pair times a margin
 //! ([`DEFAULT_MARGIN`] = 10). The matrix measures one step; benign error over an interval of `s` steps grows with
 //! `s`, so long intervals need a larger margin. Without either, the replay must be exact (epsilon = 0), which holds
 //! on the profile that wrote the log.
 use super::log::PolLog;
+use crate::arithmetic::{logged_step, Arithmetic};
 use crate::error::{Result, WorkerError};
-use crate::tensors;
-use crate::update::{sgd_update, Batch};
 use forgebench_shared::data::Dataset;
-use forgebench_shared::experiment::Precision;
 use forgebench_shared::jobs::PolSpec;
 use forgebench_shared::measures::{measures, Measure};
 use forgebench_shared::provenance::Provenance;
-use forgebench_shared::results::PolVerifyReport;
+use forgebench_shared::results::{Disagreement, ElementDiff, ExactVerdict, PolVerifyReport};
 use forgebench_shared::tables::CrossDeviceMatrix;
 
 /// Margin over the largest benign error used when calibrating epsilon: benign cross-device noise measured on K
@@ -113,28 +114,91 @@ pub fn verify(
         )));
     }
     let marks = log.checkpoint_steps();
+    let exact = m.spec.arithmetic == Arithmetic::Exact;
+    let units = m.exact.as_ref().map_or(0.0, |info| info.tolerance_units);
     let mut per_interval = Vec::with_capacity(marks.len() - 1);
+    let mut bitwise_failed = Vec::new();
+    let mut first: Option<Disagreement> = None;
+    let (mut applied, mut decided) = (0u64, 0u64);
     for i in 0..marks.len() - 1 {
         let start = log.checkpoint(i);
-        let mut theta = tensors::from_f32(start, device);
+        let mut theta = start.to_vec();
+        let mut parted = None;
         for step in marks[i]..marks[i + 1] {
-            let batch = Batch::gather(ds, &log.batch(step), device, Precision::F32)?;
-            theta = sgd_update(m.spec.model, &theta, &batch, m.spec.eta)?.theta_next;
+            let replay = log.records.as_ref().map(|r| &r[step]);
+            let u = logged_step(
+                m.spec.arithmetic,
+                m.spec.model,
+                &theta,
+                ds,
+                &log.batch(step),
+                device,
+                m.spec.eta,
+                units,
+                replay,
+            )?;
+            if let Some(r) = &u.records {
+                applied += r.count() as u64;
+                decided += u.decided;
+            }
+            if parted.is_none() {
+                parted = u.parted.map(|p| (step, p));
+            }
+            theta = u.theta_next;
         }
-        let replayed = tensors::to_f32(&theta)?;
-        let mut e = measures(log.checkpoint(i + 1), &replayed, None);
+        let stored = log.checkpoint(i + 1);
+        let mut e = measures(stored, &theta, None);
         // Relative to the replayed interval's own movement, the analogue of ||delta|| / ||update||.
-        let moved = measures(&replayed, start, None).l2;
+        let moved = measures(&theta, start, None).l2;
         e.rel = if moved == 0.0 { 0.0 } else { e.l2 / moved };
         per_interval.push(e);
+        if exact {
+            let element = stored
+                .iter()
+                .zip(&theta)
+                .position(|(a, c)| a.to_bits() != c.to_bits())
+                .map(|e| ElementDiff {
+                    index: e,
+                    parameter: crate::repro::parameter_at(m.spec.model, e),
+                    stored: stored[e],
+                    recomputed: theta[e],
+                });
+            if element.is_some() || parted.is_some() {
+                bitwise_failed.push(i);
+                if first.is_none() {
+                    first = Some(Disagreement {
+                        // The step that parted, else the interval's last step, whose result is the checkpoint.
+                        step: parted.as_ref().map_or(marks[i + 1] - 1, |(s, _)| *s),
+                        site: parted.as_ref().map(|(_, p)| p.site.clone()),
+                        detail: parted.as_ref().map(|(_, p)| p.detail.clone()),
+                        element,
+                    });
+                }
+            }
+        }
     }
-    let failed_intervals: Vec<usize> = per_interval
-        .iter()
-        .enumerate()
-        // A NaN error fails, and so does every interval against a NaN epsilon (no comparison with NaN holds).
-        .filter(|(_, e)| e.l2.is_nan() || epsilon.value.is_nan() || e.l2 > epsilon.value)
-        .map(|(i, _)| i)
-        .collect();
+    let (failed_intervals, epsilon) = if exact {
+        let e = Epsilon {
+            value: 0.0,
+            source: "exact arithmetic: every replayed step bit for bit with the writer's rounding records".into(),
+        };
+        (bitwise_failed, e)
+    } else {
+        let failed: Vec<usize> = per_interval
+            .iter()
+            .enumerate()
+            // A NaN error fails, and so does every interval against a NaN epsilon (no comparison with NaN holds).
+            .filter(|(_, e)| e.l2.is_nan() || epsilon.value.is_nan() || e.l2 > epsilon.value)
+            .map(|(i, _)| i)
+            .collect();
+        (failed, epsilon)
+    };
+    let exact = exact.then(|| ExactVerdict {
+        agreed: first.is_none(),
+        first_disagreement: first,
+        records: applied,
+        decided,
+    });
     Ok(PolVerifyReport {
         init_check: Some(super::init_check::check(m.spec.model, log.checkpoint(0))),
         spec: m.spec.clone(),
@@ -145,5 +209,6 @@ pub fn verify(
         epsilon: Some(epsilon.value),
         epsilon_source: epsilon.source,
         failed_intervals,
+        exact,
     })
 }

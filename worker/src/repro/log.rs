@@ -1,13 +1,12 @@
 //! Writing and reading reproduction logs: safetensors tensors plus a JSON manifest (embedded in the safetensors
 //! metadata under `forgebench.manifest`, and written beside the file for people), so a PyTorch user opens the
 //! tensors with the `safetensors` package and any tool reads the manifest.
-use crate::arithmetic::exact::records::{StepRecords, DIGEST_BYTES};
+use crate::arithmetic::exact::records::StepRecords;
 use crate::arithmetic::{logged_step, Arithmetic};
 use crate::error::{Result, WorkerError};
 use forgebench_shared::data::Dataset;
 use forgebench_shared::experiment::ReproSpec;
 use forgebench_shared::provenance::Provenance;
-use forgebench_shared::repro_log::ExactRecords;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,34 +25,6 @@ pub struct ReproLog {
     pub indices: Option<Vec<i64>>,
     /// The exact arm: each step's rounding records.
     pub records: Option<Vec<StepRecords>>,
-}
-
-/// The exact arm's tensors as they accumulate over the steps of a log.
-#[derive(Default)]
-struct RecordTensors {
-    packed: Vec<u8>,
-    offsets: Vec<u8>,
-    digests: Vec<u8>,
-    counts: Vec<u64>,
-    bytes: Vec<u64>,
-    sites: Vec<String>,
-    values: u64,
-}
-
-impl RecordTensors {
-    fn push(&mut self, r: &StepRecords, sites: &[String], values: u64) {
-        if self.offsets.is_empty() {
-            self.offsets.extend(0i64.to_le_bytes());
-        }
-        let p = r.pack();
-        self.counts.push(r.count() as u64);
-        self.bytes.push(p.len() as u64);
-        self.packed.extend(&p);
-        self.offsets.extend((self.packed.len() as i64).to_le_bytes());
-        self.digests.extend(r.digests());
-        self.sites = sites.to_vec();
-        self.values = values;
-    }
 }
 
 fn f32_bytes(v: &[f32]) -> Vec<u8> {
@@ -81,7 +52,7 @@ pub fn write_log(
     let mut thetas = Vec::new();
     let mut idx_bytes = Vec::new();
     let mut step_norms = Vec::with_capacity(k_total);
-    let mut rec = RecordTensors::default();
+    let mut rec = crate::arithmetic::exact::store::RecordTensors::default();
     let units = spec
         .tolerance_units
         .unwrap_or(crate::arithmetic::exact::TOLERANCE_UNITS);
@@ -115,14 +86,7 @@ pub fn write_log(
         }
         progress(k + 1);
     }
-    let exact = (spec.arithmetic == Arithmetic::Exact).then(|| ExactRecords {
-        tolerance_units: units,
-        tolerance_gaps: crate::arithmetic::exact::round::REL_GAPS,
-        sites: rec.sites.clone(),
-        values_per_step: rec.values,
-        records: rec.counts.clone(),
-        record_bytes: rec.bytes.clone(),
-    });
+    let exact = (spec.arithmetic == Arithmetic::Exact).then(|| rec.info(units));
     let manifest = LogManifest {
         format: LOG_FORMAT.into(),
         spec: spec.clone(),
@@ -149,19 +113,7 @@ pub fn write_log(
         ));
     }
     if spec.arithmetic == Arithmetic::Exact {
-        let sites = rec.sites.len();
-        views.push((
-            "rounding_records".to_owned(),
-            view(Dtype::U8, vec![rec.packed.len()], &rec.packed, path)?,
-        ));
-        views.push((
-            "rounding_offsets".to_owned(),
-            view(Dtype::I64, vec![k_total + 1], &rec.offsets, path)?,
-        ));
-        views.push((
-            "site_digests".to_owned(),
-            view(Dtype::U8, vec![k_total, sites * DIGEST_BYTES], &rec.digests, path)?,
-        ));
+        views.extend(rec.views(k_total, path)?);
     }
     let meta = HashMap::from([(META_KEY.to_owned(), json.clone())]);
     // Written to a temporary name and renamed, so a crash never leaves a truncated log under the real name.
@@ -265,7 +217,13 @@ pub fn read_log(path: &Path) -> Result<ReproLog> {
     } else {
         (None, None)
     };
-    let records = read_records(&st, &manifest, path)?;
+    let records = crate::arithmetic::exact::store::read_records(
+        &st,
+        manifest.spec.arithmetic,
+        manifest.exact.as_ref(),
+        manifest.spec.triples,
+        path,
+    )?;
     Ok(ReproLog {
         manifest,
         theta_next,
@@ -275,7 +233,13 @@ pub fn read_log(path: &Path) -> Result<ReproLog> {
     })
 }
 
-fn tensor_bytes<'a>(st: &'a SafeTensors, name: &str, dtype: Dtype, shape: &[usize], path: &Path) -> Result<&'a [u8]> {
+pub(crate) fn tensor_bytes<'a>(
+    st: &'a SafeTensors,
+    name: &str,
+    dtype: Dtype,
+    shape: &[usize],
+    path: &Path,
+) -> Result<&'a [u8]> {
     let t = st
         .tensor(name)
         .map_err(|e| WorkerError::artifact(path, format!("tensor {name}: {e}")))?;
@@ -290,67 +254,4 @@ fn tensor_bytes<'a>(st: &'a SafeTensors, name: &str, dtype: Dtype, shape: &[usiz
         ));
     }
     Ok(t.data())
-}
-
-/// The exact arm's records, each step's checked against the manifest; `None` for an f32 log.
-fn read_records(st: &SafeTensors, m: &LogManifest, path: &Path) -> Result<Option<Vec<StepRecords>>> {
-    let info = match (m.spec.arithmetic, &m.exact) {
-        (Arithmetic::F32, None) => return Ok(None),
-        (Arithmetic::Exact, Some(info)) => info,
-        (a, info) => {
-            return Err(WorkerError::artifact(
-                path,
-                format!(
-                    "spec.arithmetic is {a} but the manifest {} rounding records",
-                    if info.is_some() { "has" } else { "lacks" }
-                ),
-            ))
-        }
-    };
-    let k = m.spec.triples;
-    // Beyond 2^40 units a tolerance spans f32 gaps at the site's own scale, and records no longer decide anything.
-    if !(info.tolerance_units.is_finite() && info.tolerance_units > 0.0 && info.tolerance_units <= 1099511627776.0) {
-        return Err(WorkerError::artifact(
-            path,
-            format!("rounding tolerance {} units is not in (0, 2^40]", info.tolerance_units),
-        ));
-    }
-    if info.tolerance_gaps != crate::arithmetic::exact::round::REL_GAPS {
-        return Err(WorkerError::artifact(
-            path,
-            format!(
-                "written with a relative rounding tolerance of {} gaps; this verifier applies {}",
-                info.tolerance_gaps,
-                crate::arithmetic::exact::round::REL_GAPS
-            ),
-        ));
-    }
-    let offsets: Vec<i64> = tensor_bytes(st, "rounding_offsets", Dtype::I64, &[k + 1], path)?
-        .chunks_exact(8)
-        .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-        .collect();
-    let packed = st
-        .tensor("rounding_records")
-        .map_err(|e| WorkerError::artifact(path, format!("tensor rounding_records: {e}")))?;
-    let packed = packed.data();
-    let sites = info.sites.len();
-    let digests = tensor_bytes(st, "site_digests", Dtype::U8, &[k, sites * DIGEST_BYTES], path)?;
-    let mut out = Vec::with_capacity(k);
-    for step in 0..k {
-        let (a, b) = (offsets[step], offsets[step + 1]);
-        if a < 0 || b < a || b as usize > packed.len() {
-            return Err(WorkerError::artifact(
-                path,
-                format!(
-                    "rounding_offsets of step {step} ({a}..{b}) outside the {} record bytes",
-                    packed.len()
-                ),
-            ));
-        }
-        let d = &digests[step * sites * DIGEST_BYTES..(step + 1) * sites * DIGEST_BYTES];
-        let r = StepRecords::unpack(&packed[a as usize..b as usize], d, sites)
-            .map_err(|e| WorkerError::artifact(path, format!("rounding records of step {step}: {e}")))?;
-        out.push(r);
-    }
-    Ok(Some(out))
 }

@@ -8,7 +8,8 @@ mod log;
 mod verify;
 
 pub use log::{read_log, write_log, LogManifest, ReproLog, LOG_FORMAT};
-pub(crate) use log::{read_with_manifest, META_KEY};
+pub(crate) use log::{read_with_manifest, tensor_bytes, META_KEY};
+pub(crate) use verify::parameter_at;
 pub use verify::{verify_log, VerifyReport};
 
 use forgebench_shared::experiment::ReproSpec;

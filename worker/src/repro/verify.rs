@@ -35,47 +35,7 @@ pub struct VerifyReport {
     pub exact: Option<ExactVerdict>,
 }
 
-/// An exact-arm verification: every step bit for bit, or the first step that is not.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ExactVerdict {
-    /// Every value of every step equals the writer's.
-    pub agreed: bool,
-    /// The first step whose result differs, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_disagreement: Option<Disagreement>,
-    /// Records applied, over all steps.
-    pub records: u64,
-    /// Records that decided a value: the verifier's own rounding to nearest would have gone the other way, and the
-    /// step would have failed without them.
-    #[serde(default)]
-    pub decided: u64,
-}
-
-/// Where a verifier's exact-arm result first differs from the writer's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Disagreement {
-    /// The triple (step).
-    pub step: usize,
-    /// The first rounding site whose values differ from the writer's, or whose record did not apply.
-    pub site: Option<String>,
-    /// What differed there.
-    pub detail: Option<String>,
-    /// The first element of theta_next that differs (None: the result agrees, an intermediate site does not).
-    pub element: Option<ElementDiff>,
-}
-
-/// One differing element of theta_next.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ElementDiff {
-    /// Its index in theta.
-    pub index: usize,
-    /// The parameter tensor holding it ("fc1.weight[37]").
-    pub parameter: String,
-    /// The log's value.
-    pub stored: f32,
-    /// The verifier's value.
-    pub recomputed: f32,
-}
+pub use forgebench_shared::results::{Disagreement, ElementDiff, ExactVerdict};
 
 /// Recomputes every triple of `log` on `device` and compares.
 pub fn verify_log(
@@ -189,7 +149,7 @@ pub fn verify_log(
 }
 
 /// "fc1.weight[37]": the parameter tensor and offset of element `e` of theta.
-fn parameter_at(model: forgebench_shared::experiment::ModelKind, e: usize) -> String {
+pub(crate) fn parameter_at(model: forgebench_shared::experiment::ModelKind, e: usize) -> String {
     let mut start = 0;
     for p in crate::models::layout(model) {
         if e < start + p.numel() {

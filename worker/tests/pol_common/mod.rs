@@ -16,6 +16,7 @@ pub fn spec(model: ModelKind, b: usize, steps: usize, s: usize) -> PolSpec {
         steps,
         checkpoint_every: s,
         seed: 5,
+        arithmetic: Default::default(),
     }
 }
 

@@ -123,6 +123,7 @@ impl Fake<'_> {
             JobSpec::PolTrain { .. } => (json!({}), vec![self.artifact(job, crate::plan::POL_LOG, b"pol")]),
             JobSpec::PolVerify { spec, epsilon, .. } => {
                 let r = PolVerifyReport {
+                    exact: None,
                     init_check: None,
                     spec: spec.clone(),
                     writer: prov("a"),

@@ -11,6 +11,7 @@ pub mod backprop;
 mod graph;
 pub mod records;
 pub mod round;
+pub(crate) mod store;
 
 pub use backprop::Labels;
 pub use graph::{ops, Op};
