@@ -53,19 +53,7 @@ fn gather_with(ledger: &Ledger, sweep: &SweepId, logs: Option<&Path>, artifacts_
     }
     if let Some(dir) = artifacts_dir {
         for e in crate::aggregate::explanations(ledger, sweep, dir)? {
-            let name = crate::report::safe_name(&format!(
-                "{}-{}-{}-b{}{}",
-                e.key.experiment,
-                e.key.model,
-                e.key.dataset,
-                e.key.batch_size,
-                if e.key.arithmetic.is_f32() {
-                    String::new()
-                } else {
-                    format!("-{}", e.key.arithmetic)
-                }
-            ));
-            push_unique(&mut results.explanations, &name, e);
+            results.push_explanation(e);
         }
     }
     results.sweep = Some(serde_json::json!({ "id": sweep.0, "sweep": cfg, "profiles": profiles }));

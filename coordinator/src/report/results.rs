@@ -89,19 +89,30 @@ impl Results {
     /// Adds a matrix under a name derived from its key ("reproduction-lenet5-mnist-b100", "...-exact" for the exact
     /// arm, "-2" etc. when taken).
     pub fn push_matrix(&mut self, m: CrossDeviceMatrix) {
-        let k = &m.key;
-        let arm = if k.arithmetic.is_f32() {
-            String::new()
-        } else {
-            format!("-{}", k.arithmetic)
-        };
-        let base = safe_name(&format!(
-            "{}-{}-{}-b{}{arm}",
-            k.experiment, k.model, k.dataset, k.batch_size
-        ));
+        let base = key_name(&m.key);
         let name = unique(&base, |n| self.matrices.iter().any(|x| x.name == n));
         self.matrices.push(Named::new(name, m));
     }
+
+    /// Adds the explanation of a matrix's cells, named as [`Results::push_matrix`] names its matrix.
+    pub fn push_explanation(&mut self, e: forgebench_shared::trace::MatrixExplanation) {
+        let base = key_name(&e.key);
+        let name = unique(&base, |n| self.explanations.iter().any(|x| x.name == n));
+        self.explanations.push(Named::new(name, e));
+    }
+}
+
+/// "reproduction-lenet5-mnist-b100", with "-exact" for the exact arm: the file stem of a matrix's entries.
+fn key_name(k: &forgebench_shared::tables::MatrixKey) -> String {
+    let arm = if k.arithmetic.is_f32() {
+        String::new()
+    } else {
+        format!("-{}", k.arithmetic)
+    };
+    safe_name(&format!(
+        "{}-{}-{}-b{}{arm}",
+        k.experiment, k.model, k.dataset, k.batch_size
+    ))
 }
 
 fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {

@@ -3,7 +3,7 @@
 use super::log::{PolLog, PolManifest, POL_FORMAT};
 use crate::arithmetic::exact::store::{read_records, RecordTensors};
 use crate::error::{Result, WorkerError};
-use crate::repro::META_KEY;
+use crate::repro::{tensor_bytes as tensor, META_KEY};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use std::path::Path;
@@ -62,21 +62,6 @@ pub fn write(log: &PolLog, path: &Path) -> Result<()> {
     std::fs::rename(&tmp, path).map_err(|e| WorkerError::io(path, e))?;
     let side = path.with_extension("json");
     std::fs::write(&side, json).map_err(|e| WorkerError::io(&side, e))
-}
-
-fn tensor<'a>(st: &'a SafeTensors, name: &str, dtype: Dtype, shape: &[usize], path: &Path) -> Result<&'a [u8]> {
-    let t = st
-        .tensor(name)
-        .map_err(|e| WorkerError::artifact(path, format!("tensor {name}: {e}")))?;
-    if t.dtype() != dtype || t.shape() != shape {
-        let problem = format!(
-            "tensor {name} is {:?} {:?}, expected {dtype:?} {shape:?}",
-            t.dtype(),
-            t.shape()
-        );
-        return Err(WorkerError::artifact(path, problem));
-    }
-    Ok(t.data())
 }
 
 fn i64s(bytes: &[u8]) -> Vec<i64> {

@@ -1,4 +1,5 @@
 //! Training with SGD into a Proof-of-Learning log, and the log's in-memory form ([`PolLog`], [`PolManifest`]).
+use crate::arithmetic::exact::store::RecordTensors;
 use crate::arithmetic::exact::{StepRecords, TOLERANCE_UNITS};
 use crate::arithmetic::{logged_step, Arithmetic};
 use crate::error::{Result, WorkerError};
@@ -116,7 +117,7 @@ pub fn train(
     let mut theta = theta0;
     let mut next_mark = 1;
     let mut records = Vec::new();
-    let mut exact = None;
+    let mut rec = RecordTensors::default();
     for (step, idx) in schedule.iter().enumerate() {
         let u = logged_step(
             spec.arithmetic,
@@ -130,16 +131,7 @@ pub fn train(
             None,
         )?;
         if let Some(r) = u.records {
-            let info = exact.get_or_insert_with(|| ExactRecords {
-                tolerance_units: TOLERANCE_UNITS,
-                tolerance_gaps: crate::arithmetic::exact::round::REL_GAPS,
-                sites: u.sites.clone(),
-                values_per_step: u.values,
-                records: Vec::new(),
-                record_bytes: Vec::new(),
-            });
-            info.records.push(r.count() as u64);
-            info.record_bytes.push(r.pack().len() as u64);
+            rec.push(&r, &u.sites, u.values);
             records.push(r);
         }
         theta = u.theta_next;
@@ -155,7 +147,7 @@ pub fn train(
         dataset_len: ds.n,
         dim,
         provenance,
-        exact,
+        exact: (spec.arithmetic == Arithmetic::Exact).then(|| rec.info(TOLERANCE_UNITS)),
     };
     let indices = schedule.iter().flatten().map(|&i| i as i64).collect();
     let log = PolLog {

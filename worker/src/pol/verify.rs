@@ -16,7 +16,7 @@ use forgebench_shared::data::Dataset;
 use forgebench_shared::jobs::PolSpec;
 use forgebench_shared::measures::{measures, Measure};
 use forgebench_shared::provenance::Provenance;
-use forgebench_shared::results::{Disagreement, ElementDiff, ExactVerdict, PolVerifyReport};
+use forgebench_shared::results::{Disagreement, ExactVerdict, PolVerifyReport};
 use forgebench_shared::tables::CrossDeviceMatrix;
 
 /// Margin over the largest benign error used when calibrating epsilon: benign cross-device noise measured on K
@@ -153,16 +153,7 @@ pub fn verify(
         e.rel = if moved == 0.0 { 0.0 } else { e.l2 / moved };
         per_interval.push(e);
         if exact {
-            let element = stored
-                .iter()
-                .zip(&theta)
-                .position(|(a, c)| a.to_bits() != c.to_bits())
-                .map(|e| ElementDiff {
-                    index: e,
-                    parameter: crate::repro::parameter_at(m.spec.model, e),
-                    stored: stored[e],
-                    recomputed: theta[e],
-                });
+            let element = crate::repro::first_difference(m.spec.model, stored, &theta);
             if element.is_some() || parted.is_some() {
                 bitwise_failed.push(i);
                 if first.is_none() {

@@ -9,7 +9,7 @@ mod verify;
 
 pub use log::{read_log, write_log, LogManifest, ReproLog, LOG_FORMAT};
 pub(crate) use log::{read_with_manifest, tensor_bytes, META_KEY};
-pub(crate) use verify::parameter_at;
+pub(crate) use verify::first_difference;
 pub use verify::{verify_log, VerifyReport};
 
 use forgebench_shared::experiment::ReproSpec;

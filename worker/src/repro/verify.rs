@@ -92,16 +92,7 @@ pub fn verify_log(
         if let Some(r) = &u.records {
             applied += r.count() as u64;
             decided += u.decided;
-            let element = stored
-                .iter()
-                .zip(&u.theta_next)
-                .position(|(a, c)| a.to_bits() != c.to_bits())
-                .map(|e| ElementDiff {
-                    index: e,
-                    parameter: parameter_at(m.spec.model, e),
-                    stored: stored[e],
-                    recomputed: u.theta_next[e],
-                });
+            let element = first_difference(m.spec.model, stored, &u.theta_next);
             // A step fails when its result differs, and also when an intermediate site does (a record that did
             // not apply, or values that differ but vanish later): the log claims values it does not have.
             if element.is_some() || u.parted.is_some() {
@@ -148,8 +139,26 @@ pub fn verify_log(
     })
 }
 
+/// The first element of theta whose bits differ between `stored` and `recomputed`, named by its parameter.
+pub(crate) fn first_difference(
+    model: forgebench_shared::experiment::ModelKind,
+    stored: &[f32],
+    recomputed: &[f32],
+) -> Option<ElementDiff> {
+    let e = stored
+        .iter()
+        .zip(recomputed)
+        .position(|(a, c)| a.to_bits() != c.to_bits())?;
+    Some(ElementDiff {
+        index: e,
+        parameter: parameter_at(model, e),
+        stored: stored[e],
+        recomputed: recomputed[e],
+    })
+}
+
 /// "fc1.weight[37]": the parameter tensor and offset of element `e` of theta.
-pub(crate) fn parameter_at(model: forgebench_shared::experiment::ModelKind, e: usize) -> String {
+fn parameter_at(model: forgebench_shared::experiment::ModelKind, e: usize) -> String {
     let mut start = 0;
     for p in crate::models::layout(model) {
         if e < start + p.numel() {

@@ -4,6 +4,7 @@
 use super::records::{StepRecords, DIGEST_BYTES};
 use crate::arithmetic::Arithmetic;
 use crate::error::{Result, WorkerError};
+use crate::repro::tensor_bytes;
 use forgebench_shared::repro_log::ExactRecords;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::path::Path;
@@ -148,8 +149,4 @@ pub(crate) fn read_records(
         out.push(r);
     }
     Ok(Some(out))
-}
-
-fn tensor_bytes<'a>(st: &'a SafeTensors, name: &str, dtype: Dtype, shape: &[usize], path: &Path) -> Result<&'a [u8]> {
-    crate::repro::tensor_bytes(st, name, dtype, shape, path)
 }
