@@ -5,6 +5,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 scripts/setup-libtorch.sh
+scripts/setup-pytorch.sh
 scripts/setup-chromium.sh
 scripts/check-deps.sh
 cargo build --workspace --bins

@@ -1,9 +1,10 @@
-//! Builds the C++ shim (`cpp/shim.cpp`) against the same libtorch headers that torch-sys links, and gives the
+//! Builds the C++ shim (`cpp/shim.cpp`, `cpp/torch_ops.cpp`) against the same libtorch headers that torch-sys links, and gives the
 //! worker's binaries and tests an rpath to libtorch so nobody has to set `LD_LIBRARY_PATH`.
 use std::path::PathBuf;
 
 fn main() {
     println!("cargo:rerun-if-changed=cpp/shim.cpp");
+    println!("cargo:rerun-if-changed=cpp/torch_ops.cpp");
     println!("cargo:rerun-if-env-changed=LIBTORCH");
     // torch-sys declares `links = "tch"` and exports its libtorch lib folder as metadata.
     let lib =
@@ -19,6 +20,7 @@ fn main() {
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
         .file("cpp/shim.cpp")
+        .file("cpp/torch_ops.cpp")
         .compile("forgebench_shim");
     println!("cargo:rustc-link-search=native={}", lib.display());
     println!("cargo:rustc-link-lib=dylib=torch_cpu");

@@ -15,6 +15,8 @@ pub mod jobs;
 pub mod ks;
 pub mod measures;
 pub mod numfmt;
+pub mod optim;
+pub mod pol_strategy;
 pub mod profile;
 pub mod provenance;
 pub mod repro_log;
@@ -22,6 +24,7 @@ pub mod results;
 pub mod rng;
 pub mod rounding;
 pub mod tables;
+pub mod torchrun;
 pub mod trace;
 pub mod verdict;
 

@@ -12,6 +12,7 @@ pub mod forge;
 pub mod jobs;
 pub mod malloc;
 pub mod models;
+pub mod optim;
 pub mod pol;
 pub mod profile;
 pub mod progress;
@@ -20,6 +21,7 @@ pub mod serve;
 pub mod shim;
 pub mod shuffle;
 pub mod tensors;
+pub mod torchrun;
 pub mod update;
 
 pub use error::{Result, WorkerError};

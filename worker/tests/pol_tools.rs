@@ -55,7 +55,7 @@ fn export_writes_the_public_pol_layout() {
     pol::train(&spec(ModelKind::Lenet5, 8, 3, 2), &ds, Device::Cpu, provenance(), &path).unwrap();
     let log = pol::read(&path).unwrap();
     let dir = tmp("export-pol");
-    pol::export_public(&log, &dir).unwrap();
+    pol::export_public(&log, &ds, &dir).unwrap();
     let npy = std::fs::read(dir.join("indices.npy")).unwrap();
     assert_eq!(&npy[..6], b"\x93NUMPY");
     assert_eq!(npy.len() % 8, 0);
@@ -108,4 +108,43 @@ fn cli_pol_verify_exits_nonzero_on_a_replaced_batch() {
         !bad.status.success() && stderr.contains("failed at intervals [0, 1]"),
         "stderr: {stderr}"
     );
+}
+
+#[test]
+fn export_round_trips_through_the_public_layout_reader() {
+    let exe = env!("CARGO_BIN_EXE_forgebench-worker");
+    let log = tmp("roundtrip.safetensors");
+    let dir = tmp("roundtrip-pol");
+    let run = |args: &[&str]| std::process::Command::new(exe).args(args).output().unwrap();
+    let out = run(&[
+        "pol-train",
+        "--model",
+        "lenet5",
+        "--batch-size",
+        "16",
+        "--steps",
+        "4",
+        "--checkpoint-every",
+        "2",
+        "--out",
+        log.to_str().unwrap(),
+        "--export-dir",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // The export names its model; replayed here it is the original log, bit for bit.
+    let report = tmp("roundtrip.json");
+    let out = run(&[
+        "pol-verify",
+        "--log",
+        dir.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: forgebench_shared::torchrun::TorchRunReport =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r.layout, "public-pol");
+    assert_eq!(r.intervals.len(), 2);
+    assert!(r.intervals.iter().all(|i| i.error.l2 == 0.0), "{:?}", r.intervals);
 }

@@ -133,7 +133,7 @@ pub fn pol_train(pa: &ProcessArgs, args: &PolArgs, out: &Path, export: Option<&P
         out,
     )?;
     if let Some(dir) = export {
-        pol::export_public(&pol::read(out)?, dir)?;
+        pol::export_public(&pol::read(out)?, &ds, dir)?;
     }
     emit(&manifest, None)
 }

@@ -1,7 +1,7 @@
 //! The subcommands of [`super::benign`] and `bench-loop`, as one clap enum that `main.rs` flattens into its own.
 use super::benign::{self, PolArgs, ShuffleArgs};
 use super::oneshot::ReproArgs;
-use super::{bench, bench_exact, ProcessArgs};
+use super::{bench, bench_exact, torchrun, ProcessArgs};
 use crate::error::Result;
 use clap::Subcommand;
 use forgebench_shared::experiment::ModelKind;
@@ -29,10 +29,32 @@ pub enum BenignCommand {
         #[arg(long)]
         export_dir: Option<PathBuf>,
     },
-    /// Replay a Proof-of-Learning log here; exits non-zero when an interval exceeds epsilon.
+    /// Replay a Proof-of-Learning log here; exits non-zero when an interval exceeds epsilon. The log is forgebench's
+    /// own (a .safetensors file), or a folder: a PyTorch run logged by worker/python/forgebench_log.py, or the public PoL
+    /// code's layout (indices.npy, model_step_*, hash.txt), replayed with --model.
     PolVerify {
         #[arg(long)]
         log: PathBuf,
+        /// A folder log's TorchScript model (default: the file its manifest names; the public layout needs it).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// A folder log: calibrate epsilon from reports of earlier verifications of honest runs (repeatable): the
+        /// largest of their interval errors x margin.
+        #[arg(long, conflicts_with_all = ["epsilon", "calibrate"])]
+        benign: Vec<PathBuf>,
+        /// A folder log: which intervals to replay (Jia et al. 2021): full, top-q (per epoch, the q largest updates
+        /// under L1, L2, Linf and cosine distance, their union) or random (k intervals).
+        #[arg(long, value_enum, default_value_t = torchrun::StrategyArg::Full)]
+        strategy: torchrun::StrategyArg,
+        /// top-q: intervals per distance and epoch.
+        #[arg(long, default_value_t = forgebench_shared::pol_strategy::DEFAULT_Q)]
+        q: usize,
+        /// random: how many intervals.
+        #[arg(long, default_value_t = 3)]
+        k: usize,
+        /// random: the draw's seed.
+        #[arg(long, default_value_t = 0)]
+        strategy_seed: u64,
         /// L2 pass threshold per interval (default without --calibrate: exact replay, epsilon 0).
         #[arg(long, conflicts_with = "calibrate")]
         epsilon: Option<f64>,
@@ -40,7 +62,7 @@ pub enum BenignCommand {
         #[arg(long)]
         calibrate: Option<PathBuf>,
         /// Margin over the largest benign L2 when calibrating.
-        #[arg(long, default_value_t = crate::pol::DEFAULT_MARGIN, requires = "calibrate")]
+        #[arg(long, default_value_t = crate::pol::DEFAULT_MARGIN)]
         margin: f64,
         /// Report JSON (default: stdout).
         #[arg(long)]
@@ -87,10 +109,39 @@ impl BenignCommand {
             }
             BenignCommand::PolVerify {
                 log,
+                model,
+                benign,
+                strategy,
+                q,
+                k,
+                strategy_seed,
                 epsilon,
                 calibrate,
                 margin,
                 out,
+            } if log.is_dir() => {
+                if calibrate.is_some() {
+                    return Err(crate::error::WorkerError::Invalid(
+                        "--calibrate takes a reproduction matrix of a built-in model; a folder log calibrates from \
+                         --benign reports of honest runs"
+                            .into(),
+                    ));
+                }
+                let threshold = torchrun::Threshold {
+                    epsilon,
+                    benign,
+                    margin,
+                };
+                let strategy = strategy.with(q, k, strategy_seed);
+                torchrun::verify_run(pa, &log, model.as_deref(), &threshold, strategy, out.as_deref())
+            }
+            BenignCommand::PolVerify {
+                log,
+                epsilon,
+                calibrate,
+                margin,
+                out,
+                ..
             } => benign::pol_verify(pa, &log, epsilon, calibrate.as_deref(), margin, out.as_deref()),
             BenignCommand::Convert {
                 value,

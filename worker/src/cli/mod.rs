@@ -8,6 +8,7 @@ pub mod forge_cmd;
 pub mod matrix;
 pub mod oneshot;
 pub mod spawn;
+pub mod torchrun;
 
 use crate::error::{Result, WorkerError};
 use crate::jobs::JobContext;

@@ -1,4 +1,5 @@
-//! The paper's models as pure functions of one flat parameter vector.
+//! The paper's models as pure functions of one flat parameter vector, and a user's TorchScript model beside them
+//! ([`Net`], [`script`]).
 //!
 //! theta is a single 1-D tensor; each layer's weight and bias are views into it, in the order PyTorch's
 //! `model.parameters()` lists them (per layer: weight, then bias; BatchNorm: weight (gamma), then bias (beta)).
@@ -9,10 +10,13 @@ mod init;
 mod layers;
 mod lenet;
 mod logreg;
+mod net;
+pub mod script;
 mod vggmini;
 
 pub use init::draw_theta;
 pub use layers::{bn_train, ParamKind, ParamSpec};
+pub use net::Net;
 
 use forgebench_shared::experiment::ModelKind;
 use tch::Tensor;

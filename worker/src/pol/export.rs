@@ -3,11 +3,16 @@
 //! named `model_step_{step}`. The public code pickles `{'net': state_dict, 'optimizer': ...}` with `torch.save`;
 //! forgebench writes each checkpoint as `model_step_{step}.safetensors` holding the state_dict under PyTorch's
 //! parameter names (load with `safetensors.torch.load_file` and `model.load_state_dict(..., strict=False)`: BatchNorm
-//! running statistics are buffers and are not part of theta). `hash.txt` holds forgebench's dataset sha256 (over the
-//! decompressed official files), not the public code's hash of `str()` of each example.
+//! running statistics are buffers and are not part of theta). `hash.txt` holds the public code's hash of the training
+//! set (over `str()` of each uint8 image, MNIST only; for CIFAR-10 forgebench's own sha256), and `forgebench.json`
+//! what the layout does not record (the model, plain SGD, the learning rate, inputs `byte / 255`), so that
+//! `pol-verify --log DIR --model MODEL` reads the export back.
 use super::log::PolLog;
 use crate::error::{Result, WorkerError};
 use crate::models;
+use forgebench_shared::data::Dataset;
+use forgebench_shared::optim::Optimizer;
+use forgebench_shared::torchrun::{ExportNote, Transform, EXPORT_NOTE_FILE};
 use safetensors::tensor::{Dtype, TensorView};
 use std::path::Path;
 
@@ -33,7 +38,7 @@ fn npy_i64(values: &[i64], shape: &[usize]) -> Vec<u8> {
 }
 
 /// Writes `log` into `dir` (created if missing) in the public PoL layout described in the module documentation.
-pub fn export_public(log: &PolLog, dir: &Path) -> Result<()> {
+pub fn export_public(log: &PolLog, ds: &Dataset, dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| WorkerError::io(dir, e))?;
     let m = &log.manifest;
     let write = |name: &str, bytes: &[u8]| {
@@ -44,7 +49,19 @@ pub fn export_public(log: &PolLog, dir: &Path) -> Result<()> {
         "indices.npy",
         &npy_i64(&log.indices, &[m.spec.steps, m.spec.batch_size]),
     )?;
-    write("hash.txt", m.dataset_sha256.as_bytes())?;
+    let hash = match crate::torchrun::hash::pol_dataset_hash(ds) {
+        Ok(h) => h,
+        Err(_) => m.dataset_sha256.clone(),
+    };
+    write("hash.txt", hash.as_bytes())?;
+    let note = ExportNote {
+        model: m.spec.model.to_string(),
+        optimizer: Optimizer::Plain,
+        lr: m.spec.eta,
+        transform: Transform::Scaled,
+    };
+    let json = serde_json::to_string_pretty(&note).map_err(|e| WorkerError::Invalid(e.to_string()))?;
+    write(EXPORT_NOTE_FILE, json.as_bytes())?;
     let specs = models::layout(m.spec.model);
     for (i, step) in log.checkpoint_steps().into_iter().enumerate() {
         let bytes: Vec<u8> = log.checkpoint(i).iter().flat_map(|x| x.to_le_bytes()).collect();

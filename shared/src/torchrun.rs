@@ -1,0 +1,197 @@
+//! A PyTorch user's training run as forgebench verifies it: the model file (TorchScript) and its identity, the
+//! optimiser and learning-rate schedule, the data set and its transform, and the verification report. Two layouts
+//! reach this form (the worker's `torchrun`): the log the bundled Python module writes (`worker/python/forgebench_log.py`,
+//! [`TORCH_LOG_FORMAT`]) and the public Proof-of-Learning code's folder (Jia et al. 2021: `indices.npy`,
+//! `model_step_{i}`, `hash.txt`).
+use crate::experiment::DatasetKind;
+use crate::measures::ErrorMeasures;
+use crate::optim::Optimizer;
+use crate::pol_strategy::Strategy;
+use crate::provenance::Provenance;
+use crate::results::InitCheck;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Format tag of the Python module's manifest.
+pub const TORCH_LOG_FORMAT: &str = "forgebench-torch-log/1";
+/// The manifest's file name inside a log folder.
+pub const MANIFEST_FILE: &str = "forgebench-log.json";
+/// The tensors' file name inside a log folder.
+pub const TENSORS_FILE: &str = "log.safetensors";
+
+/// One parameter of a model, in `named_parameters()` order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParamInfo {
+    /// Its name ("conv1.weight").
+    pub name: String,
+    /// Its shape.
+    pub shape: Vec<i64>,
+}
+
+impl ParamInfo {
+    /// Number of values.
+    pub fn numel(&self) -> usize {
+        self.shape.iter().map(|&d| d.max(0) as usize).product()
+    }
+}
+
+/// Which model a result used: a built-in name, or a TorchScript file by its sha256 and parameters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelIdentity {
+    /// The file as given (a TorchScript archive).
+    pub file: String,
+    /// sha256 (hex) of the file's bytes.
+    pub sha256: String,
+    /// Parameters in flattening order; theta is their concatenation.
+    pub params: Vec<ParamInfo>,
+}
+
+impl ModelIdentity {
+    /// Dimension of theta.
+    pub fn dim(&self) -> usize {
+        self.params.iter().map(ParamInfo::numel).sum()
+    }
+}
+
+/// How stored examples become the model's input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Transform {
+    /// `byte / 255`, as forgebench's loaders give it (and torchvision's `ToTensor`).
+    Scaled,
+    /// `ToTensor()` then `Normalize(0.5, 0.5)`: `(byte / 255 - 0.5) / 0.5`, the public PoL code's MNIST transform.
+    Normalize05,
+}
+
+impl fmt::Display for Transform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Transform::Scaled => "byte / 255",
+            Transform::Normalize05 => "ToTensor, Normalize(0.5, 0.5)",
+        })
+    }
+}
+
+/// The data a run was trained on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetRef {
+    /// Which training set (forgebench's loader reads it from the data folder).
+    pub kind: DatasetKind,
+    /// sha256 as forgebench's loader computes it (MNIST: images file then labels file, decompressed).
+    pub sha256: String,
+    /// Number of examples.
+    pub n: usize,
+    /// The transform.
+    pub transform: Transform,
+}
+
+/// Where and how the writer trained, as the Python module records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorchWriter {
+    /// `torch.__version__`.
+    pub torch_version: String,
+    /// `torch.backends.cpu.get_cpu_capability()`.
+    pub cpu_capability: String,
+    /// `torch.get_num_threads()`.
+    pub threads: u32,
+    /// The device the model trained on ("cpu", "cuda:0").
+    pub device: String,
+    /// Python's version.
+    pub python: String,
+}
+
+/// The Python module's manifest ([`MANIFEST_FILE`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorchLogManifest {
+    /// [`TORCH_LOG_FORMAT`].
+    pub format: String,
+    /// The model file (relative to the log folder) and its identity.
+    pub model: ModelIdentity,
+    /// The optimiser.
+    pub optimizer: Optimizer,
+    /// The learning rate of each step (the schedule as it ran).
+    pub lr: Vec<f64>,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Steps taken.
+    pub steps: usize,
+    /// The steps after which checkpoints were taken (0 first, `steps` last).
+    pub checkpoints: Vec<usize>,
+    /// The training data.
+    pub dataset: DatasetRef,
+    /// Who wrote it.
+    pub writer: TorchWriter,
+}
+
+/// File name of the note forgebench's export adds to the public PoL layout.
+pub const EXPORT_NOTE_FILE: &str = "forgebench.json";
+
+/// What the public layout does not record of a run forgebench exported into it: the layout's reader takes the
+/// transform, optimiser and learning rate from here instead of from the public code's conventions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportNote {
+    /// The built-in model that trained.
+    pub model: String,
+    /// Its optimiser.
+    pub optimizer: Optimizer,
+    /// The learning rate of every step.
+    pub lr: f64,
+    /// How examples became inputs.
+    pub transform: Transform,
+}
+
+/// One replayed interval (checkpoint `from` to checkpoint `to`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntervalError {
+    /// First step replayed.
+    pub from_step: usize,
+    /// The step after the last one replayed (the stored checkpoint compared with).
+    pub to_step: usize,
+    /// Distance of the replayed parameters from the stored checkpoint.
+    pub error: ErrorMeasures,
+}
+
+/// The verification of a PyTorch user's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TorchRunReport {
+    /// The log folder as given.
+    pub log: String,
+    /// Its layout ("forgebench-torch-log/1" or "public-pol").
+    pub layout: String,
+    /// The model file that was replayed.
+    pub model: ModelIdentity,
+    /// The optimiser replayed.
+    pub optimizer: Optimizer,
+    /// The data set's identity, checked before anything was replayed.
+    pub dataset: DatasetRef,
+    /// Who wrote the log, when it says.
+    pub writer: Option<TorchWriter>,
+    /// Who replayed it.
+    pub verifier: Provenance,
+    /// Each replayed interval, in order.
+    pub intervals: Vec<IntervalError>,
+    /// Which intervals were replayed.
+    pub strategy: Strategy,
+    /// Of the log's intervals (checkpoint i to i + 1), the ones replayed; `intervals` holds them in this order.
+    pub replayed: Vec<usize>,
+    /// How many intervals the log has.
+    pub log_intervals: usize,
+    /// The initialisation check of theta_0 (Kolmogorov-Smirnov against PyTorch's defaults, by parameter).
+    pub init_check: Option<InitCheck>,
+    /// The L2 pass threshold.
+    pub epsilon: f64,
+    /// How it was obtained.
+    pub epsilon_source: String,
+    /// Indices into `intervals` above epsilon (NaN errors included).
+    pub failed: Vec<usize>,
+    /// The steps of the failed intervals: what this strategy caught.
+    pub caught_steps: Vec<usize>,
+    /// No interval failed.
+    pub passed: bool,
+}

@@ -1,0 +1,158 @@
+//! `pol-verify --log FOLDER`: a PyTorch user's run, logged by the bundled Python module or in the public PoL
+//! code's layout, replayed here with their TorchScript model.
+use super::oneshot::emit;
+use super::ProcessArgs;
+use crate::error::{Result, WorkerError};
+use crate::models::Net;
+use crate::torchrun::{forgebench_log, public_pol, verify};
+use crate::{datasets, pol};
+use forgebench_shared::calibration::Rule;
+use forgebench_shared::experiment::DatasetKind;
+use forgebench_shared::measures::nan_max;
+use forgebench_shared::numfmt;
+use forgebench_shared::pol_strategy::Strategy;
+use forgebench_shared::torchrun::TorchRunReport;
+use std::path::{Path, PathBuf};
+
+/// `--strategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StrategyArg {
+    /// Every interval.
+    Full,
+    /// The q largest updates per epoch and distance.
+    TopQ,
+    /// k random intervals.
+    Random,
+}
+
+impl StrategyArg {
+    /// The strategy with its parameters.
+    pub fn with(self, q: usize, k: usize, seed: u64) -> Strategy {
+        match self {
+            StrategyArg::Full => Strategy::Full,
+            StrategyArg::TopQ => Strategy::TopQ { q },
+            StrategyArg::Random => Strategy::Random { k, seed },
+        }
+    }
+}
+
+/// How the pass threshold is set.
+pub struct Threshold {
+    /// Given explicitly.
+    pub epsilon: Option<f64>,
+    /// Reports of honest runs' verifications to calibrate from.
+    pub benign: Vec<PathBuf>,
+    /// Margin over their largest error.
+    pub margin: f64,
+}
+
+fn epsilon(t: &Threshold) -> Result<pol::Epsilon> {
+    if let Some(e) = t.epsilon {
+        return Ok(pol::Epsilon::given(e));
+    }
+    if t.benign.is_empty() {
+        return Ok(pol::Epsilon::exact());
+    }
+    let mut reports = Vec::with_capacity(t.benign.len());
+    for path in &t.benign {
+        let text = std::fs::read_to_string(path).map_err(|e| WorkerError::io(path, e))?;
+        let r: TorchRunReport = serde_json::from_str(&text)
+            .map_err(|e| WorkerError::artifact(path, format!("not a pol-verify report of a folder log: {e}")))?;
+        reports.push((path.display().to_string(), r));
+    }
+    verify::calibrate(&reports, Rule::Margin { factor: t.margin })
+}
+
+/// Reads, replays and reports; fails when an interval exceeds epsilon.
+pub fn verify_run(
+    pa: &ProcessArgs,
+    folder: &Path,
+    model: Option<&Path>,
+    threshold: &Threshold,
+    strategy: Strategy,
+    out: Option<&Path>,
+) -> Result<()> {
+    let ctx = pa.context(std::env::temp_dir())?;
+    let device = ctx.device()?;
+    let eps = epsilon(threshold)?;
+    let (run, net) = if forgebench_log::is_one(folder) {
+        let m = forgebench_log::manifest(folder)?;
+        let file = model.map_or_else(|| forgebench_log::model_file(folder, &m), Path::to_path_buf);
+        let net = Net::Script(Box::new(crate::models::script::ScriptNet::load(&file, device)?));
+        (forgebench_log::read(folder)?, net)
+    } else if public_pol::is_one(folder) {
+        let exported = public_pol::note(folder)?.map(|n| n.model);
+        let arg = match (model, exported) {
+            (Some(file), _) => file.display().to_string(),
+            (None, Some(name)) => name,
+            (None, None) => {
+                return Err(WorkerError::Invalid(format!(
+                    "{}: a folder in the public PoL layout records no model: give its architecture as --model \
+                     NET.pt (TorchScript)",
+                    folder.display()
+                )))
+            }
+        };
+        let net = Net::from_arg(&arg, device)?;
+        let kind = match &net {
+            Net::Builtin(m) => m.default_dataset(),
+            Net::Script(_) => DatasetKind::Mnist,
+        };
+        let ds = datasets::train(kind, &ctx.data_dir)?;
+        (public_pol::read(folder, &net.params(), &ds)?, net)
+    } else {
+        return Err(WorkerError::Invalid(format!(
+            "{}: neither a forgebench PyTorch log (forgebench-log.json) nor the public PoL layout (indices.npy, \
+             model_step_0, hash.txt)",
+            folder.display()
+        )));
+    };
+    let ds = datasets::train(run.dataset.kind, &ctx.data_dir)?;
+    let prov = ctx.provenance(Vec::new());
+    let report = verify::verify(&run, &net, &ds, device, prov, eps, strategy)?;
+    emit(&report, out)?;
+    let worst = nan_max(report.intervals.iter().map(|i| i.error.l2)).map_or("none".into(), numfmt::error);
+    eprintln!(
+        "pol-verify: {} ({}, {}): {} of {} intervals replayed ({}), largest L2 {worst}, epsilon {} ({})",
+        folder.display(),
+        report.layout,
+        report.optimizer,
+        report.intervals.len(),
+        report.log_intervals,
+        report.strategy,
+        numfmt::error(report.epsilon),
+        report.epsilon_source
+    );
+    if let Some(init) = report.init_check.as_ref().filter(|c| !c.passed) {
+        let bad: Vec<&str> = init
+            .layers
+            .iter()
+            .filter(|l| l.p_value < init.alpha / init.layers.len() as f64)
+            .map(|l| l.name.as_str())
+            .collect();
+        eprintln!(
+            "pol-verify: theta_0 fails the initialisation check at {}",
+            bad.join(", ")
+        );
+    }
+    if report.passed {
+        return Ok(());
+    }
+    let steps: Vec<String> = report
+        .failed
+        .iter()
+        .map(|&k| {
+            let i = &report.intervals[k];
+            format!(
+                "steps {}..{} (L2 {})",
+                i.from_step,
+                i.to_step,
+                numfmt::error(i.error.l2)
+            )
+        })
+        .collect();
+    Err(WorkerError::Invalid(format!(
+        "PoL verification failed at {}",
+        steps.join(", ")
+    )))
+}

@@ -1,0 +1,108 @@
+//! The log the bundled Python module (`worker/python/forgebench_log.py`) writes from a PyTorch training loop: a folder with
+//! [`MANIFEST_FILE`] (model identity, optimiser, learning rate per step, data set, writer), [`TENSORS_FILE`]
+//! (safetensors: `indices` [steps, b] int64; per checkpoint k `theta.k` and `state.k.NAME`, f32 [dim]) and the
+//! TorchScript model file the manifest names.
+use super::{Checkpoint, TorchRun};
+use crate::error::{Result, WorkerError};
+use crate::repro::tensor_bytes;
+use forgebench_shared::torchrun::{TorchLogManifest, MANIFEST_FILE, TENSORS_FILE, TORCH_LOG_FORMAT};
+use safetensors::tensor::{Dtype, SafeTensors};
+use std::path::{Path, PathBuf};
+
+/// True when `folder` holds a log of this layout.
+pub fn is_one(folder: &Path) -> bool {
+    folder.join(MANIFEST_FILE).is_file()
+}
+
+/// The model file the log names, relative to its folder.
+pub fn model_file(folder: &Path, manifest: &TorchLogManifest) -> PathBuf {
+    folder.join(&manifest.model.file)
+}
+
+/// Reads the manifest alone.
+pub fn manifest(folder: &Path) -> Result<TorchLogManifest> {
+    let path = folder.join(MANIFEST_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| WorkerError::io(&path, e))?;
+    let m: TorchLogManifest = serde_json::from_str(&text).map_err(|e| WorkerError::artifact(&path, e.to_string()))?;
+    if m.format != TORCH_LOG_FORMAT {
+        let problem = format!("format {:?}, expected {TORCH_LOG_FORMAT:?}", m.format);
+        return Err(WorkerError::artifact(&path, problem));
+    }
+    let marks = &m.checkpoints;
+    let ordered = marks.windows(2).all(|w| w[0] < w[1]);
+    if m.steps == 0 || m.batch_size == 0 || marks.first() != Some(&0) || marks.last() != Some(&m.steps) || !ordered {
+        let problem = format!(
+            "needs steps >= 1, batch_size >= 1 and checkpoints rising from 0 to steps, got steps={}, batch_size={}, \
+             checkpoints {marks:?}",
+            m.steps, m.batch_size
+        );
+        return Err(WorkerError::artifact(&path, problem));
+    }
+    if m.lr.len() != m.steps {
+        let problem = format!("lr has {} entries for {} steps", m.lr.len(), m.steps);
+        return Err(WorkerError::artifact(&path, problem));
+    }
+    Ok(m)
+}
+
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
+/// Reads and checks the whole log.
+pub fn read(folder: &Path) -> Result<TorchRun> {
+    let m = manifest(folder)?;
+    let path = folder.join(TENSORS_FILE);
+    let bytes = std::fs::read(&path).map_err(|e| WorkerError::io(&path, e))?;
+    let st = SafeTensors::deserialize(&bytes).map_err(|e| WorkerError::artifact(&path, e.to_string()))?;
+    let (steps, b, dim) = (m.steps, m.batch_size, m.model.dim());
+    let indices = tensor_bytes(&st, "indices", Dtype::I64, &[steps, b], &path)?;
+    let mut batches = Vec::with_capacity(steps);
+    for row in indices.chunks_exact(8 * b) {
+        let mut batch = Vec::with_capacity(b);
+        for c in row.chunks_exact(8) {
+            let i = i64::from_le_bytes(c.try_into().expect("chunks of 8 bytes"));
+            if i < 0 || i as usize >= m.dataset.n {
+                let problem = format!("indices holds {i}, outside 0..{}", m.dataset.n);
+                return Err(WorkerError::artifact(&path, problem));
+            }
+            batch.push(i as usize);
+        }
+        batches.push(batch);
+    }
+    let mut checkpoints = Vec::with_capacity(m.checkpoints.len());
+    for (k, &step) in m.checkpoints.iter().enumerate() {
+        let theta = f32s(tensor_bytes(&st, &format!("theta.{k}"), Dtype::F32, &[dim], &path)?);
+        let mut state = Vec::new();
+        for name in m.optimizer.state_names() {
+            state.push(f32s(tensor_bytes(
+                &st,
+                &format!("state.{k}.{name}"),
+                Dtype::F32,
+                &[dim],
+                &path,
+            )?));
+        }
+        checkpoints.push(Checkpoint {
+            step,
+            theta,
+            state,
+            optimizer_steps: step as u64,
+        });
+    }
+    Ok(TorchRun {
+        folder: folder.to_path_buf(),
+        layout: TORCH_LOG_FORMAT.into(),
+        model_sha256: Some(m.model.sha256.clone()),
+        params: m.model.params.clone(),
+        optimizer: m.optimizer,
+        lr: m.lr,
+        batches,
+        checkpoints,
+        dataset: m.dataset,
+        writer: Some(m.writer),
+    })
+}
