@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The test command: installs libtorch (and Chromium, for the dashboard's browser test) if missing, builds every
-# binary (integration tests spawn them), runs all tests.
+# The test command: installs libtorch, Python's torch (the tests train in real PyTorch) and Chromium (for the
+# dashboard's browser test) if missing, builds every binary (integration tests spawn them), runs all tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"

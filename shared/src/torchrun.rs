@@ -100,8 +100,8 @@ pub struct TorchWriter {
     pub threads: u32,
     /// The device the model trained on ("cpu", "cuda:0").
     pub device: String,
-    /// Python's version.
-    pub python: String,
+    /// The program that trained ("python 3.11.7", "forgebench-worker <version>").
+    pub program: String,
 }
 
 /// The Python module's manifest ([`MANIFEST_FILE`]).
@@ -194,4 +194,57 @@ pub struct TorchRunReport {
     pub caught_steps: Vec<usize>,
     /// No interval failed.
     pub passed: bool,
+}
+
+/// A TorchScript model's cross-device matrix: row i the profile that wrote the log, column j the one that replayed
+/// it; each cell the largest and the mean L2 over the log's one-step intervals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TorchMatrix {
+    /// The model file.
+    pub model: ModelIdentity,
+    /// The optimiser.
+    pub optimizer: Optimizer,
+    /// The training data.
+    pub dataset: DatasetRef,
+    /// Steps per log (each its own interval).
+    pub steps: usize,
+    /// Batch size.
+    pub batch_size: usize,
+    /// The profiles, rows and columns alike.
+    pub devices: Vec<String>,
+    /// Largest interval L2 per (writer, verifier).
+    pub l2_max: Vec<Vec<f64>>,
+    /// Mean interval L2 per (writer, verifier).
+    pub l2_mean: Vec<Vec<f64>>,
+    /// Each verifier's provenance (its first report's), in `devices` order.
+    pub verifiers: Vec<Provenance>,
+}
+
+impl TorchMatrix {
+    /// The matrix of largest L2 as a markdown table.
+    pub fn to_markdown(&self) -> String {
+        let mut s = format!(
+            "{} ({} parameters, sha256 {}), {}, {} steps of b={} on {}: largest L2 per step (rows: writer, \
+             columns: verifier)\n\n| writer \\ verifier |",
+            self.model.file,
+            self.model.dim(),
+            &self.model.sha256[..self.model.sha256.len().min(12)],
+            self.optimizer,
+            self.steps,
+            self.batch_size,
+            self.dataset.kind
+        );
+        for d in &self.devices {
+            s.push_str(&format!(" {d} |"));
+        }
+        s.push_str(&format!("\n|---|{}\n", "---|".repeat(self.devices.len())));
+        for (d, row) in self.devices.iter().zip(&self.l2_max) {
+            s.push_str(&format!("| {d} |"));
+            for v in row {
+                s.push_str(&format!(" {} |", crate::numfmt::error(*v)));
+            }
+            s.push('\n');
+        }
+        s
+    }
 }

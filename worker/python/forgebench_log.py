@@ -178,7 +178,7 @@ class Log:
                         "transform": self.transform},
             "writer": {"torch_version": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                        "threads": torch.get_num_threads(), "device": str(self.params[0][1].device),
-                       "python": platform.python_version()},
+                       "program": "python " + platform.python_version()},
         }
         with open(os.path.join(self.folder, "forgebench-log.json"), "w") as f:
             json.dump(manifest, f, indent=1)

@@ -81,6 +81,20 @@ enum Command {
         #[arg(long, default_value = "runs/matrix")]
         out: PathBuf,
     },
+    /// A TorchScript model's cross-device matrix on this machine: a process per CPU profile trains it
+    /// (pol-train --model FILE.pt), every profile replays every log.
+    TorchMatrix {
+        #[command(flatten)]
+        train: forgebench_worker::cli::benign::PolArgs,
+        /// Profile names among the built-in CPU profiles (default: all of them).
+        #[arg(long, value_delimiter = ',')]
+        profiles: Vec<String>,
+        /// Processes at a time.
+        #[arg(long, default_value_t = 2)]
+        jobs: usize,
+        #[arg(long, default_value = "runs/torch-matrix")]
+        out: PathBuf,
+    },
     /// Trace one step site by site (every inexact layer's output and gradient, then the update) to --out.
     Trace {
         #[command(flatten)]
@@ -166,6 +180,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let m = matrix::run(&repro, &profiles, pa.data_dir.as_deref(), &out, jobs)?;
             println!("{}", m.to_markdown(forgebench_shared::measures::Measure::L2));
             eprintln!("matrix: tables written to {}", out.display());
+        }
+        Command::TorchMatrix {
+            train,
+            profiles,
+            jobs,
+            out,
+        } => {
+            let profiles = pick_profiles(&profiles)?;
+            let m = forgebench_worker::cli::torch_matrix::run(&train, &profiles, pa.data_dir.as_deref(), &out, jobs)?;
+            println!("{}", m.to_markdown());
+            eprintln!("torch-matrix: tables written to {}", out.display());
         }
         Command::Trace { repro, triple, out } => explain::trace(pa, &repro, triple, &out)?,
         Command::Explain {

@@ -53,9 +53,14 @@ impl ShuffleArgs {
 /// Parameters of a Proof-of-Learning training run.
 #[derive(Debug, Clone, Args)]
 pub struct PolArgs {
-    /// Model: logreg, logreg-bias, lenet5, vggmini.
+    /// Model: logreg, logreg-bias, lenet5, vggmini, or a TorchScript file (trained from its own parameters with
+    /// --optimizer into a folder log, --out being the folder).
     #[arg(long)]
-    pub model: ModelKind,
+    pub model: String,
+    /// A TorchScript model's optimiser, as JSON: {"kind":"sgd","momentum":0.9,"weight_decay":1e-4},
+    /// {"kind":"adam","beta1":0.9,"beta2":0.999,"eps":1e-8,"weight_decay":0.01,"decoupled":true}, {"kind":"plain"}.
+    #[arg(long, default_value = r#"{"kind":"sgd"}"#)]
+    pub optimizer: String,
     /// Data set (default: the model's own).
     #[arg(long)]
     pub dataset: Option<DatasetKind>,
@@ -81,11 +86,11 @@ pub struct PolArgs {
 }
 
 impl PolArgs {
-    /// The spec these arguments describe.
-    pub fn spec(&self) -> PolSpec {
+    /// The spec these arguments describe, for a built-in model.
+    pub fn spec(&self, model: ModelKind) -> PolSpec {
         PolSpec {
-            model: self.model,
-            dataset: self.dataset.unwrap_or(self.model.default_dataset()),
+            model,
+            dataset: self.dataset.unwrap_or(model.default_dataset()),
             batch_size: self.batch_size,
             eta: self.eta,
             steps: self.steps,
@@ -122,8 +127,11 @@ pub fn shuffle(pa: &ProcessArgs, sa: &ShuffleArgs, out: Option<&Path>) -> Result
 
 /// `pol-train`: trains and writes a PoL log to `out`; with `export`, also the public PoL code's layout there.
 pub fn pol_train(pa: &ProcessArgs, args: &PolArgs, out: &Path, export: Option<&Path>) -> Result<()> {
+    let Ok(model) = args.model.parse::<ModelKind>() else {
+        return super::torchrun::train_run(pa, args, out);
+    };
     let ctx = pa.context(out.parent().unwrap_or(Path::new(".")).to_path_buf())?;
-    let spec = args.spec();
+    let spec = args.spec(model);
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
     let manifest = pol::train(
         &spec,

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Runs `f` over `items` on at most `jobs` threads (each job is a child process, so threads only wait).
-fn parallel<T: Sync, R: Send>(
+pub(crate) fn parallel<T: Sync, R: Send>(
     what: &str,
     items: &[T],
     jobs: usize,

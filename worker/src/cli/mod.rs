@@ -8,6 +8,7 @@ pub mod forge_cmd;
 pub mod matrix;
 pub mod oneshot;
 pub mod spawn;
+pub mod torch_matrix;
 pub mod torchrun;
 
 use crate::error::{Result, WorkerError};

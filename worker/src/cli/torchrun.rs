@@ -3,13 +3,15 @@
 use super::oneshot::emit;
 use super::ProcessArgs;
 use crate::error::{Result, WorkerError};
+use crate::models::script::ScriptNet;
 use crate::models::Net;
-use crate::torchrun::{forgebench_log, public_pol, verify};
+use crate::torchrun::{forgebench_log, public_pol, train, verify};
 use crate::{datasets, pol};
 use forgebench_shared::calibration::Rule;
 use forgebench_shared::experiment::DatasetKind;
 use forgebench_shared::measures::nan_max;
 use forgebench_shared::numfmt;
+use forgebench_shared::optim::Optimizer;
 use forgebench_shared::pol_strategy::Strategy;
 use forgebench_shared::torchrun::TorchRunReport;
 use std::path::{Path, PathBuf};
@@ -155,4 +157,30 @@ pub fn verify_run(
         "PoL verification failed at {}",
         steps.join(", ")
     )))
+}
+
+/// `pol-train --model FILE.pt`: trains the TorchScript model here into the folder log `out`.
+pub fn train_run(pa: &ProcessArgs, args: &super::benign::PolArgs, out: &Path) -> Result<()> {
+    let ctx = pa.context(std::env::temp_dir())?;
+    let device = ctx.device()?;
+    let optimizer: Optimizer = serde_json::from_str(&args.optimizer)
+        .map_err(|e| WorkerError::Invalid(format!("--optimizer {:?}: {e}", args.optimizer)))?;
+    if args.arithmetic != crate::arithmetic::Arithmetic::F32 {
+        return Err(WorkerError::Invalid(
+            "the exact arm computes the built-in models' layers; a TorchScript model trains in f32".into(),
+        ));
+    }
+    let file = Path::new(&args.model);
+    let net = ScriptNet::load(file, device)?;
+    let ds = datasets::train(args.dataset.unwrap_or(DatasetKind::Mnist), &ctx.data_dir)?;
+    let plan = train::Plan {
+        optimizer,
+        lr: args.eta,
+        batch_size: args.batch_size,
+        steps: args.steps,
+        save_every: args.checkpoint_every,
+        seed: args.seed,
+    };
+    let manifest = train::train(&net, file, &plan, &ds, device, out)?;
+    emit(&manifest, None)
 }

@@ -5,6 +5,7 @@ pub mod forgebench_log;
 pub mod hash;
 pub mod pickle;
 pub mod public_pol;
+pub mod train;
 pub mod verify;
 
 use forgebench_shared::optim::Optimizer;
