@@ -126,6 +126,9 @@ pub struct TorchLogManifest {
     pub dataset: DatasetRef,
     /// Who wrote it.
     pub writer: TorchWriter,
+    /// The seed of the run's initial weights and batch order, when the writer gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
 }
 
 /// File name of the note forgebench's export adds to the public PoL layout.

@@ -110,10 +110,10 @@ class Log:
     """Records a training run; see the module's text for the loop."""
 
     def __init__(self, folder, model, optimizer, data, batch_size, save_every=1, transform="scaled",
-                 scripted=None):
+                 scripted=None, seed=None):
         os.makedirs(folder, exist_ok=True)
         self.folder, self.model, self.opt, self.data = folder, model, optimizer, data
-        self.batch_size, self.save_every, self.transform = batch_size, save_every, transform
+        self.batch_size, self.save_every, self.transform, self.seed = batch_size, save_every, transform, seed
         self.spec = optimizer_spec(optimizer)
         self.params = list(model.named_parameters())
         ids = [id(p) for p in optimizer.param_groups[0]["params"]]
@@ -180,5 +180,7 @@ class Log:
                        "threads": torch.get_num_threads(), "device": str(self.params[0][1].device),
                        "program": "python " + platform.python_version()},
         }
+        if self.seed is not None:
+            manifest["seed"] = int(self.seed)
         with open(os.path.join(self.folder, "forgebench-log.json"), "w") as f:
             json.dump(manifest, f, indent=1)

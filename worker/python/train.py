@@ -76,7 +76,7 @@ def main():
         claimed[a.forge_step] = rest[:a.batch_size]
 
     if a.layout == "forgebench":
-        log = forgebench_log.Log(a.out, net, opt, data, a.batch_size, save_every=a.save_freq)
+        log = forgebench_log.Log(a.out, net, opt, data, a.batch_size, save_every=a.save_freq, seed=a.seed)
         for step, idx in enumerate(batches):
             log.before_step(claimed[step])
             x, y = data.batch(idx)

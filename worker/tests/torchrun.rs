@@ -228,3 +228,37 @@ fn copy(from: &std::path::Path, to: &std::path::Path) {
         std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
     }
 }
+
+#[test]
+fn torch_matrix_trains_on_every_profile_and_replays_every_log() {
+    let out = tmp("matrix");
+    let model = torch_common::repo().join("data/models/lenet5.pt");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_forgebench-worker"))
+        .args([
+            "torch-matrix",
+            "--model",
+            model.to_str().unwrap(),
+            "--batch-size",
+            "16",
+            "--steps",
+            "2",
+        ])
+        .args(["--profiles", "cpu-avx2,cpu-default", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    let m: forgebench_shared::torchrun::TorchMatrix =
+        serde_json::from_str(&std::fs::read_to_string(out.join("matrix.json")).unwrap()).unwrap();
+    assert_eq!(m.devices, ["cpu-avx2", "cpu-default"]);
+    for w in 0..2 {
+        for v in 0..2 {
+            let e = m.l2_max[w][v];
+            if w == v {
+                assert_eq!(e, 0.0, "a profile replays its own log bit for bit");
+            } else {
+                assert!(e > 0.0 && e < 1e-5, "cell ({w}, {v}): {e:e}, benign noise expected");
+            }
+        }
+    }
+    assert_eq!(m.verifiers.len(), 2);
+}

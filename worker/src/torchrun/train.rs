@@ -140,6 +140,7 @@ pub fn train(
             device: format!("{device:?}"),
             program: format!("forgebench-worker {}", code_version()),
         },
+        seed: Some(plan.seed),
     };
     let mpath = folder.join(MANIFEST_FILE);
     let json = serde_json::to_string_pretty(&manifest).map_err(|e| WorkerError::Invalid(e.to_string()))?;
