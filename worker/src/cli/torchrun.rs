@@ -81,7 +81,7 @@ pub fn verify_run(
         let m = forgebench_log::manifest(folder)?;
         let file = model.map_or_else(|| forgebench_log::model_file(folder, &m), Path::to_path_buf);
         let net = Net::Script(Box::new(crate::models::script::ScriptNet::load(&file, device)?));
-        (forgebench_log::read(folder)?, net)
+        (forgebench_log::read(folder, m)?, net)
     } else if public_pol::is_one(folder) {
         let exported = public_pol::note(folder)?.map(|n| n.model);
         let arg = match (model, exported) {

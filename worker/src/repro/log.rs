@@ -27,7 +27,8 @@ pub struct ReproLog {
     pub records: Option<Vec<StepRecords>>,
 }
 
-fn f32_bytes(v: &[f32]) -> Vec<u8> {
+/// `v` as little-endian bytes, as safetensors stores f32.
+pub(crate) fn f32_bytes(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
 
@@ -125,7 +126,8 @@ pub fn write_log(
     Ok(manifest)
 }
 
-fn read_f32(st: &SafeTensors, name: &str, shape: &[usize], path: &Path) -> Result<Vec<f32>> {
+/// The f32 tensor `name` of `st`, checked to have `shape`.
+pub(crate) fn read_f32(st: &SafeTensors, name: &str, shape: &[usize], path: &Path) -> Result<Vec<f32>> {
     Ok(tensor_bytes(st, name, Dtype::F32, shape, path)?
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))

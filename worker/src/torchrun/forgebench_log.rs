@@ -4,7 +4,7 @@
 //! TorchScript model file the manifest names.
 use super::{Checkpoint, TorchRun};
 use crate::error::{Result, WorkerError};
-use crate::repro::tensor_bytes;
+use crate::repro::{read_f32, tensor_bytes};
 use forgebench_shared::torchrun::{TorchLogManifest, MANIFEST_FILE, TENSORS_FILE, TORCH_LOG_FORMAT};
 use safetensors::tensor::{Dtype, SafeTensors};
 use std::path::{Path, PathBuf};
@@ -45,16 +45,8 @@ pub fn manifest(folder: &Path) -> Result<TorchLogManifest> {
     Ok(m)
 }
 
-fn f32s(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
-
-/// Reads and checks the whole log.
-pub fn read(folder: &Path) -> Result<TorchRun> {
-    let m = manifest(folder)?;
+/// Reads and checks the whole log, whose manifest `m` ([`manifest`]) is already read.
+pub fn read(folder: &Path, m: TorchLogManifest) -> Result<TorchRun> {
     let path = folder.join(TENSORS_FILE);
     let bytes = std::fs::read(&path).map_err(|e| WorkerError::io(&path, e))?;
     let st = SafeTensors::deserialize(&bytes).map_err(|e| WorkerError::artifact(&path, e.to_string()))?;
@@ -75,16 +67,10 @@ pub fn read(folder: &Path) -> Result<TorchRun> {
     }
     let mut checkpoints = Vec::with_capacity(m.checkpoints.len());
     for (k, &step) in m.checkpoints.iter().enumerate() {
-        let theta = f32s(tensor_bytes(&st, &format!("theta.{k}"), Dtype::F32, &[dim], &path)?);
+        let theta = read_f32(&st, &format!("theta.{k}"), &[dim], &path)?;
         let mut state = Vec::new();
         for name in m.optimizer.state_names() {
-            state.push(f32s(tensor_bytes(
-                &st,
-                &format!("state.{k}.{name}"),
-                Dtype::F32,
-                &[dim],
-                &path,
-            )?));
+            state.push(read_f32(&st, &format!("state.{k}.{name}"), &[dim], &path)?);
         }
         checkpoints.push(Checkpoint {
             step,

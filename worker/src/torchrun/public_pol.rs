@@ -138,11 +138,7 @@ fn exported(path: &Path, step: usize, params: &[ParamInfo], opt: &Optimizer) -> 
     let mut theta = Vec::new();
     for p in params {
         let shape: Vec<usize> = p.shape.iter().map(|&d| d as usize).collect();
-        let data = crate::repro::tensor_bytes(&st, &p.name, safetensors::Dtype::F32, &shape, path)?;
-        theta.extend(
-            data.chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
-        );
+        theta.extend(crate::repro::read_f32(&st, &p.name, &shape, path)?);
     }
     Ok(Checkpoint {
         step,
@@ -152,8 +148,14 @@ fn exported(path: &Path, step: usize, params: &[ParamInfo], opt: &Optimizer) -> 
     })
 }
 
-fn checkpoint(path: &Path, step: usize, params: &[ParamInfo], opt: &Optimizer) -> Result<(Checkpoint, f64)> {
-    let map = pickle::load(path)?;
+/// A checkpoint of the public code, read from `path` into `map`, and the learning rate it holds.
+fn checkpoint(
+    map: &BTreeMap<String, Leaf>,
+    path: &Path,
+    step: usize,
+    params: &[ParamInfo],
+    opt: &Optimizer,
+) -> Result<(Checkpoint, f64)> {
     let mut theta = Vec::new();
     let mut state: Vec<Vec<f32>> = opt.state_names().iter().map(|_| Vec::new()).collect();
     let mut opt_steps = step as u64;
@@ -178,7 +180,7 @@ fn checkpoint(path: &Path, step: usize, params: &[ParamInfo], opt: &Optimizer) -
             opt_steps = t.double_value(&[]) as u64;
         }
     }
-    let lr = number(&map, "optimizer/param_groups/0/lr", path)?;
+    let lr = number(map, "optimizer/param_groups/0/lr", path)?;
     Ok((
         Checkpoint {
             step,
@@ -238,6 +240,8 @@ pub fn read(folder: &Path, params: &[ParamInfo], ds: &Dataset) -> Result<TorchRu
     check_hash(folder, ds)?;
     let batches = indices(folder, ds.n)?;
     let marks = checkpoint_steps(folder, batches.len())?;
+    // Checkpoint 0 names the optimiser; it is read once and kept for its own replay below.
+    let mut first_map = None;
     let (opt, transform) = match &note {
         Some(n) => (n.optimizer.clone(), n.transform),
         None => {
@@ -252,7 +256,9 @@ pub fn read(folder: &Path, params: &[ParamInfo], ds: &Dataset) -> Result<TorchRu
                      interval is not recorded (save every step to verify a scheduled run)",
                 ));
             }
-            (optimizer(&map0, &first)?, Transform::Normalize05)
+            let opt = optimizer(&map0, &first)?;
+            first_map = Some(map0);
+            (opt, Transform::Normalize05)
         }
     };
     let mut checkpoints = Vec::with_capacity(marks.len());
@@ -263,7 +269,11 @@ pub fn read(folder: &Path, params: &[ParamInfo], ds: &Dataset) -> Result<TorchRu
             checkpoints.push(exported(&path, m, params, &opt)?);
             continue;
         }
-        let (c, rate) = checkpoint(&path, m, params, &opt)?;
+        let map = match first_map.take().filter(|_| m == 0) {
+            Some(map) => map,
+            None => pickle::load(&path)?,
+        };
+        let (c, rate) = checkpoint(&map, &path, m, params, &opt)?;
         if let (Some(&next), None) = (marks.get(k + 1), &note) {
             lr[m..next].iter_mut().for_each(|l| *l = rate);
         }

@@ -6,6 +6,7 @@ use super::verify::batch;
 use crate::error::{Result, WorkerError};
 use crate::models::script::ScriptNet;
 use crate::optim::{self, OptState};
+use crate::repro::f32_bytes;
 use crate::tensors;
 use forgebench_shared::data::Dataset;
 use forgebench_shared::optim::Optimizer;
@@ -48,10 +49,6 @@ pub fn batches(n: usize, b: usize, steps: usize, seed: u64) -> Vec<Vec<usize>> {
     out
 }
 
-fn bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
 /// Trains `net` (loaded from `model_file`) on `ds` and writes the log into `folder`.
 pub fn train(
     net: &ScriptNet,
@@ -82,9 +79,9 @@ pub fn train(
     let mut save = |step: usize, theta: &tch::Tensor, state: &OptState| -> Result<()> {
         let k = marks.len();
         marks.push(step);
-        stored.push((format!("theta.{k}"), bytes(&tensors::to_f32(theta)?)));
+        stored.push((format!("theta.{k}"), f32_bytes(&tensors::to_f32(theta)?)));
         for (name, buf) in plan.optimizer.state_names().iter().zip(&state.buffers) {
-            stored.push((format!("state.{k}.{name}"), bytes(&tensors::to_f32(buf)?)));
+            stored.push((format!("state.{k}.{name}"), f32_bytes(&tensors::to_f32(buf)?)));
         }
         Ok(())
     };
