@@ -11,8 +11,11 @@ FORGEBENCH_GPU=1 FORGEBENCH_LIBTORCH_DIR=$dir scripts/setup-libtorch.sh
 export LIBTORCH=$dir/site/torch
 cargo build -p forgebench-worker --features cuda --bins
 worker=${CARGO_TARGET_DIR:-target}/debug/forgebench-worker
-ldd "$worker" | grep -q libtorch_cuda.so || { echo "ci-gpu-build: the worker does not link libtorch_cuda" >&2; exit 1; }
-missing=$(ldd "$worker" | grep "not found" || true)
+# ldd's output is read whole before it is searched: `ldd | grep -q` under pipefail fails at random when grep stops
+# reading early and ldd dies of SIGPIPE.
+libs=$(ldd "$worker")
+grep -q libtorch_cuda.so <<<"$libs" || { echo "ci-gpu-build: the worker does not link libtorch_cuda:"$'\n'"$libs" >&2; exit 1; }
+missing=$(grep "not found" <<<"$libs" || true)
 [[ -z $missing ]] || { echo "ci-gpu-build: CUDA libraries missing:"$'\n'"$missing" >&2; exit 1; }
 fp=$("$worker" fingerprint)
 echo "$fp"
