@@ -24,6 +24,7 @@ pub mod results;
 pub mod rng;
 pub mod rounding;
 pub mod tables;
+pub mod torch_forge;
 pub mod torchrun;
 pub mod trace;
 pub mod verdict;

@@ -1,4 +1,4 @@
-//! The forging subcommands (`forge`, `adam-forge`, `prop2`, `prop1-check`, `bench-gram`), as one clap enum that
+//! The forging subcommands (`forge`, `adam-forge`, `prop2`, `prop1-check`, `bench-gram`, `torch-forge`), as one clap enum that
 //! `main.rs` flattens into its own. Each prints its report as JSON; with `--matrix` the attack's error is judged
 //! against the largest benign error of that cross-device matrix at the PoL margin.
 use super::oneshot::emit;
@@ -137,6 +137,38 @@ pub enum ForgeCommand {
     BenchSurrogate {
         #[command(flatten)]
         args: bench_surrogate::SurrogateArgs,
+    },
+    /// One step of a PyTorch user's run (a folder log, either layout) forged against its own model and optimiser:
+    /// greedy and local search over real batches (each candidate replayed), and optimisation forging (Adam over a
+    /// synthetic batch through the module's double backward); the logged batch's replay beside them.
+    TorchForge {
+        #[arg(long)]
+        log: PathBuf,
+        /// The TorchScript model (default: the file the log names; the public layout needs it).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// The step i to forge (the log needs checkpoints at i and i + 1).
+        #[arg(long)]
+        step: usize,
+        /// Pool size n drawn outside the logged batch (0: no search).
+        #[arg(long, default_value_t = 256)]
+        pool: usize,
+        /// Greedy candidates M, each replayed.
+        #[arg(long, default_value_t = 200)]
+        candidates: usize,
+        /// Local-search swaps accepted at most (each move replays b (n - b) swaps; 0: none).
+        #[arg(long, default_value_t = 0)]
+        local_moves: usize,
+        /// Adam iterations of optimisation forging (0: none).
+        #[arg(long, default_value_t = 0)]
+        synthetic_iterations: usize,
+        /// Keep the synthetic inputs in the data's range and its labels on the simplex.
+        #[arg(long)]
+        projected: bool,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
 }
 
@@ -340,6 +372,29 @@ impl ForgeCommand {
             } => prop1_check(&ctx.data_dir, index, scale, scan, tol),
             ForgeCommand::BenchGram { args } => emit(&bench::run(&args, &ctx.data_dir, device)?, None),
             ForgeCommand::BenchSurrogate { args } => emit(&bench_surrogate::run(&args, &ctx.data_dir, device)?, None),
+            ForgeCommand::TorchForge {
+                log,
+                model,
+                step,
+                pool,
+                candidates,
+                local_moves,
+                synthetic_iterations,
+                projected,
+                seed,
+                out,
+            } => {
+                let plan = crate::torchrun::forge::Plan {
+                    step,
+                    pool,
+                    candidates,
+                    local_moves,
+                    synthetic_iterations,
+                    projected,
+                    seed,
+                };
+                super::torchrun::forge_run(pa, &log, model.as_deref(), &plan, out.as_deref())
+            }
         }
     }
 }

@@ -3,11 +3,14 @@
 use super::oneshot::emit;
 use super::ProcessArgs;
 use crate::error::{Result, WorkerError};
+use crate::jobs::JobContext;
 use crate::models::script::ScriptNet;
 use crate::models::Net;
-use crate::torchrun::{forgebench_log, public_pol, train, verify};
+use crate::torchrun::TorchRun;
+use crate::torchrun::{forge, forgebench_log, public_pol, train, verify};
 use crate::{datasets, pol};
 use forgebench_shared::calibration::Rule;
+use forgebench_shared::data::Dataset;
 use forgebench_shared::experiment::DatasetKind;
 use forgebench_shared::measures::nan_max;
 use forgebench_shared::numfmt;
@@ -15,6 +18,8 @@ use forgebench_shared::optim::Optimizer;
 use forgebench_shared::pol_strategy::Strategy;
 use forgebench_shared::torchrun::TorchRunReport;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tch::Device;
 
 /// `--strategy`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,18 +70,13 @@ fn epsilon(t: &Threshold) -> Result<pol::Epsilon> {
     verify::calibrate(&reports, Rule::Margin { factor: t.margin })
 }
 
-/// Reads, replays and reports; fails when an interval exceeds epsilon.
-pub fn verify_run(
-    pa: &ProcessArgs,
+/// The run in `folder` (either layout), its model (`model`, else the one the log names) and its training data.
+fn load(
+    ctx: &JobContext,
     folder: &Path,
     model: Option<&Path>,
-    threshold: &Threshold,
-    strategy: Strategy,
-    out: Option<&Path>,
-) -> Result<()> {
-    let ctx = pa.context(std::env::temp_dir())?;
-    let device = ctx.device()?;
-    let eps = epsilon(threshold)?;
+    device: Device,
+) -> Result<(TorchRun, Net, Arc<Dataset>)> {
     let (run, net) = if forgebench_log::is_one(folder) {
         let m = forgebench_log::manifest(folder)?;
         let file = model.map_or_else(|| forgebench_log::model_file(folder, &m), Path::to_path_buf);
@@ -110,6 +110,22 @@ pub fn verify_run(
         )));
     };
     let ds = datasets::train(run.dataset.kind, &ctx.data_dir)?;
+    Ok((run, net, ds))
+}
+
+/// Reads, replays and reports; fails when an interval exceeds epsilon.
+pub fn verify_run(
+    pa: &ProcessArgs,
+    folder: &Path,
+    model: Option<&Path>,
+    threshold: &Threshold,
+    strategy: Strategy,
+    out: Option<&Path>,
+) -> Result<()> {
+    let ctx = pa.context(std::env::temp_dir())?;
+    let device = ctx.device()?;
+    let eps = epsilon(threshold)?;
+    let (run, net, ds) = load(&ctx, folder, model, device)?;
     let prov = ctx.provenance(Vec::new());
     let report = verify::verify(&run, &net, &ds, device, prov, eps, strategy)?;
     emit(&report, out)?;
@@ -183,4 +199,32 @@ pub fn train_run(pa: &ProcessArgs, args: &super::benign::PolArgs, out: &Path) ->
     };
     let manifest = train::train(&net, file, &plan, &ds, device, out)?;
     emit(&manifest, None)
+}
+
+/// `torch-forge --log FOLDER --step K`: the paper's attacks on one step of a PyTorch user's run.
+pub fn forge_run(
+    pa: &ProcessArgs,
+    folder: &Path,
+    model: Option<&Path>,
+    plan: &forge::Plan,
+    out: Option<&Path>,
+) -> Result<()> {
+    let ctx = pa.context(std::env::temp_dir())?;
+    let device = ctx.device()?;
+    let (run, net, ds) = load(&ctx, folder, model, device)?;
+    let prov = ctx.provenance(vec![("torch-forge".into(), plan.seed)]);
+    let report = forge::forge(&run, &net, &ds, device, plan, prov)?;
+    emit(&report, out)?;
+    let show = |arm: Option<f64>| arm.map_or("not run".into(), numfmt::error);
+    eprintln!(
+        "torch-forge: {} step {} ({}): benign replay L2 {}, greedy {}, local {}, synthetic {}",
+        folder.display(),
+        report.step,
+        report.optimizer,
+        numfmt::error(report.benign.l2),
+        show(report.greedy.as_ref().map(|a| a.error.l2)),
+        show(report.local.as_ref().map(|a| a.error.l2)),
+        show(report.synthetic.as_ref().map(|a| a.error.l2)),
+    );
+    Ok(())
 }

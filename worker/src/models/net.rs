@@ -2,7 +2,7 @@
 //! the mean cross-entropy at a flat theta. Callers that take any model hold a [`Net`] and never branch on its kind.
 use super::script::ScriptNet;
 use crate::error::Result;
-use crate::update::{gradient, Batch};
+use crate::update::{gradient, loss_soft, Batch};
 use forgebench_shared::experiment::ModelKind;
 use forgebench_shared::torchrun::{ModelIdentity, ParamInfo};
 use std::path::Path;
@@ -65,5 +65,31 @@ impl Net {
             Net::Builtin(m) => gradient(*m, theta, batch),
             Net::Script(s) => s.gradient(theta, batch),
         }
+    }
+
+    /// grad of the mean cross-entropy against soft labels `q` at `theta` on inputs `x`, flattened like theta; with
+    /// `create_graph` it stays differentiable with respect to `x` and `q`.
+    pub fn soft_gradient(&self, theta: &Tensor, x: &Tensor, q: &Tensor, create_graph: bool) -> Result<Tensor> {
+        match self {
+            Net::Builtin(m) => tch::with_grad(|| -> Result<Tensor> {
+                let th = theta.f_detach()?.f_set_requires_grad(true)?;
+                let l = loss_soft(*m, &th, x, q)?;
+                Ok(Tensor::f_run_backward(&[&l], &[&th], create_graph, create_graph)?.remove(0))
+            }),
+            Net::Script(s) => s.soft_gradient(theta, x, q, create_graph),
+        }
+    }
+
+    /// Number of classes the logits have (one forward of `x`, a batch of the model's inputs).
+    pub fn classes(&self, theta: &Tensor, x: &Tensor) -> Result<i64> {
+        let _guard = tch::no_grad_guard();
+        let logits = match self {
+            Net::Builtin(m) => super::forward(*m, theta, x),
+            Net::Script(s) => {
+                s.set_theta(theta)?;
+                s.forward(x)?
+            }
+        };
+        Ok(logits.size().last().copied().unwrap_or(0))
     }
 }

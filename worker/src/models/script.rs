@@ -6,7 +6,7 @@
 //! the copy is exact and autograd then runs the module's own graph, which for the same ops is the built-in models'
 //! graph (the TorchScript LeNet-5 gives the built-in's gradient bit for bit).
 use crate::error::{Result, WorkerError};
-use crate::update::{cross_entropy, Batch};
+use crate::update::{cross_entropy, cross_entropy_soft, Batch};
 use forgebench_shared::torchrun::{ModelIdentity, ParamInfo};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -152,6 +152,18 @@ impl ScriptNet {
         let grads = Tensor::f_run_backward(&[&loss], &self.params, false, false)?;
         let flat: Vec<Tensor> = grads.iter().map(|g| g.reshape([-1])).collect();
         Ok(Tensor::f_cat(&flat, 0)?)
+    }
+
+    /// grad of the mean cross-entropy against soft labels `q` (`[b, classes]`) at `theta` on inputs `x`, flattened
+    /// like theta. With `create_graph` the result stays a function of `x` and `q` (double backpropagation).
+    pub fn soft_gradient(&self, theta: &Tensor, x: &Tensor, q: &Tensor, create_graph: bool) -> Result<Tensor> {
+        self.set_theta(theta)?;
+        tch::with_grad(|| -> Result<Tensor> {
+            let loss = cross_entropy_soft(&self.forward(x)?, q)?;
+            let grads = Tensor::f_run_backward(&[&loss], &self.params, create_graph, create_graph)?;
+            let flat: Vec<Tensor> = grads.iter().map(|g| g.reshape([-1])).collect();
+            Ok(Tensor::f_cat(&flat, 0)?)
+        })
     }
 }
 

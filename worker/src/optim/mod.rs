@@ -2,6 +2,8 @@
 //! `cpp/torch_ops.cpp`, which calls ATen op for op as `torch.optim`'s single-tensor code does on CPU tensors.
 //! Updating per parameter, not over all of theta at once, matters: an elementwise kernel's vectorised body and
 //! scalar tail can round differently, and where the tail falls depends on the tensor's length.
+pub mod diff;
+
 use crate::error::{Result, WorkerError};
 use forgebench_shared::optim::Optimizer;
 use forgebench_shared::torchrun::ParamInfo;

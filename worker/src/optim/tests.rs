@@ -80,3 +80,47 @@ fn adam_and_adamw_first_step_moves_by_about_lr() {
     let want = 0.995f32 - 0.01;
     assert!((theta[0] - want).abs() < 1e-6, "AdamW: got {}, want {want}", theta[0]);
 }
+
+#[test]
+fn the_differentiable_update_agrees_with_the_kernels_on_every_optimiser() {
+    let sgd = |momentum, nesterov, weight_decay| Optimizer::Sgd {
+        momentum,
+        dampening: 0.0,
+        nesterov,
+        weight_decay,
+    };
+    let adam = |weight_decay, decoupled| Optimizer::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay,
+        decoupled,
+    };
+    let opts = [
+        Optimizer::Plain,
+        sgd(0.9, false, 1e-4),
+        sgd(0.9, true, 0.0),
+        adam(0.0, false),
+        adam(1e-2, true),
+    ];
+    let grads: [&[f32]; 3] = [
+        &[0.25, -0.5, 1.0, 2.0, 0.125, -4.0, 8.0],
+        &[0.5, 0.5, -1.0, 0.0, 0.3, 1.5, -2.0],
+        &[1.0, -0.1, 0.2, 0.7, -0.9, 0.05, 3.0],
+    ];
+    for opt in &opts {
+        let theta = Tensor::from_slice(&[1.0f32, -2.0, 0.5, 0.25, 3.0, -1.0, 0.0]);
+        let mut state = OptState::fresh(opt, 7, Device::Cpu);
+        for g in grads {
+            let g = Tensor::from_slice(g);
+            let want = diff::next_theta(opt, &theta, &g, &state, 0.1).unwrap();
+            step(opt, &params(), &theta, &g, &mut state, 0.1).unwrap();
+            let gap = (&theta - &want).abs().max().double_value(&[]);
+            assert!(
+                gap < 1e-6,
+                "{opt} at step {}: kernel {theta:?}, differentiable {want:?}",
+                state.step
+            );
+        }
+    }
+}

@@ -1,6 +1,8 @@
 //! PyTorch users' training runs: read from the layout the bundled Python module writes ([`forgebench_log`]) or
 //! from the public Proof-of-Learning code's folder ([`public_pol`]), then replayed interval by interval with the
-//! user's TorchScript model and optimiser ([`verify`]).
+//! user's TorchScript model and optimiser ([`verify`]), or attacked step by step with the paper's forging attacks
+//! against that model and optimiser ([`forge`]).
+pub mod forge;
 pub mod forgebench_log;
 pub mod hash;
 pub mod pickle;
