@@ -79,6 +79,9 @@ pub enum DatasetKind {
     Mnist,
     /// CIFAR-10, 3x32x32 colour, 10 classes (binary batches).
     Cifar10,
+    /// A user's own arrays in one folder (`inputs.npy` and `labels.npy`, or `data.safetensors`): its example
+    /// shape and classes are the arrays' own (see `data::folder`).
+    Folder,
 }
 
 impl DatasetKind {
@@ -87,18 +90,16 @@ impl DatasetKind {
         match self {
             DatasetKind::Mnist => "mnist",
             DatasetKind::Cifar10 => "cifar10",
+            DatasetKind::Folder => "folder",
         }
     }
-    /// Shape of one example, channels first.
-    pub fn example_shape(self) -> [usize; 3] {
+    /// Shape of one example, channels first (None for a folder: its arrays say, in `Dataset::shape`).
+    pub fn example_shape(self) -> Option<[usize; 3]> {
         match self {
-            DatasetKind::Mnist => [1, 28, 28],
-            DatasetKind::Cifar10 => [3, 32, 32],
+            DatasetKind::Mnist => Some([1, 28, 28]),
+            DatasetKind::Cifar10 => Some([3, 32, 32]),
+            DatasetKind::Folder => None,
         }
-    }
-    /// Number of scalar inputs per example.
-    pub fn example_len(self) -> usize {
-        self.example_shape().iter().product()
     }
 }
 

@@ -7,10 +7,11 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An optimiser and its hyper-parameters (the learning rate is per step, in the log's schedule).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Optimizer {
     /// The paper's plain SGD: `theta - eta * grad` (the step `eta * grad` rounded, then subtracted).
+    #[default]
     Plain,
     /// `torch.optim.SGD(momentum, dampening, nesterov, weight_decay)`.
     Sgd {

@@ -160,6 +160,9 @@ pub struct ForgeReport {
     /// How candidates were scored (absent from reports written before it was recorded).
     #[serde(default)]
     pub scoring: Option<Scoring>,
+    /// The training optimiser whose step was forged (the built-in logs': plain SGD, the paper's setting).
+    #[serde(default)]
+    pub optimizer: crate::optim::Optimizer,
 }
 
 /// Optimisation forging: Algorithm 1 with Adam, or the same objective under L-BFGS.
@@ -185,6 +188,9 @@ pub struct AdamReport {
     /// The best iterate against the exact verifier (absent in results written before it was measured).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exact_arm: Option<ExactArmCheck>,
+    /// The training optimiser whose step was forged (the built-in logs': plain SGD, the paper's setting).
+    #[serde(default)]
+    pub optimizer: crate::optim::Optimizer,
 }
 
 /// The best iterate of an Adam run.

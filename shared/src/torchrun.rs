@@ -12,8 +12,11 @@ use crate::results::InitCheck;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Format tag of the Python module's manifest.
+/// Format tag of a folder log whose tensors are one file ([`TENSORS_FILE`], as `pol-train --model` writes it).
 pub const TORCH_LOG_FORMAT: &str = "forgebench-torch-log/1";
+/// Format tag of the streamed folder log the Python module writes: a file per checkpoint, each written as it is
+/// taken, the manifest's `steps`, `lr` and `checkpoints` empty (the files hold them).
+pub const STREAMED_FORMAT: &str = "forgebench-torch-log/2";
 /// The manifest's file name inside a log folder.
 pub const MANIFEST_FILE: &str = "forgebench-log.json";
 /// The tensors' file name inside a log folder.
@@ -86,6 +89,10 @@ pub struct DatasetRef {
     pub n: usize,
     /// The transform.
     pub transform: Transform,
+    /// A folder data set's folder when the log was written: where a verifier looks unless told `--dataset PATH`
+    /// (the sha256 decides either way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
 }
 
 /// Where and how the writer trained, as the Python module records it.
@@ -165,7 +172,7 @@ pub struct IntervalError {
 pub struct TorchRunReport {
     /// The log folder as given.
     pub log: String,
-    /// Its layout ("forgebench-torch-log/1" or "public-pol").
+    /// Its layout ("forgebench-torch-log/1", "forgebench-torch-log/2" or "public-pol").
     pub layout: String,
     /// The model file that was replayed.
     pub model: ModelIdentity,

@@ -11,7 +11,7 @@ fn bundled(kind: DatasetKind, split: Split) -> Dataset {
 fn assert_pixels_in_unit_range(ds: &Dataset) {
     assert_eq!(
         ds.images.len(),
-        ds.n * ds.kind.example_len(),
+        ds.n * ds.kind.example_shape().unwrap().iter().product::<usize>(),
         "{} {} image buffer length",
         ds.kind,
         ds.split

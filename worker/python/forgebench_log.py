@@ -1,18 +1,21 @@
 """Write a forgebench Proof-of-Learning log from a PyTorch training loop (depends on torch alone).
 
     import forgebench_log
-    data = forgebench_log.mnist("data")                    # or your own tensors + sha256
+    data = forgebench_log.mnist("data")                    # or forgebench_log.folder("my_data/"), your own arrays
     log = forgebench_log.Log("run/", net, opt, data, batch_size=32)
     for indices in batches:
         log.before_step(indices)                           # records the batch and the learning rate, checkpoints
         x, y = data.batch(indices)
         opt.zero_grad(); F.cross_entropy(net(x), y).backward(); opt.step()
-    log.close()                                            # the last checkpoint, then the files
+    log.close()                                            # the last checkpoint
 
-The folder then holds forgebench-log.json (model identity, optimiser, learning rate per step, data set, writer),
-log.safetensors (batch indices, and per checkpoint theta and the optimiser's state, flattened in named_parameters()
-order) and model.pt (the model as TorchScript). `forgebench-worker pol-verify --log run/` replays it.
+The folder then holds forgebench-log.json (model identity, optimiser, data set, writer), model.pt (the model as
+TorchScript) and checkpoints/{k:06d}.safetensors, written as each checkpoint is taken (its step, theta and the
+optimiser's state, flattened in named_parameters() order, and the batch indices and learning rates of the steps that
+led to it): a crash loses only the steps since the last checkpoint, and what was written verifies.
+`forgebench-worker pol-verify --log run/` replays it.
 """
+import ast
 import gzip
 import hashlib
 import json
@@ -22,7 +25,7 @@ import struct
 
 import torch
 
-FORMAT = "forgebench-torch-log/1"
+FORMAT = "forgebench-torch-log/2"
 
 
 class Data:
@@ -30,6 +33,7 @@ class Data:
 
     def __init__(self, kind, images, labels, sha256):
         self.kind, self.images, self.labels, self.sha256 = kind, images, labels, sha256
+        self.path = None
 
     def __len__(self):
         return self.labels.shape[0]
@@ -57,6 +61,55 @@ def mnist(data_dir):
     labels = torch.frombuffer(bytearray(lab[8:]), dtype=torch.uint8).to(torch.int64)
     sha = hashlib.sha256(img + lab).hexdigest()
     return Data("mnist", u8.to(torch.float32).div(255), labels, sha)
+
+
+_NPY_DTYPES = {"|u1": torch.uint8, "<f4": torch.float32, "|i1": torch.int8, "<i2": torch.int16, "<u2": torch.uint16,
+               "<i4": torch.int32, "<i8": torch.int64}
+_ST_DTYPES = {"U8": torch.uint8, "F32": torch.float32, "I8": torch.int8, "I16": torch.int16, "I32": torch.int32,
+              "I64": torch.int64}
+
+
+def _npy(path, raw):
+    """One C-ordered .npy array of `raw` bytes as a tensor (NumPy's format, read without NumPy)."""
+    if raw[:6] != b"\x93NUMPY":
+        raise ValueError(f"{path}: not a .npy array")
+    size, start = (struct.unpack("<H", raw[8:10])[0], 10) if raw[6] == 1 else (struct.unpack("<I", raw[8:12])[0], 12)
+    header = ast.literal_eval(raw[start:start + size].decode("latin1"))
+    if header["fortran_order"] or header["descr"] not in _NPY_DTYPES:
+        raise ValueError(f"{path}: expected a C-ordered array of {sorted(_NPY_DTYPES)}, got {header}")
+    t = torch.frombuffer(bytearray(raw[start + size:]), dtype=_NPY_DTYPES[header["descr"]])
+    return t.reshape(header["shape"])
+
+
+def _safetensors(path, raw, name):
+    n = struct.unpack("<Q", raw[:8])[0]
+    entry = json.loads(raw[8:8 + n])[name]
+    lo, hi = entry["data_offsets"]
+    t = torch.frombuffer(bytearray(raw[8 + n + lo:8 + n + hi]), dtype=_ST_DTYPES[entry["dtype"]])
+    return t.reshape(entry["shape"])
+
+
+def folder(path):
+    """A data set of your own as forgebench loads it (`--dataset PATH`): `inputs.npy` and `labels.npy`, or
+    `data.safetensors` with tensors inputs and labels. uint8 inputs are scaled by 1/255, float32 ones taken as they
+    are; labels are integers. The sha256 is over the files' bytes in that order."""
+    st = os.path.join(path, "data.safetensors")
+    if os.path.isfile(st):
+        with open(st, "rb") as f:
+            raw = f.read()
+        x, y, sha = _safetensors(st, raw, "inputs"), _safetensors(st, raw, "labels"), hashlib.sha256(raw)
+    else:
+        sha, arrays = hashlib.sha256(), []
+        for name in ("inputs.npy", "labels.npy"):
+            with open(os.path.join(path, name), "rb") as f:
+                raw = f.read()
+            sha.update(raw)
+            arrays.append(_npy(os.path.join(path, name), raw))
+        x, y = arrays
+    x = x.to(torch.float32).div(255) if x.dtype == torch.uint8 else x.to(torch.float32)
+    data = Data("folder", x, y.to(torch.int64), sha.hexdigest())
+    data.path = os.path.abspath(path)
+    return data
 
 
 def optimizer_spec(opt):
@@ -89,7 +142,7 @@ def _bytes(t):
 def write_safetensors(path, tensors):
     """A safetensors file of `tensors` (name -> tensor), written by hand: 8-byte header length, JSON, data."""
     header, chunks, offset = {}, [], 0
-    dtypes = {torch.float32: "F32", torch.int64: "I64"}
+    dtypes = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64"}
     for name, t in tensors.items():
         data = _bytes(t)
         header[name] = {"dtype": dtypes[t.dtype], "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
@@ -107,11 +160,12 @@ def write_safetensors(path, tensors):
 
 
 class Log:
-    """Records a training run; see the module's text for the loop."""
+    """Records a training run; see the module's text for the loop. Every checkpoint is written the moment it is
+    taken, so a crash loses only the steps since the last one."""
 
     def __init__(self, folder, model, optimizer, data, batch_size, save_every=1, transform="scaled",
                  scripted=None, seed=None):
-        os.makedirs(folder, exist_ok=True)
+        os.makedirs(os.path.join(folder, "checkpoints"), exist_ok=True)
         self.folder, self.model, self.opt, self.data = folder, model, optimizer, data
         self.batch_size, self.save_every, self.transform, self.seed = batch_size, save_every, transform, seed
         self.spec = optimizer_spec(optimizer)
@@ -127,8 +181,9 @@ class Log:
         script.save(self.model_file)
         with open(self.model_file, "rb") as f:
             self.model_sha = hashlib.sha256(f.read()).hexdigest()
-        self.indices, self.lr, self.marks, self.tensors = [], [], [], {}
+        self.indices, self.lr, self.marks = [], [], []
         self.steps = 0
+        self._write_manifest()
         self._checkpoint()
 
     def _state(self, name):
@@ -140,13 +195,21 @@ class Log:
         return _flat(out)
 
     def _checkpoint(self):
+        """checkpoints/{k:06d}.safetensors: the step, theta and the optimiser's state, and (k > 0) the batches and
+        learning rates of the steps since checkpoint k - 1."""
         k = len(self.marks)
         self.marks.append(self.steps)
-        self.tensors[f"theta.{k}"] = _flat([p for _, p in self.params])
+        tensors = {"step": torch.tensor([self.steps], dtype=torch.int64),
+                   "theta": _flat([p for _, p in self.params])}
         names = {"sgd": ["momentum_buffer"] if self.spec.get("momentum") else [],
                  "adam": ["exp_avg", "exp_avg_sq"]}[self.spec["kind"]]
         for name in names:
-            self.tensors[f"state.{k}.{name}"] = self._state(name)
+            tensors[f"state.{name}"] = self._state(name)
+        if k > 0:
+            tensors["indices"] = torch.tensor(self.indices, dtype=torch.int64)
+            tensors["lr"] = torch.tensor(self.lr, dtype=torch.float64)
+        write_safetensors(os.path.join(self.folder, "checkpoints", f"{k:06d}.safetensors"), tensors)
+        self.indices, self.lr = [], []
 
     def before_step(self, indices):
         """Call before each optimiser step with the training-set indices of its batch, in order."""
@@ -160,27 +223,32 @@ class Log:
         self.steps += 1
 
     def close(self):
-        """Takes the last checkpoint and writes the log."""
+        """Takes the last checkpoint (steps after it would otherwise be left out of the log)."""
         if self.marks[-1] != self.steps:
             self._checkpoint()
-        self.tensors["indices"] = torch.tensor(self.indices, dtype=torch.int64)
-        write_safetensors(os.path.join(self.folder, "log.safetensors"), self.tensors)
+
+    def _write_manifest(self):
+        """What does not change during training; steps, learning rates and checkpoints are the checkpoint files'."""
         manifest = {
             "format": FORMAT,
             "model": {"file": "model.pt", "sha256": self.model_sha,
                       "params": [{"name": n, "shape": list(p.shape)} for n, p in self.params]},
             "optimizer": self.spec,
-            "lr": self.lr,
+            "lr": [],
             "batch_size": self.batch_size,
-            "steps": self.steps,
-            "checkpoints": self.marks,
+            "steps": 0,
+            "checkpoints": [],
             "dataset": {"kind": self.data.kind, "sha256": self.data.sha256, "n": len(self.data),
                         "transform": self.transform},
             "writer": {"torch_version": torch.__version__, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
                        "threads": torch.get_num_threads(), "device": str(self.params[0][1].device),
                        "program": "python " + platform.python_version()},
         }
+        if self.data.path is not None:
+            manifest["dataset"]["path"] = self.data.path
         if self.seed is not None:
             manifest["seed"] = int(self.seed)
-        with open(os.path.join(self.folder, "forgebench-log.json"), "w") as f:
+        path = os.path.join(self.folder, "forgebench-log.json")
+        with open(path + ".partial", "w") as f:
             json.dump(manifest, f, indent=1)
+        os.replace(path + ".partial", path)

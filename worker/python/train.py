@@ -60,6 +60,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--layout", default="forgebench", choices=["forgebench", "public"])
     ap.add_argument("--forge-step", type=int, default=-1)
+    ap.add_argument("--crash-after", type=int, default=-1, help="end the process abruptly after this many steps")
     a = ap.parse_args()
 
     torch.manual_seed(a.seed)
@@ -83,6 +84,8 @@ def main():
             opt.zero_grad()
             F.cross_entropy(net(x), y).backward()
             opt.step()
+            if step + 1 == a.crash_after:
+                os._exit(3)
         log.close()
         return
 

@@ -28,3 +28,11 @@ pub fn load(kind: DatasetKind, dir: &Path, split: Split) -> Result<Arc<Dataset>>
     cache().lock().expect("dataset cache poisoned").insert(key, d.clone());
     Ok(d)
 }
+
+/// The training set `source` names: an official one under `dir`, or a user's folder (loaded once per process).
+pub fn from_source(source: &data::DataSource, dir: &Path) -> Result<Arc<Dataset>> {
+    match source {
+        data::DataSource::Official(kind) => train(*kind, dir),
+        data::DataSource::Folder(folder) => train(DatasetKind::Folder, folder),
+    }
+}

@@ -18,9 +18,12 @@ impl Batch {
     /// Gathers `indices` of `ds` (in that order) onto `device` in `precision`.
     pub fn gather(ds: &Dataset, indices: &[usize], device: Device, precision: Precision) -> Result<Batch> {
         let (x, y) = ds.gather(indices);
-        let [c, h, w] = ds.kind.example_shape();
+        let shape: Vec<i64> = std::iter::once(indices.len())
+            .chain(ds.shape.iter().copied())
+            .map(|d| d as i64)
+            .collect();
         let x = Tensor::from_slice(&x)
-            .f_view([indices.len() as i64, c as i64, h as i64, w as i64])?
+            .f_view(shape.as_slice())?
             .f_to_kind(tensors::kind(precision))?
             .f_to_device(device)?;
         let y = Tensor::from_slice(&y).f_to_kind(Kind::Int64)?.f_to_device(device)?;

@@ -262,3 +262,31 @@ fn torch_matrix_trains_on_every_profile_and_replays_every_log() {
     }
     assert_eq!(m.verifiers.len(), 2);
 }
+
+#[test]
+fn a_crashed_run_verifies_up_to_its_last_checkpoint() {
+    // Five steps with a checkpoint every second one, the process ended abruptly after the fifth: checkpoints 0, 2
+    // and 4 were written as they were taken; step 5 was never checkpointed.
+    let log = tmp("crashed");
+    let script = torch_common::repo().join("worker/python/train.py");
+    let out = std::process::Command::new(std::env::var("PYTHON").unwrap_or_else(|_| "python3".into()))
+        .arg(&script)
+        .args(["--out", log.to_str().unwrap(), "--save-freq", "2", "--crash-after", "5"])
+        .env("PYTHONPATH", torch_common::repo().join(".libtorch/py"))
+        .env("PYTHONWARNINGS", "ignore")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = verify_ambient(&log, &[], "crashed");
+    assert!(r.passed, "{:?}", r.intervals);
+    let steps: Vec<(usize, usize)> = r.intervals.iter().map(|i| (i.from_step, i.to_step)).collect();
+    assert_eq!(steps, vec![(0, 2), (2, 4)]);
+    assert!(r.intervals.iter().all(|i| i.error.l2 == 0.0), "{:?}", r.intervals);
+    // A checkpoint lost from the middle is named.
+    std::fs::remove_file(log.join("checkpoints/000001.safetensors")).unwrap();
+    let (ok, _, err) = verify(&profiles()[0], &log, &[], "gap");
+    assert!(
+        !ok && err.contains("000001.safetensors") && err.contains("missing"),
+        "{err}"
+    );
+}

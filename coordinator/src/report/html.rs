@@ -78,6 +78,7 @@ pub(crate) fn page(
     if t1.is_empty() {
         s.push_str("<p>No matrix and no attack row in the results folder.</p>");
     } else {
+        s.push_str("<p>Every attack here forges steps of plain SGD (theta - eta * grad), the paper's setting.</p>");
         s.push_str(&tables::table1_text(t1).html());
     }
     let _ = write!(

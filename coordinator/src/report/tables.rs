@@ -309,7 +309,8 @@ pub(crate) fn strongest(rows: &[Table1Row]) -> Vec<usize> {
 /// Table 1 as Markdown, published values marked, provenance below.
 pub(crate) fn table1_markdown(rows: &[Table1Row], prov: &ProvenanceBlock) -> String {
     format!(
-        "## Table 1: largest benign reproduction error and attack errors (L2)\n\n{}\n\
+        "## Table 1: largest benign reproduction error and attack errors (L2)\n\n\
+         Every attack here forges steps of plain SGD (theta - eta * grad), the paper's setting.\n\n{}\n\
          **Published reference values** (not measured here; converted to L2)\n\n{}\n{}",
         table1_text(rows).markdown(),
         published::table().markdown(),

@@ -117,6 +117,7 @@ pub fn full_results() -> Results {
                 best: None,
                 domain: None,
                 exact_arm: None,
+                optimizer: Default::default(),
             },
         ));
     }

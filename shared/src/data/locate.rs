@@ -1,5 +1,5 @@
 //! Where data lives: the bundled subset, the `FORGEBENCH_DATA` override, and the folder of one data set under a root.
-use super::{cifar, mnist, Split};
+use super::{cifar, folder, mnist, Split};
 use crate::error::{Result, SharedError};
 use crate::experiment::DatasetKind;
 use std::path::{Path, PathBuf};
@@ -32,6 +32,7 @@ fn subfolders(kind: DatasetKind) -> &'static [&'static str] {
     match kind {
         DatasetKind::Mnist => &["mnist", "MNIST/raw"],
         DatasetKind::Cifar10 => &["cifar10", "cifar-10-batches-bin"],
+        DatasetKind::Folder => &[],
     }
 }
 
@@ -42,6 +43,7 @@ pub fn resolve_dir(kind: DatasetKind, root: &Path, split: Split) -> Result<PathB
     let holds = |dir: &Path| match kind {
         DatasetKind::Mnist => mnist::holds(dir, split),
         DatasetKind::Cifar10 => !cifar::files(dir, split).is_empty(),
+        DatasetKind::Folder => folder::holds(dir),
     };
     let candidates = std::iter::once(root.to_path_buf()).chain(subfolders(kind).iter().map(|s| root.join(s)));
     for dir in candidates {
@@ -53,6 +55,12 @@ pub fn resolve_dir(kind: DatasetKind, root: &Path, split: Split) -> Result<PathB
         (DatasetKind::Mnist, _) => mnist::file_names(split).map(|n| format!("{n}[.gz]")).join(" and "),
         (DatasetKind::Cifar10, Split::Train) => "data_batch_1.bin .. data_batch_5.bin".to_string(),
         (DatasetKind::Cifar10, Split::Test) => cifar::TEST_FILES.join(" or "),
+        (DatasetKind::Folder, _) => format!(
+            "{} and {}, or {}",
+            folder::INPUTS_NPY,
+            folder::LABELS_NPY,
+            folder::SAFETENSORS_FILE
+        ),
     };
     Err(SharedError::data(
         root,

@@ -1,15 +1,19 @@
-//! Data loaders for MNIST (IDX, raw or gzip) and CIFAR-10 (binary batches), pure Rust.
+//! Data loaders for MNIST (IDX, raw or gzip), CIFAR-10 (binary batches) and a user's own arrays in a folder
+//! ([`folder`]: `.npy` or safetensors), pure Rust.
 //!
 //! [`load`] reads a directory holding the official files (see [`mnist`] and [`cifar`] for the names), validates
 //! every header, length and label, and returns the examples as f32 in [0, 1] (`byte / 255`), channels first, one
 //! example after another. [`bundled_dir`] is the small real subset shipped in the repository's `data/`;
 //! [`default_dir`] honours the `FORGEBENCH_DATA` environment variable.
 pub mod cifar;
+pub mod folder;
 mod locate;
 pub mod mnist;
 mod raw;
+mod source;
 
 pub use locate::{bundled_dir, default_dir, resolve_dir, DATA_ENV};
+pub use source::DataSource;
 
 use crate::error::Result;
 use crate::experiment::DatasetKind;
@@ -54,16 +58,19 @@ pub struct DataFile {
     pub len: usize,
 }
 
-/// A loaded split: `n` examples of `kind.example_len()` f32 values each, and their labels.
+/// A loaded split: `n` examples of [`Dataset::example_len`] f32 values each, and their labels.
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    /// MNIST or CIFAR-10.
+    /// MNIST, CIFAR-10 or a user's folder.
     pub kind: DatasetKind,
+    /// One example's shape (MNIST `[1, 28, 28]`, CIFAR-10 `[3, 32, 32]`, a folder's as its arrays have it).
+    pub shape: Vec<usize>,
     /// Training or test set.
     pub split: Split,
-    /// All examples, one after another, each channels first (C x H x W, row-major), values `byte / 255`.
+    /// All examples, one after another, each channels first (C x H x W, row-major), values `byte / 255` (a
+    /// folder's float inputs as they are).
     pub images: Vec<f32>,
-    /// Labels, 0..=9.
+    /// Labels: 0..=9 for MNIST and CIFAR-10, up to 255 for a folder.
     pub labels: Vec<u8>,
     /// Number of examples.
     pub n: usize,
@@ -77,9 +84,15 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// A folder data set's folder (absolute where it can be resolved); None for the official sets.
+    pub fn folder(&self) -> Option<PathBuf> {
+        let dir = self.files.first()?.path.parent()?;
+        (self.kind == DatasetKind::Folder).then(|| dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf()))
+    }
+
     /// Number of f32 values per example (784 for MNIST, 3072 for CIFAR-10).
     pub fn example_len(&self) -> usize {
-        self.kind.example_len()
+        self.shape.iter().product()
     }
 
     /// Example `i`'s values. Panics when `i >= n`, naming both.
@@ -119,11 +132,13 @@ impl Dataset {
         (x, y)
     }
 
-    /// How many examples carry each label 0..=9.
+    /// How many examples carry each label 0..=9 (a folder's labels above 9 are not counted).
     pub fn class_counts(&self) -> [usize; 10] {
         let mut counts = [0; 10];
         for &l in &self.labels {
-            counts[usize::from(l)] += 1;
+            if let Some(c) = counts.get_mut(usize::from(l)) {
+                *c += 1;
+            }
         }
         counts
     }
@@ -133,14 +148,23 @@ impl Dataset {
 /// (`mnist/`; `cifar10/` or `cifar-10-batches-bin/`; see [`resolve_dir`]). Every problem is an error naming the
 /// file and what is wrong with it.
 pub fn load(kind: DatasetKind, dir: &Path, split: Split) -> Result<Dataset> {
+    if kind == DatasetKind::Folder && split == Split::Test {
+        return Err(crate::error::SharedError::data(
+            dir,
+            "a folder data set is one set of examples, with no test split",
+        ));
+    }
     let source = resolve_dir(kind, dir, split)?;
-    let parts = match kind {
-        DatasetKind::Mnist => mnist::load(&source, split)?,
-        DatasetKind::Cifar10 => cifar::load(&source, split)?,
+    let official = || kind.example_shape().map(Vec::from).unwrap_or_default();
+    let (parts, shape) = match kind {
+        DatasetKind::Mnist => (mnist::load(&source, split)?, official()),
+        DatasetKind::Cifar10 => (cifar::load(&source, split)?, official()),
+        DatasetKind::Folder => folder::load(&source)?,
     };
     let (images, labels, files, sha256) = parts.finish();
     Ok(Dataset {
         kind,
+        shape,
         split,
         n: labels.len(),
         images,

@@ -5,6 +5,7 @@ use super::ProcessArgs;
 use crate::error::{Result, WorkerError};
 use crate::{datasets, pol, shuffle};
 use clap::Args;
+use forgebench_shared::data::DataSource;
 use forgebench_shared::experiment::{DatasetKind, ModelKind};
 use forgebench_shared::jobs::{PolSpec, ShuffleSpec};
 use forgebench_shared::measures::{convert, nan_max, Measure};
@@ -61,9 +62,10 @@ pub struct PolArgs {
     /// {"kind":"adam","beta1":0.9,"beta2":0.999,"eps":1e-8,"weight_decay":0.01,"decoupled":true}, {"kind":"plain"}.
     #[arg(long, default_value = r#"{"kind":"sgd"}"#)]
     pub optimizer: String,
-    /// Data set (default: the model's own).
+    /// Data set: mnist, cifar10, or (a TorchScript model) a folder holding inputs.npy and labels.npy, or
+    /// data.safetensors (default: the model's own; MNIST for a TorchScript model).
     #[arg(long)]
-    pub dataset: Option<DatasetKind>,
+    pub dataset: Option<DataSource>,
     /// Batch size b.
     #[arg(long, default_value_t = 100)]
     pub batch_size: usize,
@@ -86,18 +88,29 @@ pub struct PolArgs {
 }
 
 impl PolArgs {
-    /// The spec these arguments describe, for a built-in model.
-    pub fn spec(&self, model: ModelKind) -> PolSpec {
-        PolSpec {
+    /// The spec these arguments describe, for a built-in model (whose data is an official set).
+    pub fn spec(&self, model: ModelKind) -> Result<PolSpec> {
+        let dataset = match &self.dataset {
+            None => model.default_dataset(),
+            Some(DataSource::Official(kind)) => *kind,
+            Some(DataSource::Folder(p)) => {
+                return Err(WorkerError::Invalid(format!(
+                    "--dataset {}: a folder data set trains a TorchScript model (--model FILE.pt); the built-in \
+                     {model} trains on mnist or cifar10",
+                    p.display()
+                )))
+            }
+        };
+        Ok(PolSpec {
             model,
-            dataset: self.dataset.unwrap_or(model.default_dataset()),
+            dataset,
             batch_size: self.batch_size,
             eta: self.eta,
             steps: self.steps,
             checkpoint_every: self.checkpoint_every,
             seed: self.seed,
             arithmetic: self.arithmetic,
-        }
+        })
     }
 }
 
@@ -131,7 +144,7 @@ pub fn pol_train(pa: &ProcessArgs, args: &PolArgs, out: &Path, export: Option<&P
         return super::torchrun::train_run(pa, args, out);
     };
     let ctx = pa.context(out.parent().unwrap_or(Path::new(".")).to_path_buf())?;
-    let spec = args.spec(model);
+    let spec = args.spec(model)?;
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
     let manifest = pol::train(
         &spec,

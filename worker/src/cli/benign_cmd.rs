@@ -4,6 +4,7 @@ use super::oneshot::ReproArgs;
 use super::{bench, bench_exact, torchrun, ProcessArgs};
 use crate::error::Result;
 use clap::Subcommand;
+use forgebench_shared::data::DataSource;
 use forgebench_shared::experiment::ModelKind;
 use forgebench_shared::measures::Measure;
 use std::path::PathBuf;
@@ -38,6 +39,10 @@ pub enum BenignCommand {
         /// A folder log's TorchScript model (default: the file its manifest names; the public layout needs it).
         #[arg(long)]
         model: Option<PathBuf>,
+        /// A folder log's training data: mnist, cifar10 or a data folder (default: the set the log names; a
+        /// folder set at the path it records). Its sha256 must be the log's.
+        #[arg(long)]
+        dataset: Option<DataSource>,
         /// A folder log: calibrate epsilon from reports of earlier verifications of honest runs (repeatable): the
         /// largest of their interval errors x margin.
         #[arg(long, conflicts_with_all = ["epsilon", "calibrate"])]
@@ -110,6 +115,7 @@ impl BenignCommand {
             BenignCommand::PolVerify {
                 log,
                 model,
+                dataset,
                 benign,
                 strategy,
                 q,
@@ -133,8 +139,16 @@ impl BenignCommand {
                     margin,
                 };
                 let strategy = strategy.with(q, k, strategy_seed);
-                torchrun::verify_run(pa, &log, model.as_deref(), &threshold, strategy, out.as_deref())
+                let files = torchrun::RunFiles {
+                    log: &log,
+                    model: model.as_deref(),
+                    dataset: dataset.as_ref(),
+                };
+                torchrun::verify_run(pa, &files, &threshold, strategy, out.as_deref())
             }
+            BenignCommand::PolVerify { dataset: Some(_), .. } => Err(crate::error::WorkerError::Invalid(
+                "--dataset is for a folder log; forgebench's own log (a .safetensors file) names its data set".into(),
+            )),
             BenignCommand::PolVerify {
                 log,
                 epsilon,

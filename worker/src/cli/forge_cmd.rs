@@ -147,6 +147,9 @@ pub enum ForgeCommand {
         /// The TorchScript model (default: the file the log names; the public layout needs it).
         #[arg(long)]
         model: Option<PathBuf>,
+        /// The training data: mnist, cifar10 or a data folder (default: the set the log names).
+        #[arg(long)]
+        dataset: Option<forgebench_shared::data::DataSource>,
         /// The step i to forge (the log needs checkpoints at i and i + 1).
         #[arg(long)]
         step: usize,
@@ -375,6 +378,7 @@ impl ForgeCommand {
             ForgeCommand::TorchForge {
                 log,
                 model,
+                dataset,
                 step,
                 pool,
                 candidates,
@@ -393,7 +397,12 @@ impl ForgeCommand {
                     projected,
                     seed,
                 };
-                super::torchrun::forge_run(pa, &log, model.as_deref(), &plan, out.as_deref())
+                let files = super::torchrun::RunFiles {
+                    log: &log,
+                    model: model.as_deref(),
+                    dataset: dataset.as_ref(),
+                };
+                super::torchrun::forge_run(pa, &files, &plan, out.as_deref())
             }
         }
     }

@@ -60,7 +60,7 @@ pub fn run(
         ] {
             a.extend([k.to_string(), v]);
         }
-        if let Some(d) = args.dataset {
+        if let Some(d) = &args.dataset {
             a.extend(["--dataset".into(), d.to_string()]);
         }
         a.extend(["--out".into(), log_of(p).display().to_string()]);

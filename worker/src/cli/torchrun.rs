@@ -10,7 +10,7 @@ use crate::torchrun::TorchRun;
 use crate::torchrun::{forge, forgebench_log, public_pol, train, verify};
 use crate::{datasets, pol};
 use forgebench_shared::calibration::Rule;
-use forgebench_shared::data::Dataset;
+use forgebench_shared::data::{DataSource, Dataset};
 use forgebench_shared::experiment::DatasetKind;
 use forgebench_shared::measures::nan_max;
 use forgebench_shared::numfmt;
@@ -70,13 +70,35 @@ fn epsilon(t: &Threshold) -> Result<pol::Epsilon> {
     verify::calibrate(&reports, Rule::Margin { factor: t.margin })
 }
 
-/// The run in `folder` (either layout), its model (`model`, else the one the log names) and its training data.
-fn load(
-    ctx: &JobContext,
-    folder: &Path,
-    model: Option<&Path>,
-    device: Device,
-) -> Result<(TorchRun, Net, Arc<Dataset>)> {
+/// A PyTorch user's run as given on the command line.
+pub struct RunFiles<'a> {
+    /// The log folder (either layout).
+    pub log: &'a Path,
+    /// The TorchScript model (default: the one the log names).
+    pub model: Option<&'a Path>,
+    /// The training data (default: the set the log names, a folder set at the path it records).
+    pub dataset: Option<&'a DataSource>,
+}
+
+/// The data `run` was trained on: `given`, else the official set it names, else the folder it records.
+fn data_of(ctx: &JobContext, run: &TorchRun, given: Option<&DataSource>) -> Result<Arc<Dataset>> {
+    let source = match (given, run.dataset.kind, &run.dataset.path) {
+        (Some(s), _, _) => s.clone(),
+        (None, DatasetKind::Folder, Some(p)) => DataSource::Folder(PathBuf::from(p)),
+        (None, DatasetKind::Folder, None) => {
+            return Err(WorkerError::Invalid(format!(
+                "{}: the log was trained on a folder data set whose path it does not record: give it as --dataset PATH",
+                run.folder.display()
+            )))
+        }
+        (None, kind, _) => DataSource::Official(kind),
+    };
+    datasets::from_source(&source, &ctx.data_dir)
+}
+
+/// The run in `files.log` (either layout), its model and its training data.
+fn load(ctx: &JobContext, files: &RunFiles, device: Device) -> Result<(TorchRun, Net, Arc<Dataset>)> {
+    let (folder, model) = (files.log, files.model);
     let (run, net) = if forgebench_log::is_one(folder) {
         let m = forgebench_log::manifest(folder)?;
         let file = model.map_or_else(|| forgebench_log::model_file(folder, &m), Path::to_path_buf);
@@ -100,7 +122,8 @@ fn load(
             Net::Builtin(m) => m.default_dataset(),
             Net::Script(_) => DatasetKind::Mnist,
         };
-        let ds = datasets::train(kind, &ctx.data_dir)?;
+        let source = files.dataset.cloned().unwrap_or(DataSource::Official(kind));
+        let ds = datasets::from_source(&source, &ctx.data_dir)?;
         (public_pol::read(folder, &net.params(), &ds)?, net)
     } else {
         return Err(WorkerError::Invalid(format!(
@@ -109,15 +132,14 @@ fn load(
             folder.display()
         )));
     };
-    let ds = datasets::train(run.dataset.kind, &ctx.data_dir)?;
+    let ds = data_of(ctx, &run, files.dataset)?;
     Ok((run, net, ds))
 }
 
 /// Reads, replays and reports; fails when an interval exceeds epsilon.
 pub fn verify_run(
     pa: &ProcessArgs,
-    folder: &Path,
-    model: Option<&Path>,
+    files: &RunFiles,
     threshold: &Threshold,
     strategy: Strategy,
     out: Option<&Path>,
@@ -125,14 +147,14 @@ pub fn verify_run(
     let ctx = pa.context(std::env::temp_dir())?;
     let device = ctx.device()?;
     let eps = epsilon(threshold)?;
-    let (run, net, ds) = load(&ctx, folder, model, device)?;
+    let (run, net, ds) = load(&ctx, files, device)?;
     let prov = ctx.provenance(Vec::new());
     let report = verify::verify(&run, &net, &ds, device, prov, eps, strategy)?;
     emit(&report, out)?;
     let worst = nan_max(report.intervals.iter().map(|i| i.error.l2)).map_or("none".into(), numfmt::error);
     eprintln!(
         "pol-verify: {} ({}, {}): {} of {} intervals replayed ({}), largest L2 {worst}, epsilon {} ({})",
-        folder.display(),
+        files.log.display(),
         report.layout,
         report.optimizer,
         report.intervals.len(),
@@ -188,7 +210,8 @@ pub fn train_run(pa: &ProcessArgs, args: &super::benign::PolArgs, out: &Path) ->
     }
     let file = Path::new(&args.model);
     let net = ScriptNet::load(file, device)?;
-    let ds = datasets::train(args.dataset.unwrap_or(DatasetKind::Mnist), &ctx.data_dir)?;
+    let source = args.dataset.clone().unwrap_or(DataSource::Official(DatasetKind::Mnist));
+    let ds = datasets::from_source(&source, &ctx.data_dir)?;
     let plan = train::Plan {
         optimizer,
         lr: args.eta,
@@ -202,23 +225,17 @@ pub fn train_run(pa: &ProcessArgs, args: &super::benign::PolArgs, out: &Path) ->
 }
 
 /// `torch-forge --log FOLDER --step K`: the paper's attacks on one step of a PyTorch user's run.
-pub fn forge_run(
-    pa: &ProcessArgs,
-    folder: &Path,
-    model: Option<&Path>,
-    plan: &forge::Plan,
-    out: Option<&Path>,
-) -> Result<()> {
+pub fn forge_run(pa: &ProcessArgs, files: &RunFiles, plan: &forge::Plan, out: Option<&Path>) -> Result<()> {
     let ctx = pa.context(std::env::temp_dir())?;
     let device = ctx.device()?;
-    let (run, net, ds) = load(&ctx, folder, model, device)?;
+    let (run, net, ds) = load(&ctx, files, device)?;
     let prov = ctx.provenance(vec![("torch-forge".into(), plan.seed)]);
     let report = forge::forge(&run, &net, &ds, device, plan, prov)?;
     emit(&report, out)?;
     let show = |arm: Option<f64>| arm.map_or("not run".into(), numfmt::error);
     eprintln!(
         "torch-forge: {} step {} ({}): benign replay L2 {}, greedy {}, local {}, synthetic {}",
-        folder.display(),
+        files.log.display(),
         report.step,
         report.optimizer,
         numfmt::error(report.benign.l2),

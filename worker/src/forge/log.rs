@@ -93,6 +93,7 @@ pub fn forge_log(
         setup_seconds: 0.0,
         search_seconds: 0.0,
         scoring: Some(forgebench_shared::results::Scoring::for_search(m.spec.model, spec.norm)),
+        optimizer: forgebench_shared::optim::Optimizer::Plain,
     };
     for (step, exclude) in plan(spec, log) {
         let target = StepTarget {

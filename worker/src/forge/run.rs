@@ -117,6 +117,7 @@ pub fn adam_forge(
         }),
         domain: searched.map(|s| s.report),
         exact_arm: Some(domain::exact_arm(spec.model, &theta, &real, &out.x, &out.y, spec.eta)?),
+        optimizer: forgebench_shared::optim::Optimizer::Plain,
     };
     Ok((report, files))
 }

@@ -7,6 +7,7 @@ pub mod forgebench_log;
 pub mod hash;
 pub mod pickle;
 pub mod public_pol;
+pub mod streamed;
 pub mod train;
 pub mod verify;
 
@@ -32,7 +33,7 @@ pub struct Checkpoint {
 pub struct TorchRun {
     /// The folder it was read from.
     pub folder: PathBuf,
-    /// "forgebench-torch-log/1" or "public-pol".
+    /// "forgebench-torch-log/1", "/2" or "public-pol".
     pub layout: String,
     /// The sha256 of the model file it names, when the layout records one.
     pub model_sha256: Option<String>,

@@ -293,6 +293,7 @@ pub fn read(folder: &Path, params: &[ParamInfo], ds: &Dataset) -> Result<TorchRu
             sha256: ds.sha256.clone(),
             n: ds.n,
             transform,
+            path: ds.folder().map(|p| p.display().to_string()),
         },
         writer: None,
     })

@@ -129,6 +129,7 @@ pub fn train(
             sha256: ds.sha256.clone(),
             n: ds.n,
             transform: Transform::Scaled,
+            path: ds.folder().map(|p| p.display().to_string()),
         },
         writer: TorchWriter {
             torch_version: crate::shim::torch_version(),

@@ -155,6 +155,7 @@ impl Fake<'_> {
                     setup_seconds: 0.1,
                     search_seconds: 0.1,
                     scoring: Some(forgebench_shared::results::Scoring::Gram),
+                    optimizer: Default::default(),
                 };
                 (
                     json!(r),
@@ -173,6 +174,7 @@ impl Fake<'_> {
                     }),
                     domain: (spec.domain_iterations > 0).then(|| domain("adam-best", spec.domain_iterations)),
                     exact_arm: None,
+                    optimizer: Default::default(),
                 };
                 (json!(r), self.grids(job, "adam"))
             }

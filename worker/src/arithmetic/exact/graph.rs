@@ -129,7 +129,7 @@ mod tests {
     fn the_sequence_computes_the_models_forward_bit_for_bit() {
         for model in ModelKind::ALL {
             let theta = crate::tensors::from_f32(&models::draw_theta(model, 3, 0), tch::Device::Cpu);
-            let [c, h, w] = model.default_dataset().example_shape();
+            let [c, h, w] = model.default_dataset().example_shape().expect("a built-in data set");
             let n = 4 * c * h * w;
             let x = Tensor::from_slice(&PortableRng::derived(5, "x", 0).uniform_f32(n, -1.0, 1.0))
                 .view([4, c as i64, h as i64, w as i64]);
