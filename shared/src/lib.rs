@@ -25,6 +25,7 @@ pub mod rng;
 pub mod rounding;
 pub mod tables;
 pub mod torch_forge;
+pub mod torch_shuffle;
 pub mod torchrun;
 pub mod trace;
 pub mod verdict;

@@ -91,3 +91,45 @@ fn residual_cnn_and_transformer_gradients_agree_with_finite_differences() {
         );
     }
 }
+
+#[test]
+fn torchscript_shuffle_errors_match_the_builtin_and_the_command_reports_them() {
+    use forgebench_shared::jobs::ShuffleSpec;
+    use forgebench_worker::shuffle;
+    let ds = data::load(DatasetKind::Mnist, &data::bundled_dir(), Split::Train).unwrap();
+    let spec = ShuffleSpec {
+        model: ModelKind::Lenet5,
+        dataset: DatasetKind::Mnist,
+        batch_size: 64,
+        eta: 0.01,
+        shuffles: 4,
+        seed: 2,
+    };
+    let prov = forgebench_shared::provenance::Provenance {
+        code_version: forgebench_shared::provenance::code_version(),
+        profile: forgebench_shared::profile::DeviceProfile::cpu("test"),
+        fingerprint: forgebench_worker::fingerprint::collect(),
+        seeds: vec![],
+    };
+    let builtin = shuffle::run(&spec, &ds, Device::Cpu, prov).unwrap();
+    // The same batch, orders and theta through the TorchScript copy: the same errors, bit for bit.
+    let script = Net::Script(Box::new(ScriptNet::load(&model("lenet5"), Device::Cpu).unwrap()));
+    let theta = Tensor::from_slice(&draw_theta(ModelKind::Lenet5, spec.seed, 0));
+    let idx = shuffle::batch_indices(&spec, ds.n);
+    let errors = shuffle::errors(&script, &theta, &ds, &idx, (spec.eta, spec.shuffles, spec.seed)).unwrap();
+    assert_eq!(errors, builtin.errors);
+    assert!(errors.iter().any(|e| e.l2 > 0.0), "{errors:?}");
+    // `shuffle --model FILE.pt` runs at the file's own parameters and records the file's identity.
+    let out = std::env::temp_dir().join(format!("fb-ts-shuffle-{}.json", std::process::id()));
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_forgebench-worker"))
+        .env_remove("FORGEBENCH_PROFILE_JSON")
+        .args(["shuffle", "--model", model("row-transformer").to_str().unwrap()])
+        .args(["--batch-size", "32", "--shuffles", "3", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: forgebench_shared::torch_shuffle::TorchShuffleReport =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!((r.errors.len(), r.batch.len(), r.model.sha256.len()), (3, 32, 64));
+    assert!(r.summary.l2.max > 0.0 && r.summary.rel.max < 1e-4, "{:?}", r.summary);
+}

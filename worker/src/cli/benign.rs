@@ -17,12 +17,13 @@ use std::path::Path;
 /// Parameters of the shuffle experiment.
 #[derive(Debug, Clone, Args)]
 pub struct ShuffleArgs {
-    /// Model: logreg, logreg-bias, lenet5, vggmini.
+    /// Model: logreg, logreg-bias, lenet5, vggmini, or a TorchScript file (shuffled at its own parameters).
     #[arg(long)]
-    pub model: ModelKind,
-    /// Data set (default: the model's own).
+    pub model: String,
+    /// Data set: mnist, cifar10 or (a TorchScript model) a data folder (default: the model's own; MNIST for a
+    /// TorchScript model).
     #[arg(long)]
-    pub dataset: Option<DatasetKind>,
+    pub dataset: Option<DataSource>,
     /// Batch size b.
     #[arg(long, default_value_t = 100)]
     pub batch_size: usize,
@@ -38,16 +39,29 @@ pub struct ShuffleArgs {
 }
 
 impl ShuffleArgs {
-    /// The spec these arguments describe.
-    pub fn spec(&self) -> ShuffleSpec {
-        ShuffleSpec {
-            model: self.model,
-            dataset: self.dataset.unwrap_or(self.model.default_dataset()),
+    /// The spec these arguments describe, for a built-in model.
+    pub fn spec(&self, model: ModelKind) -> Result<ShuffleSpec> {
+        Ok(ShuffleSpec {
+            model,
+            dataset: official(self.dataset.as_ref(), model)?,
             batch_size: self.batch_size,
             eta: self.eta,
             shuffles: self.shuffles,
             seed: self.seed,
-        }
+        })
+    }
+}
+
+/// A built-in model's data set: `given` when it is an official one, else the model's own.
+fn official(given: Option<&DataSource>, model: ModelKind) -> Result<DatasetKind> {
+    match given {
+        None => Ok(model.default_dataset()),
+        Some(DataSource::Official(kind)) => Ok(*kind),
+        Some(DataSource::Folder(p)) => Err(WorkerError::Invalid(format!(
+            "--dataset {}: a folder data set is for a TorchScript model (--model FILE.pt); the built-in {model} \
+             takes mnist or cifar10",
+            p.display()
+        ))),
     }
 }
 
@@ -90,20 +104,9 @@ pub struct PolArgs {
 impl PolArgs {
     /// The spec these arguments describe, for a built-in model (whose data is an official set).
     pub fn spec(&self, model: ModelKind) -> Result<PolSpec> {
-        let dataset = match &self.dataset {
-            None => model.default_dataset(),
-            Some(DataSource::Official(kind)) => *kind,
-            Some(DataSource::Folder(p)) => {
-                return Err(WorkerError::Invalid(format!(
-                    "--dataset {}: a folder data set trains a TorchScript model (--model FILE.pt); the built-in \
-                     {model} trains on mnist or cifar10",
-                    p.display()
-                )))
-            }
-        };
         Ok(PolSpec {
             model,
-            dataset,
+            dataset: official(self.dataset.as_ref(), model)?,
             batch_size: self.batch_size,
             eta: self.eta,
             steps: self.steps,
@@ -117,7 +120,21 @@ impl PolArgs {
 /// `shuffle`: runs the experiment here and writes the report to `out` (stdout when None).
 pub fn shuffle(pa: &ProcessArgs, sa: &ShuffleArgs, out: Option<&Path>) -> Result<()> {
     let ctx = pa.context(std::env::temp_dir())?;
-    let spec = sa.spec();
+    let Ok(model) = sa.model.parse::<ModelKind>() else {
+        let device = ctx.device()?;
+        let script = crate::models::script::ScriptNet::load(Path::new(&sa.model), device)?;
+        let source = sa.dataset.clone().unwrap_or(DataSource::Official(DatasetKind::Mnist));
+        let ds = datasets::from_source(&source, &ctx.data_dir)?;
+        let plan = crate::torchrun::shuffle::Plan {
+            batch_size: sa.batch_size,
+            eta: sa.eta,
+            shuffles: sa.shuffles,
+            seed: sa.seed,
+        };
+        let prov = ctx.provenance(vec![("seed".into(), sa.seed)]);
+        return emit(&crate::torchrun::shuffle::run(script, &ds, plan, prov)?, out);
+    };
+    let spec = sa.spec(model)?;
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
     let report = shuffle::run(
         &spec,

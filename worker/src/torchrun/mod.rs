@@ -7,6 +7,7 @@ pub mod forgebench_log;
 pub mod hash;
 pub mod pickle;
 pub mod public_pol;
+pub mod shuffle;
 pub mod streamed;
 pub mod train;
 pub mod verify;
