@@ -100,6 +100,9 @@ fn malformed_arrays_are_refused_naming_the_file() {
     refused(&d, folder::LABELS_NPY, "shaped [3]");
     let d = npy_folder("range", &good_in, &npy(&[3], &[0i64, -1, 2]));
     refused(&d, folder::LABELS_NPY, "label 1 is -1");
+    // uint8 labels, as MNIST's own are, load.
+    let d = npy_folder("u8-labels", &good_in, &npy(&[3], &[7u8, 0, 200]));
+    assert_eq!(load(&d).labels, vec![7, 0, 200]);
     let d = npy_folder("float-labels", &good_in, &npy(&[3], &[0f32; 3]));
     refused(&d, folder::LABELS_NPY, "integers");
     let d = npy_folder("flat", &npy(&[6], &[0u8; 6]), &good_lab);

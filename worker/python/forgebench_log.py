@@ -63,8 +63,10 @@ def mnist(data_dir):
     return Data("mnist", u8.to(torch.float32).div(255), labels, sha)
 
 
-_NPY_DTYPES = {"|u1": torch.uint8, "<f4": torch.float32, "|i1": torch.int8, "<i2": torch.int16, "<u2": torch.uint16,
+_NPY_DTYPES = {"|u1": torch.uint8, "<f4": torch.float32, "|i1": torch.int8, "<i2": torch.int16,
                "<i4": torch.int32, "<i8": torch.int64}
+if hasattr(torch, "uint16"):  # torch 2.3 and later
+    _NPY_DTYPES["<u2"] = torch.uint16
 _ST_DTYPES = {"U8": torch.uint8, "F32": torch.float32, "I8": torch.int8, "I16": torch.int16, "I32": torch.int32,
               "I64": torch.int64}
 
@@ -106,8 +108,20 @@ def folder(path):
             sha.update(raw)
             arrays.append(_npy(os.path.join(path, name), raw))
         x, y = arrays
-    x = x.to(torch.float32).div(255) if x.dtype == torch.uint8 else x.to(torch.float32)
-    data = Data("folder", x, y.to(torch.int64), sha.hexdigest())
+    # forgebench's loader refuses what follows; refusing it here keeps a run from training on data it cannot verify.
+    if x.dtype not in (torch.uint8, torch.float32):
+        raise ValueError(f"{path}: inputs must be uint8 or float32, not {x.dtype}")
+    if x.dim() < 2 or 0 in x.shape:
+        raise ValueError(f"{path}: inputs must be shaped [n, ...] with every dimension above 0, got {list(x.shape)}")
+    if x.dtype == torch.float32 and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{path}: inputs hold a value that is not finite")
+    if y.dtype.is_floating_point or y.dtype == torch.bool or list(y.shape) != [x.shape[0]]:
+        raise ValueError(f"{path}: labels must be integers shaped [{x.shape[0]}], got {y.dtype} {list(y.shape)}")
+    y = y.to(torch.int64)
+    if y.numel() and (int(y.min()) < 0 or int(y.max()) > 255):
+        raise ValueError(f"{path}: labels must lie in 0..=255")
+    x = x.to(torch.float32).div(255) if x.dtype == torch.uint8 else x
+    data = Data("folder", x, y, sha.hexdigest())
     data.path = os.path.abspath(path)
     return data
 
@@ -166,6 +180,9 @@ class Log:
     def __init__(self, folder, model, optimizer, data, batch_size, save_every=1, transform="scaled",
                  scripted=None, seed=None):
         os.makedirs(os.path.join(folder, "checkpoints"), exist_ok=True)
+        for name in os.listdir(os.path.join(folder, "checkpoints")):  # an earlier run's would read as this one's
+            if name.endswith((".safetensors", ".partial")):
+                os.remove(os.path.join(folder, "checkpoints", name))
         self.folder, self.model, self.opt, self.data = folder, model, optimizer, data
         self.batch_size, self.save_every, self.transform, self.seed = batch_size, save_every, transform, seed
         self.spec = optimizer_spec(optimizer)

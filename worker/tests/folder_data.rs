@@ -162,6 +162,19 @@ fn a_folder_data_set_trains_verifies_and_guards_its_hash() {
         "tampered",
     );
     assert!(!ok && err.contains("data-tampered") && err.contains("sha256"), "{err}");
+    // Python's reader refuses what forgebench's loader refuses, before a run trains on data it cannot verify.
+    let mut wide = labels.clone();
+    wide[0] = 300;
+    let bad = npy_folder("data-wide", &wide);
+    let code = format!(
+        "import sys\nsys.path.insert(0, {:?})\nimport forgebench_log\ntry:\n    forgebench_log.folder({:?})\n\
+         except ValueError as e:\n    assert '0..=255' in str(e), e\nelse:\n    raise SystemExit('accepted')\n",
+        repo().join("worker/python").display().to_string(),
+        bad.display().to_string()
+    );
+    let script = tmp("wide.py");
+    std::fs::write(&script, code).unwrap();
+    python(&[script.to_str().unwrap()]);
     // A built-in model trains on the official sets only.
     let o = Command::new(WORKER)
         .args(["pol-train", "--model", "lenet5", "--steps", "1", "--dataset"])
@@ -172,4 +185,58 @@ fn a_folder_data_set_trains_verifies_and_guards_its_hash() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && err.contains("TorchScript model"), "{err}");
+}
+
+#[test]
+fn a_log_in_the_one_file_form_reads_as_its_streamed_original() {
+    use forgebench_shared::torchrun::{TENSORS_FILE, TORCH_LOG_FORMAT};
+    use forgebench_worker::torchrun::forgebench_log;
+    let (_, labels) = mnist_bytes();
+    let (dir, log) = (npy_folder("data-one-file", &labels), tmp("log-streamed"));
+    let m = train(&dir, &log);
+    assert_eq!(m.format, forgebench_shared::torchrun::STREAMED_FORMAT);
+    let full = forgebench_log::complete_manifest(&log).unwrap();
+    assert_eq!(
+        (full.steps, full.checkpoints.clone(), full.lr.len()),
+        (3, vec![0, 1, 2, 3], 3)
+    );
+    let run = forgebench_log::read(&log, forgebench_log::manifest(&log).unwrap()).unwrap();
+    // The same run as one log.safetensors, the form logs were first written in.
+    let one = tmp("log-one-file");
+    std::fs::create_dir_all(&one).unwrap();
+    std::fs::copy(log.join("model.pt"), one.join("model.pt")).unwrap();
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+    let idx = run
+        .batches
+        .iter()
+        .flatten()
+        .flat_map(|&i| (i as i64).to_le_bytes())
+        .collect();
+    owned.push(("indices".into(), Dtype::I64, vec![3, 16], idx));
+    for (k, c) in run.checkpoints.iter().enumerate() {
+        let theta = c.theta.iter().flat_map(|v| v.to_le_bytes()).collect();
+        owned.push((format!("theta.{k}"), Dtype::F32, vec![c.theta.len()], theta));
+    }
+    let views: Vec<(String, TensorView)> = owned
+        .iter()
+        .map(|(n, d, s, b)| (n.clone(), TensorView::new(*d, s.clone(), b).unwrap()))
+        .collect();
+    safetensors::serialize_to_file(views, None, &one.join(TENSORS_FILE)).unwrap();
+    let mut m1 = full.clone();
+    m1.format = TORCH_LOG_FORMAT.into();
+    std::fs::write(one.join(MANIFEST_FILE), serde_json::to_string(&m1).unwrap()).unwrap();
+    let again = forgebench_log::read(&one, forgebench_log::manifest(&one).unwrap()).unwrap();
+    assert_eq!(again.batches, run.batches);
+    assert_eq!(again.lr, run.lr);
+    let thetas = |r: &forgebench_worker::torchrun::TorchRun| -> Vec<(usize, Vec<f32>)> {
+        r.checkpoints.iter().map(|c| (c.step, c.theta.clone())).collect()
+    };
+    assert_eq!(thetas(&again), thetas(&run));
+    let r = verify_ambient(&one, &[], "one-file");
+    assert!(
+        r.passed && r.layout == TORCH_LOG_FORMAT,
+        "{} {:?}",
+        r.layout,
+        r.intervals
+    );
 }

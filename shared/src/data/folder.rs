@@ -94,8 +94,10 @@ pub(crate) fn load(dir: &Path) -> Result<(Parts, Vec<usize>)> {
             ))
         }
     }
-    let Values::Ints(l) = labels else {
-        return Err(SharedError::data(&lab_path, "labels must be integers"));
+    let l = match labels {
+        Values::Ints(l) => l,
+        Values::Bytes(b) => b.into_iter().map(i64::from).collect(),
+        Values::Floats(_) => return Err(SharedError::data(&lab_path, "labels must be integers, not floats")),
     };
     parts.labels = l
         .iter()

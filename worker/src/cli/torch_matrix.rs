@@ -6,7 +6,7 @@ use super::matrix::parallel;
 use super::spawn::command_with;
 use crate::error::{Result, WorkerError};
 use forgebench_shared::profile::DeviceProfile;
-use forgebench_shared::torchrun::{TorchLogManifest, TorchMatrix, TorchRunReport, MANIFEST_FILE};
+use forgebench_shared::torchrun::{TorchMatrix, TorchRunReport};
 use std::path::{Path, PathBuf};
 
 fn run_child(p: &DeviceProfile, args: &[String], data_dir: Option<&Path>, what: &str) -> Result<()> {
@@ -82,7 +82,7 @@ pub fn run(
             .collect();
         run_child(&profiles[v], &a, data_dir, "replay")
     })?;
-    let manifest: TorchLogManifest = read_json(&log_of(&profiles[0]).join(MANIFEST_FILE))?;
+    let manifest = crate::torchrun::forgebench_log::complete_manifest(&log_of(&profiles[0]))?;
     let n = profiles.len();
     let (mut l2_max, mut l2_mean) = (vec![vec![f64::NAN; n]; n], vec![vec![f64::NAN; n]; n]);
     let mut verifiers = Vec::with_capacity(n);

@@ -38,6 +38,16 @@ pub fn manifest(folder: &Path) -> Result<TorchLogManifest> {
     Ok(m)
 }
 
+/// The manifest with its steps, learning rates and checkpoints, which the streamed form keeps in its checkpoint
+/// files.
+pub fn complete_manifest(folder: &Path) -> Result<TorchLogManifest> {
+    let mut m = manifest(folder)?;
+    if m.format == STREAMED_FORMAT {
+        super::streamed::read(folder, &mut m)?;
+    }
+    Ok(m)
+}
+
 /// Steps, checkpoints and learning rates agree.
 fn check(path: &Path, m: &TorchLogManifest) -> Result<()> {
     let marks = &m.checkpoints;

@@ -22,7 +22,9 @@ fn files(folder: &Path) -> Result<Vec<PathBuf>> {
     for e in entries {
         let name = e.map_err(|e| WorkerError::io(&dir, e))?.file_name();
         let name = name.to_string_lossy();
-        if let Some(k) = name.strip_suffix(".safetensors").and_then(|s| s.parse::<usize>().ok()) {
+        // Only the writer's own names: `{k:06}.safetensors`, nothing that merely parses as a number.
+        let stem = name.strip_suffix(".safetensors");
+        if let Some(k) = stem.and_then(|s| s.parse::<usize>().ok().filter(|k| format!("{k:06}") == s)) {
             found.push(k);
         }
     }
@@ -52,7 +54,9 @@ pub fn read(folder: &Path, m: &mut TorchLogManifest) -> Result<(Vec<Vec<usize>>,
         let raw = tensor_bytes(&st, "step", Dtype::I64, &[1], path)?;
         let step = i64::from_le_bytes(raw.try_into().expect("8 bytes"));
         let before = marks.last().copied().unwrap_or(0);
-        let fresh = usize::try_from(step).ok().filter(|&s| (k == 0 && s == 0) || s > before);
+        let fresh = usize::try_from(step)
+            .ok()
+            .filter(|&s| if k == 0 { s == 0 } else { s > before });
         let Some(step) = fresh else {
             let problem = format!("step {step}: checkpoint 0 is step 0, and each later one comes after {before}");
             return Err(WorkerError::artifact(path, problem));
@@ -97,4 +101,123 @@ fn index(i: i64, n: usize, path: &Path) -> Result<usize> {
         .ok()
         .filter(|&i| i < n)
         .ok_or_else(|| WorkerError::artifact(path, format!("indices holds {i}, outside 0..{n}")))
+}
+
+/// One checkpoint as [`write`] stores it.
+pub struct CheckpointFile<'a> {
+    /// Its number k (0 first).
+    pub k: usize,
+    /// The step after which it was taken.
+    pub step: usize,
+    /// theta, flattened.
+    pub theta: &'a [f32],
+    /// The optimiser's state buffers by name, flattened like theta.
+    pub state: Vec<(&'a str, Vec<f32>)>,
+    /// The batches of the steps since checkpoint k - 1 (none for k = 0).
+    pub batches: &'a [Vec<usize>],
+    /// Their learning rates.
+    pub lr: &'a [f64],
+}
+
+/// Writes checkpoint `c` into `folder`'s checkpoint folder: to a `.partial` file first, renamed when complete, so
+/// that a crash never leaves half a checkpoint under its name.
+pub fn write(folder: &Path, c: &CheckpointFile) -> Result<()> {
+    let dir = folder.join(CHECKPOINTS_DIR);
+    std::fs::create_dir_all(&dir).map_err(|e| WorkerError::io(&dir, e))?;
+    let path = dir.join(format!("{:06}.safetensors", c.k));
+    let tmp = path.with_extension("safetensors.partial");
+    let le = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+    let b = c.batches.first().map_or(0, Vec::len);
+    let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
+        (
+            "step".into(),
+            Dtype::I64,
+            vec![1],
+            (c.step as i64).to_le_bytes().to_vec(),
+        ),
+        ("theta".into(), Dtype::F32, vec![c.theta.len()], le(c.theta)),
+    ];
+    for (name, buf) in &c.state {
+        owned.push((format!("state.{name}"), Dtype::F32, vec![buf.len()], le(buf)));
+    }
+    if c.k > 0 {
+        let idx = c
+            .batches
+            .iter()
+            .flatten()
+            .flat_map(|&i| (i as i64).to_le_bytes())
+            .collect();
+        owned.push(("indices".into(), Dtype::I64, vec![c.batches.len(), b], idx));
+        let lr = c.lr.iter().flat_map(|r| r.to_le_bytes()).collect();
+        owned.push(("lr".into(), Dtype::F64, vec![c.lr.len()], lr));
+    }
+    let mut views = Vec::with_capacity(owned.len());
+    for (name, dtype, shape, data) in &owned {
+        let v = safetensors::tensor::TensorView::new(*dtype, shape.clone(), data)
+            .map_err(|e| WorkerError::artifact(&path, e.to_string()))?;
+        views.push((name.clone(), v));
+    }
+    safetensors::serialize_to_file(views, None, &tmp).map_err(|e| WorkerError::artifact(&tmp, e.to_string()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| WorkerError::io(&path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> TorchLogManifest {
+        serde_json::from_value(serde_json::json!({
+            "format": forgebench_shared::torchrun::STREAMED_FORMAT,
+            "model": {"file": "model.pt", "sha256": "", "params": [{"name": "w", "shape": [2]}]},
+            "optimizer": {"kind": "plain"}, "lr": [], "batch_size": 1, "steps": 0, "checkpoints": [],
+            "dataset": {"kind": "mnist", "sha256": "", "n": 10, "transform": "scaled"},
+            "writer": {"torch_version": "", "cpu_capability": "", "threads": 1, "device": "cpu", "program": ""}
+        }))
+        .unwrap()
+    }
+
+    fn put(dir: &Path, k: usize, step: usize, batches: &[Vec<usize>]) {
+        let lr = vec![0.1; batches.len()];
+        let c = CheckpointFile {
+            k,
+            step,
+            theta: &[0.5, -0.5],
+            state: vec![],
+            batches,
+            lr: &lr,
+        };
+        write(dir, &c).unwrap();
+    }
+
+    fn refused(dir: &Path, words: &str) {
+        let err = read(dir, &mut manifest()).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains(words), "expected {words:?} in: {err}");
+    }
+
+    #[test]
+    fn written_checkpoints_read_back_and_malformed_ones_are_named() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        put(dir, 0, 0, &[]);
+        put(dir, 1, 2, &[vec![3], vec![4]]);
+        put(dir, 2, 3, &[vec![9]]);
+        // A file still being written, and one that is not the writer's name, are not part of the log.
+        std::fs::write(dir.join("checkpoints/000003.safetensors.partial"), b"half").unwrap();
+        std::fs::write(dir.join("checkpoints/3.safetensors"), b"not ours").unwrap();
+        let mut m = manifest();
+        let (batches, checkpoints) = read(dir, &mut m).unwrap();
+        assert_eq!(batches, vec![vec![3], vec![4], vec![9]]);
+        assert_eq!((m.steps, m.checkpoints.clone(), m.lr.len()), (3, vec![0, 2, 3], 3));
+        assert_eq!(checkpoints[2].theta, vec![0.5, -0.5]);
+        // Checkpoint 0 must be step 0, or the batches would not line up with the steps.
+        put(dir, 0, 1, &[]);
+        refused(dir, "checkpoint 0 is step 0");
+        put(dir, 0, 0, &[]);
+        put(dir, 2, 2, &[]);
+        refused(dir, "comes after 2");
+        put(dir, 2, 3, &[vec![10]]);
+        refused(dir, "outside 0..10");
+        std::fs::remove_file(dir.join("checkpoints/000001.safetensors")).unwrap();
+        refused(dir, "000001.safetensors");
+    }
 }

@@ -1,21 +1,21 @@
 //! forgebench training a TorchScript model with a PyTorch optimiser into the layout the Python module writes
-//! ([`super::forgebench_log`]), so that a log written on one profile is replayed on every other (the bundled models'
-//! cross-device matrices). theta_0 is the file's own parameters; batches are drawn with the portable RNG (an epoch
+//! ([`super::streamed`]: a file per checkpoint, written as it is taken, so a crash loses only the steps since the
+//! last one), so that a log written on one profile is replayed on every other (the bundled models' cross-device
+//! matrices). theta_0 is the file's own parameters; batches are drawn with the portable RNG (an epoch
 //! is a fresh permutation of the training set).
+use super::streamed;
 use super::verify::batch;
 use crate::error::{Result, WorkerError};
 use crate::models::script::ScriptNet;
 use crate::optim::{self, OptState};
-use crate::repro::f32_bytes;
 use crate::tensors;
 use forgebench_shared::data::Dataset;
 use forgebench_shared::optim::Optimizer;
 use forgebench_shared::provenance::code_version;
 use forgebench_shared::rng::PortableRng;
 use forgebench_shared::torchrun::{
-    DatasetRef, TorchLogManifest, TorchWriter, Transform, MANIFEST_FILE, TENSORS_FILE, TORCH_LOG_FORMAT,
+    DatasetRef, TorchLogManifest, TorchWriter, Transform, MANIFEST_FILE, STREAMED_FORMAT,
 };
-use safetensors::tensor::{Dtype, TensorView};
 use std::path::Path;
 use tch::Device;
 
@@ -70,19 +70,44 @@ pub fn train(
         return Err(WorkerError::Invalid(p));
     }
     std::fs::create_dir_all(folder).map_err(|e| WorkerError::io(folder, e))?;
+    // An earlier run's checkpoints in the folder would read as this run's.
+    let old = folder.join(streamed::CHECKPOINTS_DIR);
+    if old.exists() {
+        std::fs::remove_dir_all(&old).map_err(|e| WorkerError::io(&old, e))?;
+    }
+    let copy = folder.join("model.pt");
+    std::fs::copy(model_file, &copy).map_err(|e| WorkerError::io(&copy, e))?;
+    let mut manifest = header(net, plan, ds, device);
+    let mpath = folder.join(MANIFEST_FILE);
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| WorkerError::Invalid(e.to_string()))?;
+    let tmp = mpath.with_extension("json.partial");
+    std::fs::write(&tmp, json).map_err(|e| WorkerError::io(&tmp, e))?;
+    std::fs::rename(&tmp, &mpath).map_err(|e| WorkerError::io(&mpath, e))?;
     let params = net.identity().params.clone();
     let schedule = batches(ds.n, b, steps, plan.seed);
     let theta = net.theta()?.f_to_device(device)?;
     let mut state = OptState::fresh(&plan.optimizer, net.dim(), device);
-    let mut stored: Vec<(String, Vec<u8>)> = Vec::new();
-    let mut marks = Vec::new();
+    let lr = vec![plan.lr; steps];
+    let mut marks: Vec<usize> = Vec::new();
     let mut save = |step: usize, theta: &tch::Tensor, state: &OptState| -> Result<()> {
-        let k = marks.len();
+        let from = marks.last().copied().unwrap_or(0);
+        let names = plan.optimizer.state_names();
+        let buffers = names
+            .iter()
+            .zip(&state.buffers)
+            .map(|(n, buf)| Ok((*n, tensors::to_f32(buf)?)));
+        streamed::write(
+            folder,
+            &streamed::CheckpointFile {
+                k: marks.len(),
+                step,
+                theta: &tensors::to_f32(theta)?,
+                state: buffers.collect::<Result<_>>()?,
+                batches: &schedule[from..step],
+                lr: &lr[from..step],
+            },
+        )?;
         marks.push(step);
-        stored.push((format!("theta.{k}"), f32_bytes(&tensors::to_f32(theta)?)));
-        for (name, buf) in plan.optimizer.state_names().iter().zip(&state.buffers) {
-            stored.push((format!("state.{k}.{name}"), f32_bytes(&tensors::to_f32(buf)?)));
-        }
         Ok(())
     };
     save(0, &theta, &state)?;
@@ -94,36 +119,22 @@ pub fn train(
             save(step + 1, &theta, &state)?;
         }
     }
-    let indices: Vec<u8> = schedule
-        .iter()
-        .flatten()
-        .flat_map(|&i| (i as i64).to_le_bytes())
-        .collect();
-    let dim = net.dim();
-    let path = folder.join(TENSORS_FILE);
-    let mut views = vec![(
-        "indices".to_string(),
-        TensorView::new(Dtype::I64, vec![steps, b], &indices)
-            .map_err(|e| WorkerError::artifact(&path, e.to_string()))?,
-    )];
-    for (name, data) in &stored {
-        let v =
-            TensorView::new(Dtype::F32, vec![dim], data).map_err(|e| WorkerError::artifact(&path, e.to_string()))?;
-        views.push((name.clone(), v));
-    }
-    safetensors::serialize_to_file(views, None, &path).map_err(|e| WorkerError::artifact(&path, e.to_string()))?;
-    let copy = folder.join("model.pt");
-    std::fs::copy(model_file, &copy).map_err(|e| WorkerError::io(&copy, e))?;
+    (manifest.steps, manifest.lr, manifest.checkpoints) = (steps, lr, marks);
+    Ok(manifest)
+}
+
+/// The manifest as written before training: what does not change; steps, rates and checkpoints are the files'.
+fn header(net: &ScriptNet, plan: &Plan, ds: &Dataset, device: Device) -> TorchLogManifest {
     let mut model = net.identity().clone();
     model.file = "model.pt".into();
-    let manifest = TorchLogManifest {
-        format: TORCH_LOG_FORMAT.into(),
+    TorchLogManifest {
+        format: STREAMED_FORMAT.into(),
         model,
         optimizer: plan.optimizer.clone(),
-        lr: vec![plan.lr; steps],
-        batch_size: b,
-        steps,
-        checkpoints: marks,
+        lr: Vec::new(),
+        batch_size: plan.batch_size,
+        steps: 0,
+        checkpoints: Vec::new(),
         dataset: DatasetRef {
             kind: ds.kind,
             sha256: ds.sha256.clone(),
@@ -139,9 +150,5 @@ pub fn train(
             program: format!("forgebench-worker {}", code_version()),
         },
         seed: Some(plan.seed),
-    };
-    let mpath = folder.join(MANIFEST_FILE);
-    let json = serde_json::to_string_pretty(&manifest).map_err(|e| WorkerError::Invalid(e.to_string()))?;
-    std::fs::write(&mpath, json).map_err(|e| WorkerError::io(&mpath, e))?;
-    Ok(manifest)
+    }
 }
