@@ -213,3 +213,52 @@ fn a_coordinator_killed_mid_sweep_resumes_without_redoing_finished_jobs() {
     assert_same_cells(&m[0], &single);
     drop(workers);
 }
+
+#[test]
+fn up_gives_a_torchscript_models_single_machine_matrix_bit_for_bit() {
+    let _g = serial();
+    let model = concat!(env!("CARGO_MANIFEST_DIR"), "/data/models/lenet5.pt");
+    let optimizer = r#"{"kind":"sgd","momentum":0.9,"dampening":0.0,"nesterov":false,"weight_decay":0.0001}"#;
+    let c = Cluster::new(&format!(
+        "experiments = [\"reproduction\"]\nbatch_sizes = [16]\nseeds = [4]\ntriples = 2\ndevices = \"all\"\n\
+         torch_models = [{{ file = {model:?}, optimizer = {{ kind = \"sgd\", momentum = 0.9, weight_decay = 0.0001 \
+         }} }}]\n"
+    ));
+    let out = c.path().join("up");
+    let o = c
+        .cmd(&["up", "--out", out.to_str().expect("utf-8")])
+        .output()
+        .expect("run up");
+    assert!(o.status.success(), "up failed: {}", String::from_utf8_lossy(&o.stderr));
+    let dir = out.join("results").join("torch");
+    let files: Vec<_> = std::fs::read_dir(&dir).expect("torch results").collect();
+    assert_eq!(files.len(), 1, "one model, batch size and seed");
+    let path = dir.join("torch-lenet5-mnist-b16-s4.json");
+    let cluster: forgebench_shared::torchrun::TorchMatrix =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("matrix")).expect("json");
+    let single_dir = c.path().join("single");
+    let st = std::process::Command::new(bin_dir().join("forgebench-worker"))
+        .args(["torch-matrix", "--model", model, "--optimizer", optimizer])
+        .args(["--batch-size", "16", "--steps", "2", "--seed", "4", "--out"])
+        .arg(&single_dir)
+        .output()
+        .expect("torch-matrix");
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let single: forgebench_shared::torchrun::TorchMatrix =
+        serde_json::from_str(&std::fs::read_to_string(single_dir.join("matrix.json")).expect("matrix.json"))
+            .expect("json");
+    let cell = |m: &forgebench_shared::torchrun::TorchMatrix, w: &str, v: &str| {
+        let i = |d: &str| m.devices.iter().position(|x| x == d).expect("device");
+        m.l2_max[i(w)][i(v)].to_bits()
+    };
+    assert_eq!(cluster.devices.len(), single.devices.len());
+    for w in &single.devices {
+        for v in &single.devices {
+            assert_eq!(cell(&cluster, w, v), cell(&single, w, v), "{w} on {v}");
+        }
+    }
+    assert_eq!(cell(&cluster, "cpu-avx2", "cpu-avx2"), 0f64.to_bits());
+    assert!(f64::from_bits(cell(&cluster, "cpu-avx512", "cpu-default")) > 0.0);
+    let report = std::fs::read_to_string(out.join("report").join("tables").join("torch-matrices.md")).expect("md");
+    assert!(report.contains("torch-lenet5-mnist-b16-s4"), "{report}");
+}

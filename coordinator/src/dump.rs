@@ -8,6 +8,7 @@
 mod runs;
 #[cfg(test)]
 mod tests;
+mod torch;
 
 use crate::error::Result;
 use crate::ledger::{JobRow, JobState, Ledger};
@@ -50,6 +51,10 @@ fn gather_with(ledger: &Ledger, sweep: &SweepId, logs: Option<&Path>, artifacts_
         };
         let name = crate::report::safe_name(j.id.0.strip_prefix(&prefix).unwrap_or(&j.id.0));
         runs::collect(&j, outcome, &name, artifacts_dir, &mut results)?;
+    }
+    let order: Vec<String> = profiles.iter().map(|p| p.name.clone()).collect();
+    for m in &mut results.torch {
+        m.value.order_by(&order);
     }
     if let Some(dir) = artifacts_dir {
         for e in crate::aggregate::explanations(ledger, sweep, dir)? {

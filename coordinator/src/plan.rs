@@ -8,17 +8,20 @@
 //! its log before the log exists, so it is planned as [`Plan::VerifyOf`] the writer job and becomes a concrete
 //! [`JobSpec`] when it is leased. The other kinds are
 //! expanded in [`attacks`]; their jobs that read an artifact of another job are planned as
-//! [`Plan::NeedsArtifact`] and completed the same way.
+//! [`Plan::NeedsArtifact`] and completed the same way. A sweep's TorchScript models are expanded in [`torch`].
 mod attacks;
 #[cfg(test)]
 mod tests;
+mod torch;
+
+pub use torch::TORCH_LOG;
 
 use crate::ledger::SweepDevice;
 use forgebench_shared::config::Verification;
 use forgebench_shared::config::{ExperimentKind, SweepConfig};
 use forgebench_shared::experiment::{Arithmetic, ReproSpec};
 use forgebench_shared::ids::{ArtifactId, DeviceId, JobId, SweepId};
-use forgebench_shared::jobs::{ForgeSpec, JobSpec, PolSpec};
+use forgebench_shared::jobs::{ForgeSpec, JobSpec, PolSpec, TorchSpec};
 use forgebench_shared::profile::DeviceProfile;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -75,6 +78,15 @@ pub enum ArtifactJob {
         /// The attack.
         spec: ForgeSpec,
     },
+    /// Replay a TorchScript model's folder log.
+    TorchVerify {
+        /// The training run.
+        spec: TorchSpec,
+        /// The device that trained it, by its job-id key (its profile's name for a profile's first device).
+        writer: String,
+        /// The device that replays it, likewise.
+        verifier: String,
+    },
 }
 
 impl ArtifactJob {
@@ -89,6 +101,11 @@ impl ArtifactJob {
             ArtifactJob::Forge { spec } => JobSpec::Forge {
                 spec: spec.clone(),
                 log,
+            },
+            ArtifactJob::TorchVerify { spec, writer, .. } => JobSpec::TorchVerify {
+                spec: spec.clone(),
+                log,
+                writer: writer.clone(),
             },
         }
     }
@@ -171,6 +188,9 @@ pub fn expand(sweep: &SweepId, cfg: &SweepConfig, profiles: &[DeviceProfile], de
                 }
             }
         }
+    }
+    if cfg.experiments.contains(&ExperimentKind::Reproduction) {
+        torch::expand(sweep, cfg, devices, &mut jobs);
     }
     jobs
 }

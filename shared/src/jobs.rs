@@ -4,6 +4,30 @@ use crate::experiment::{DatasetKind, ModelKind, ReproSpec};
 use crate::ids::ArtifactId;
 use serde::{Deserialize, Serialize};
 
+/// A TorchScript model trained into a folder log on one device and replayed on every device: one cell of its
+/// cross-device matrix per (writer, verifier). The file is read from the worker's own file system (as the data
+/// sets are) and must have the sha256 the coordinator found when it planned the sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorchSpec {
+    /// The TorchScript file, as the sweep names it.
+    pub model: String,
+    /// Its sha256 (hex) when the sweep was planned.
+    pub model_sha256: String,
+    /// Training data.
+    pub dataset: DatasetKind,
+    /// The optimiser, as PyTorch defines it.
+    pub optimizer: crate::optim::Optimizer,
+    /// Batch size.
+    pub batch_size: usize,
+    /// Learning rate.
+    pub eta: f64,
+    /// Steps, each its own interval.
+    pub steps: usize,
+    /// Seed of the batch order.
+    pub seed: u64,
+}
+
 /// Batch-shuffle experiment (the paper's Figure 4): one batch, `shuffles` random orders of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -300,6 +324,14 @@ pub enum JobSpec {
     Prop2 { spec: Prop2Spec },
     /// One triple of a reproduction log traced site by site on this profile (where devices part).
     Trace { spec: ReproSpec, triple: usize },
+    /// Train a TorchScript model into a folder log on this profile.
+    TorchTrain { spec: TorchSpec },
+    /// Replay the folder log `log` that profile `writer` trained.
+    TorchVerify {
+        spec: TorchSpec,
+        log: ArtifactId,
+        writer: String,
+    },
 }
 
 impl JobSpec {
@@ -316,14 +348,17 @@ impl JobSpec {
             JobSpec::AdamForge { .. } => "adam-forge",
             JobSpec::Prop2 { .. } => "prop2",
             JobSpec::Trace { .. } => "trace",
+            JobSpec::TorchTrain { .. } => "torch-train",
+            JobSpec::TorchVerify { .. } => "torch-verify",
         }
     }
     /// Artifacts the job needs before it can run.
     pub fn inputs(&self) -> Vec<&ArtifactId> {
         match self {
-            JobSpec::VerifyLog { log, .. } | JobSpec::PolVerify { log, .. } | JobSpec::Forge { log, .. } => {
-                vec![log]
-            }
+            JobSpec::VerifyLog { log, .. }
+            | JobSpec::PolVerify { log, .. }
+            | JobSpec::Forge { log, .. }
+            | JobSpec::TorchVerify { log, .. } => vec![log],
             _ => vec![],
         }
     }

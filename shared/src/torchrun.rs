@@ -222,11 +222,13 @@ pub struct TorchMatrix {
     pub batch_size: usize,
     /// The profiles, rows and columns alike.
     pub devices: Vec<String>,
-    /// Largest interval L2 per (writer, verifier).
+    /// Largest interval L2 per (writer, verifier); NaN while not replayed.
+    #[serde(with = "crate::measures::json::rows")]
     pub l2_max: Vec<Vec<f64>>,
     /// Mean interval L2 per (writer, verifier).
+    #[serde(with = "crate::measures::json::rows")]
     pub l2_mean: Vec<Vec<f64>>,
-    /// Each verifier's provenance (its first report's), in `devices` order.
+    /// Each verifier's provenance (its first report's), in profile order.
     pub verifiers: Vec<Provenance>,
 }
 
@@ -256,5 +258,64 @@ impl TorchMatrix {
             s.push('\n');
         }
         s
+    }
+}
+
+impl TorchMatrix {
+    /// An empty matrix of a run's identity, its devices added by [`TorchMatrix::put`].
+    pub fn empty(model: ModelIdentity, optimizer: Optimizer, dataset: DatasetRef, steps: usize, b: usize) -> Self {
+        TorchMatrix {
+            model,
+            optimizer,
+            dataset,
+            steps,
+            batch_size: b,
+            devices: Vec::new(),
+            l2_max: Vec::new(),
+            l2_mean: Vec::new(),
+            verifiers: Vec::new(),
+        }
+    }
+
+    /// Index of `device`, added (its row and column NaN until filled) when new.
+    fn index(&mut self, device: &str) -> usize {
+        if let Some(i) = self.devices.iter().position(|d| d == device) {
+            return i;
+        }
+        self.devices.push(device.to_owned());
+        for row in self.l2_max.iter_mut().chain(self.l2_mean.iter_mut()) {
+            row.push(f64::NAN);
+        }
+        let n = self.devices.len();
+        self.l2_max.push(vec![f64::NAN; n]);
+        self.l2_mean.push(vec![f64::NAN; n]);
+        n - 1
+    }
+
+    /// Rows and columns in `order` (devices it does not name last, as they were).
+    pub fn order_by(&mut self, order: &[String]) {
+        let rank = |d: &String| order.iter().position(|o| o == d).unwrap_or(order.len());
+        let mut idx: Vec<usize> = (0..self.devices.len()).collect();
+        idx.sort_by_key(|&i| (rank(&self.devices[i]), i));
+        let pick =
+            |m: &[Vec<f64>]| -> Vec<Vec<f64>> { idx.iter().map(|&r| idx.iter().map(|&c| m[r][c]).collect()).collect() };
+        self.l2_max = pick(&self.l2_max);
+        self.l2_mean = pick(&self.l2_mean);
+        self.devices = idx.iter().map(|&i| self.devices[i].clone()).collect();
+        self.verifiers.sort_by_key(|p| rank(&p.profile.name));
+    }
+
+    /// Files the replay of device `writer`'s log by device `verifier` (`report`): the largest and the mean interval
+    /// L2.
+    pub fn put(&mut self, writer: &str, verifier: &str, report: &TorchRunReport) {
+        let (w, v) = (self.index(writer), self.index(verifier));
+        let l2: Vec<f64> = report.intervals.iter().map(|i| i.error.l2).collect();
+        self.l2_max[w][v] = crate::measures::nan_max(l2.iter().copied()).unwrap_or(f64::NAN);
+        self.l2_mean[w][v] = l2.iter().sum::<f64>() / l2.len().max(1) as f64;
+        // A verifier's first report stands for it: where it ran, with what.
+        let id = report.verifier.device_id();
+        if !self.verifiers.iter().any(|p| p.device_id() == id) {
+            self.verifiers.push(report.verifier.clone());
+        }
     }
 }

@@ -172,6 +172,17 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
             (to_json(&report)?, grid_artifacts(&grids)?)
         }
         JobSpec::Trace { spec, triple } => trace(ctx, spec, *triple, device)?,
+        JobSpec::TorchTrain { spec } => {
+            let (manifest, packed) = crate::torchrun::job::train_job(ctx, spec, device)?;
+            (to_json(&manifest)?, vec![artifact(&packed, "torch-log")?])
+        }
+        JobSpec::TorchVerify { spec, log, .. } => {
+            let packed = input(inputs, log)?;
+            (
+                to_json(&crate::torchrun::job::verify_job(ctx, spec, packed, device)?)?,
+                vec![],
+            )
+        }
     };
     let outcome = JobOutcome {
         result,

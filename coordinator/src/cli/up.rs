@@ -160,6 +160,7 @@ fn finish(coord: &crate::service::Coordinator, id: &SweepId, a: &UpArgs) -> Resu
     let results = crate::dump::sweep_results_with_artifacts(coord.ledger(), id, &coord.settings().artifacts_dir)?;
     let matrices: Vec<_> = results.matrices.iter().map(|m| m.value.clone()).collect();
     print!("{}", render(&matrices, Format::Md, a.measure)?);
+    print!("{}", crate::report::torch::markdown(&results));
     let results_dir = a.out.join("results");
     crate::report::write_results(&results, &results_dir)?;
     let files = crate::report::write_report(&results, &a.out.join("report"))?;

@@ -13,6 +13,7 @@ use forgebench_shared::results::{
     AdamReport, DomainReport, ExactArmCheck, ForgeReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport,
 };
 use forgebench_shared::tables::AttackRow;
+use forgebench_shared::torchrun::TorchRunReport;
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
@@ -164,6 +165,18 @@ pub(super) fn collect(
             let r: PolVerifyReport = parse(j, o)?;
             check(j, &r.spec == spec, &r.verifier)?;
             push_unique(&mut results.pol, name, r);
+        }
+        Plan::NeedsArtifact {
+            job: ArtifactJob::TorchVerify { spec, writer, verifier },
+            ..
+        } => {
+            let r: TorchRunReport = parse(j, o)?;
+            let same = r.model.sha256 == spec.model_sha256
+                && r.dataset.kind == spec.dataset
+                && r.optimizer == spec.optimizer
+                && r.intervals.len() == spec.steps;
+            check(j, same, &r.verifier)?;
+            super::torch::put(results, spec, (writer, verifier), &r);
         }
         Plan::NeedsArtifact {
             job: ArtifactJob::Forge { spec },

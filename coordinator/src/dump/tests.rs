@@ -245,3 +245,42 @@ fn domain_searches_reach_table1_and_the_report() {
     assert!(marked.iter().any(|l| l.contains("| prop2 (strongest) |")), "{marked:?}");
     assert!(marked.iter().all(|l| !l.contains("-domain")), "{marked:?}");
 }
+
+#[test]
+fn torchscript_models_reach_their_matrices_and_the_report() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/models/lenet5.pt");
+    let sweep = format!(
+        "name = \"ts\"\nexperiments = [\"reproduction\"]\nbatch_sizes = [10]\nseeds = [0]\ntriples = 2\n\
+         devices = \"all\"\ntorch_models = [{{ file = {file:?}, optimizer = {{ kind = \"sgd\", momentum = 0.9 }} }}]\n"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let l = Ledger::in_memory().expect("ledger");
+    let id = run(&l, dir.path(), &sweep, "no-such-job");
+    assert!(l.sweep_status(&id).expect("status").complete());
+    let r = sweep_results_with_artifacts(&l, &id, dir.path()).expect("results");
+    assert_eq!(r.matrices.len(), 0, "no built-in model");
+    assert_eq!(r.torch.len(), 1, "{:?}", r.torch);
+    let m = &r.torch[0];
+    assert_eq!(m.name, "torch-lenet5-mnist-b10-s0");
+    assert_eq!(m.value.devices, ["a", "b"]);
+    // The largest interval of two: 2 x the fake's benign error off the diagonal, 0 on it.
+    assert_eq!(m.value.l2_max, vec![vec![0.0, 2.0 * BENIGN], vec![2.0 * BENIGN, 0.0]]);
+    assert_eq!(m.value.model.file, file, "the matrix names the sweep's file");
+    assert_eq!(m.value.model.sha256.len(), 64);
+    let out = dir.path().join("results");
+    write_results(&r, &out).expect("write");
+    assert_eq!(load_results(&out).expect("reads back").torch, r.torch);
+    let report = crate::report::write_report(&r, &dir.path().join("report")).expect("report");
+    let md = report
+        .tables
+        .iter()
+        .find(|p| p.ends_with("torch-matrices.md"))
+        .expect("a torch table");
+    let text = std::fs::read_to_string(md).expect("read");
+    assert!(
+        text.contains("torch-lenet5-mnist-b10-s0") && text.contains("4.00e-6"),
+        "{text}"
+    );
+    let page = std::fs::read_to_string(&report.index_html).expect("page");
+    assert!(page.contains("TorchScript models: cross-device matrices"));
+}

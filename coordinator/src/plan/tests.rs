@@ -324,8 +324,8 @@ fn checked_in_attacks_sweep_expands() {
     let jobs = expand_checked(cfg, &c.profiles);
     // reproduction 2 x (3 logs + 3 repeats) in f32 and 2 x (3 logs + 9 verifications) in exact arithmetic, a trace
     // per device of each of the 4 specs, shuffle 3, pol 1 + 3 in each arm, greedy and local 2 x (1 + 3), adam and
-    // adam-projected with each of two optimisers, prop2.
-    assert_eq!(jobs.len(), 12 + 24 + 12 + 3 + 2 * 4 + 8 + 4 + 1);
+    // adam-projected with each of two optimisers, prop2, and the TorchScript LeNet-5's 3 logs and 9 replays.
+    assert_eq!(jobs.len(), 12 + 24 + 12 + 3 + 2 * 4 + 8 + 4 + 1 + 12);
     let exact_pol = jobs
         .iter()
         .filter(|j| match &j.plan {
@@ -393,4 +393,51 @@ fn the_exact_arm_is_verified_exhaustively_beside_a_linear_f32_arm() {
     .unwrap_err()
     .to_string();
     assert!(bad.contains("arithmetic") && bad.contains("reproduction"), "{bad}");
+}
+
+#[test]
+fn torchscript_models_train_on_every_device_and_replay_on_every_device() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/models/lenet5.pt");
+    let cfg = SweepConfig::from_toml_str(&format!(
+        "name = \"ts\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\"]\nbatch_sizes = [16]\nseeds = [2]\n\
+         triples = 3\ndevices = \"all\"\ntorch_models = [{{ file = {file:?}, dataset = \"mnist\" }}]\n"
+    ))
+    .expect("valid sweep");
+    let profiles = default_cpu_profiles();
+    let jobs = expand_checked(&cfg, &profiles);
+    let torch: Vec<_> = jobs
+        .iter()
+        .filter(|j| j.id.0.contains("/torch-lenet5-mnist-b16-s2/"))
+        .collect();
+    let d = profiles.len();
+    assert_eq!(torch.len(), d + d * d, "a log per device, a replay per (log, device)");
+    let want = hex::encode(Sha256::digest(std::fs::read(file).unwrap()));
+    let (w, v) = (key(&profiles[0].name), key(&profiles[1].name));
+    let train = find(&jobs, &format!("torch-lenet5-mnist-b16-s2/train@{w}"));
+    let Plan::Ready {
+        job: JobSpec::TorchTrain { spec },
+    } = &train.plan
+    else {
+        panic!("{:?}", train.plan)
+    };
+    assert_eq!(
+        (spec.model_sha256.as_str(), spec.steps, spec.batch_size),
+        (want.as_str(), 3, 16)
+    );
+    let verify = find(&jobs, &format!("torch-lenet5-mnist-b16-s2/verify-{w}@{v}"));
+    assert_eq!(verify.depends_on.as_ref(), Some(&train.id));
+    assert!(
+        matches!(&verify.plan, Plan::NeedsArtifact { job: ArtifactJob::TorchVerify { writer, verifier, .. }, role, .. }
+            if writer == &w && verifier == &v && role == TORCH_LOG),
+        "{:?}",
+        verify.plan
+    );
+    // Without reproduction among the experiments the models have nowhere to run: refused, naming the key.
+    let err = SweepConfig::from_toml_str(&format!(
+        "name = \"ts\"\nexperiments = [\"shuffle\"]\nbatch_sizes = [16]\nseeds = [2]\ntriples = 3\n\
+         devices = \"all\"\ntorch_models = [{{ file = {file:?} }}]\n"
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("torch_models") && err.contains("reproduction"), "{err}");
 }

@@ -150,6 +150,7 @@ pub(crate) fn page(
         }
         s.push_str(&table3::matrix_provenance(results, &m.value).html());
     }
+    s.push_str(&super::torch::html(results));
     let secs = runs::sections(results);
     if !secs.is_empty() {
         s.push_str("<h2 id=\"runs\">Single runs</h2>");

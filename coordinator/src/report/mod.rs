@@ -41,6 +41,7 @@ mod runs;
 mod table3;
 mod tables;
 mod texttable;
+pub(crate) mod torch;
 
 pub use calibrated::{calibrate, AttackCalibration, SettingCalibration};
 pub use figures::{heatmap_svg, strips_svg};
@@ -77,6 +78,7 @@ pub fn write_report(results: &Results, out_dir: &Path) -> Result<ReportFiles> {
     tables.extend(table3::write_table3(results, &tables_dir)?);
     tables.push(runs::write_runs(results, &tables_dir)?);
     tables.extend(explain::write(results, &tables_dir)?);
+    tables.extend(torch::write(results, &tables_dir)?);
     let cal = calibrate(results);
     tables.extend(calibrated::write(
         &cal,

@@ -43,6 +43,8 @@ pub struct Results {
     pub grids: Vec<Named<ImageBatch>>,
     /// Proposition 2 constructions.
     pub prop2: Vec<Named<Prop2Report>>,
+    /// TorchScript models' cross-device matrices.
+    pub torch: Vec<Named<forgebench_shared::torchrun::TorchMatrix>>,
     /// Why the devices of each matrix differ (matched to a matrix by key).
     pub explanations: Vec<Named<forgebench_shared::trace::MatrixExplanation>>,
     /// The sweep's definition, as given.
@@ -166,6 +168,7 @@ pub fn load_results(dir: &Path) -> Result<Results> {
         grids: load_dir(dir, "grids")?,
         prop2: load_dir(dir, "prop2")?,
         explanations: load_dir(dir, "explain")?,
+        torch: load_dir(dir, "torch")?,
         sweep,
         calibration: Default::default(),
     };
@@ -253,6 +256,7 @@ pub fn write_results(results: &Results, dir: &Path) -> Result<()> {
     write_dir(dir, "grids", &results.grids)?;
     write_dir(dir, "prop2", &results.prop2)?;
     write_dir(dir, "explain", &results.explanations)?;
+    write_dir(dir, "torch", &results.torch)?;
     if let Some(s) = &results.sweep {
         write_json(&dir.join("sweep.json"), s)?;
     }

@@ -94,8 +94,13 @@ pub struct SweepConfig {
     pub name: String,
     /// Experiment kinds.
     pub experiments: Vec<ExperimentKind>,
-    /// Models.
+    /// Built-in models.
+    #[serde(default)]
     pub models: Vec<ModelKind>,
+    /// TorchScript models: each trained on every device and replayed on every device, its cross-device matrix
+    /// beside the built-in models' (with `reproduction` among the experiments; steps = `triples`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub torch_models: Vec<TorchModel>,
     /// Data sets; each model's own when absent.
     pub datasets: Option<Vec<DatasetKind>>,
     /// Batch sizes.
@@ -170,6 +175,29 @@ pub struct SweepConfig {
     pub expect_devices: BTreeMap<String, u32>,
 }
 
+/// A TorchScript model of a sweep: `{ file = "data/models/resnet20.pt", dataset = "cifar10", optimizer = { kind =
+/// "sgd", momentum = 0.9 } }`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorchModel {
+    /// The file (relative to the working directory of the coordinator and of every worker).
+    pub file: String,
+    /// Training data (default MNIST).
+    #[serde(default = "mnist")]
+    pub dataset: DatasetKind,
+    /// The optimiser (default PyTorch's SGD without momentum).
+    #[serde(default = "torch_sgd")]
+    pub optimizer: crate::optim::Optimizer,
+}
+
+fn mnist() -> DatasetKind {
+    DatasetKind::Mnist
+}
+
+fn torch_sgd() -> crate::optim::Optimizer {
+    crate::optim::Optimizer::SGD
+}
+
 /// How a D-device reproduction matrix is computed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -228,7 +256,7 @@ impl SweepConfig {
         }
         for (k, empty) in [
             ("experiments", self.experiments.is_empty()),
-            ("models", self.models.is_empty()),
+            ("models", self.models.is_empty() && self.torch_models.is_empty()),
             ("batch_sizes", self.batch_sizes.is_empty()),
             ("seeds", self.seeds.is_empty()),
             ("datasets", self.datasets.as_ref().is_some_and(|d| d.is_empty())),
@@ -261,6 +289,23 @@ impl SweepConfig {
                     key("arithmetic"),
                     "applies to reproduction matrices: add \"reproduction\" to experiments or remove the key",
                 ));
+            }
+        }
+        if !self.torch_models.is_empty() && !self.experiments.contains(&ExperimentKind::Reproduction) {
+            return Err(SharedError::config(
+                key("torch_models"),
+                "run as cross-device matrices: add \"reproduction\" to experiments or remove the key",
+            ));
+        }
+        for (i, t) in self.torch_models.iter().enumerate() {
+            if t.file.is_empty() {
+                return Err(SharedError::config(
+                    key(&format!("torch_models[{i}].file")),
+                    "must name a file",
+                ));
+            }
+            if let Some(p) = t.optimizer.problem() {
+                return Err(SharedError::config(key(&format!("torch_models[{i}].optimizer")), p));
             }
         }
         for (profile, &n) in &self.expect_devices {

@@ -116,3 +116,20 @@ pub mod vec {
         Ok(Vec::<Float>::deserialize(d)?.into_iter().map(|f| f.0).collect())
     }
 }
+
+/// `Vec<Vec<f64>>` (a matrix's rows): each element as in the parent module.
+pub mod rows {
+    use super::Float;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Serializes every element as a number or a non-finite word.
+    pub fn serialize<S: Serializer>(v: &[Vec<f64>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|row| row.iter().map(|x| Float(*x)).collect::<Vec<_>>()))
+    }
+
+    /// Reads every element as the parent module does.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<f64>>, D::Error> {
+        let rows = Vec::<Vec<Float>>::deserialize(d)?;
+        Ok(rows.into_iter().map(|r| r.into_iter().map(|f| f.0).collect()).collect())
+    }
+}

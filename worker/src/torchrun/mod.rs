@@ -5,6 +5,7 @@
 pub mod forge;
 pub mod forgebench_log;
 pub mod hash;
+pub mod job;
 pub mod pickle;
 pub mod public_pol;
 pub mod shuffle;

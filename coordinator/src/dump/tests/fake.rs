@@ -121,6 +121,8 @@ impl Fake<'_> {
                 (json!(r), vec![self.artifact(job, crate::plan::TRACE, &bytes)])
             }
             JobSpec::PolTrain { .. } => (json!({}), vec![self.artifact(job, crate::plan::POL_LOG, b"pol")]),
+            JobSpec::TorchTrain { .. } => (json!({}), vec![self.artifact(job, crate::plan::TORCH_LOG, b"zip")]),
+            JobSpec::TorchVerify { spec, writer, .. } => (json!(torch_report(spec, writer, p)), vec![]),
             JobSpec::PolVerify { spec, epsilon, .. } => {
                 let r = PolVerifyReport {
                     exact: None,
@@ -281,5 +283,53 @@ pub(super) fn run_with(ledger: &Ledger, store: &Path, text: &str, fail: &str, ta
         if !ran {
             return id;
         }
+    }
+}
+
+/// A replay of `writer`'s log of `spec` on `p`: zero on the diagonal, benign noise elsewhere.
+fn torch_report(
+    spec: &forgebench_shared::jobs::TorchSpec,
+    writer: &str,
+    p: &str,
+) -> forgebench_shared::torchrun::TorchRunReport {
+    use forgebench_shared::torchrun::*;
+    let l2 = if writer == p { 0.0 } else { BENIGN };
+    TorchRunReport {
+        log: "log".into(),
+        layout: STREAMED_FORMAT.into(),
+        model: ModelIdentity {
+            file: "model.pt".into(),
+            sha256: spec.model_sha256.clone(),
+            params: vec![ParamInfo {
+                name: "w".into(),
+                shape: vec![3],
+            }],
+        },
+        optimizer: spec.optimizer.clone(),
+        dataset: DatasetRef {
+            kind: spec.dataset,
+            sha256: "d".into(),
+            n: 100,
+            transform: Transform::Scaled,
+            path: None,
+        },
+        writer: None,
+        verifier: prov(p),
+        intervals: (0..spec.steps)
+            .map(|i| IntervalError {
+                from_step: i,
+                to_step: i + 1,
+                error: m(l2 * (i + 1) as f64),
+            })
+            .collect(),
+        strategy: forgebench_shared::pol_strategy::Strategy::Full,
+        replayed: (0..spec.steps).collect(),
+        log_intervals: spec.steps,
+        init_check: None,
+        epsilon: 1e300,
+        epsilon_source: "given".into(),
+        failed: vec![],
+        caught_steps: vec![],
+        passed: true,
     }
 }
