@@ -203,13 +203,6 @@ fn reproduction(
     devices: &[SweepDevice],
     jobs: &mut Vec<NewJob>,
 ) {
-    let job = |id: String, d: &SweepDevice, plan: Plan, depends_on: Option<JobId>| NewJob {
-        id: JobId(id),
-        profile: d.profile.name.clone(),
-        device: d.id.clone(),
-        plan,
-        depends_on,
-    };
     for w in devices {
         let write = JobSpec::WriteLog { spec: spec.clone() };
         jobs.push(job(write_job_id(stem, w), w, Plan::Ready { job: write }, None));
@@ -245,6 +238,17 @@ fn reproduction(
             let id = format!("{stem}/verify-{}@{}", w.key, v.key);
             jobs.push(job(id, v, plan, Some(writer_job.clone())));
         }
+    }
+}
+
+/// The job `id` bound to device `d`.
+fn job(id: String, d: &SweepDevice, plan: Plan, depends_on: Option<JobId>) -> NewJob {
+    NewJob {
+        id: JobId(id),
+        profile: d.profile.name.clone(),
+        device: d.id.clone(),
+        plan,
+        depends_on,
     }
 }
 

@@ -233,11 +233,10 @@ pub struct TorchMatrix {
 }
 
 impl TorchMatrix {
-    /// The matrix of largest L2 as a markdown table.
-    pub fn to_markdown(&self) -> String {
-        let mut s = format!(
-            "{} ({} parameters, sha256 {}), {}, {} steps of b={} on {}: largest L2 per step (rows: writer, \
-             columns: verifier)\n\n| writer \\ verifier |",
+    /// What the matrix is of: the file, its size and hash, the optimiser and the run.
+    pub fn title(&self) -> String {
+        format!(
+            "{} ({} parameters, sha256 {}), {}, {} steps of b={} on {}",
             self.model.file,
             self.model.dim(),
             &self.model.sha256[..self.model.sha256.len().min(12)],
@@ -245,6 +244,14 @@ impl TorchMatrix {
             self.steps,
             self.batch_size,
             self.dataset.kind
+        )
+    }
+
+    /// The matrix of largest L2 as a markdown table.
+    pub fn to_markdown(&self) -> String {
+        let mut s = format!(
+            "{}: largest L2 per step (rows: writer, columns: verifier)\n\n| writer \\ verifier |",
+            self.title()
         );
         for d in &self.devices {
             s.push_str(&format!(" {d} |"));

@@ -2,7 +2,7 @@
 //! into a folder log (`torch-<stem>-<dataset>-b<b>-s<seed>/train@<p>`, artifact [`TORCH_LOG`]) and every device
 //! replays every device's log (`.../verify-<w>@<v>`), the diagonal included: a TorchScript model has no stored
 //! per-step output to compare without a replay, so its matrix is always the exhaustive one.
-use super::{ArtifactJob, NewJob, Plan};
+use super::{job, ArtifactJob, NewJob, Plan};
 use crate::ledger::SweepDevice;
 use forgebench_shared::config::{SweepConfig, TorchModel};
 use forgebench_shared::ids::{JobId, SweepId};
@@ -57,13 +57,6 @@ fn spec_of(t: &TorchModel, sha: &str, cfg: &SweepConfig, batch_size: usize, seed
 }
 
 fn point(tag: &str, spec: &TorchSpec, devices: &[SweepDevice], jobs: &mut Vec<NewJob>) {
-    let job = |id: String, d: &SweepDevice, plan: Plan, depends_on: Option<JobId>| NewJob {
-        id: JobId(id),
-        profile: d.profile.name.clone(),
-        device: d.id.clone(),
-        plan,
-        depends_on,
-    };
     for w in devices {
         let train = JobSpec::TorchTrain { spec: spec.clone() };
         jobs.push(job(

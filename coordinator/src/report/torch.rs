@@ -24,20 +24,6 @@ pub fn table(m: &TorchMatrix) -> TextTable {
     t
 }
 
-/// What a matrix is of: the file, its size and hash, the optimiser and the run.
-pub fn title(m: &TorchMatrix) -> String {
-    format!(
-        "{} ({} parameters, sha256 {}), {}, {} steps of b = {} on {}",
-        m.model.file,
-        m.model.dim(),
-        &m.model.sha256[..m.model.sha256.len().min(12)],
-        m.optimizer,
-        m.steps,
-        m.batch_size,
-        m.dataset.kind
-    )
-}
-
 /// The matrices as Markdown (empty when there is none).
 pub fn markdown(results: &Results) -> String {
     if results.torch.is_empty() {
@@ -51,7 +37,7 @@ pub fn markdown(results: &Results) -> String {
         s.push_str(&format!(
             "\n## {}\n\n{}\n\n{}",
             m.name,
-            title(&m.value),
+            m.value.title(),
             table(&m.value).markdown()
         ));
     }
@@ -82,7 +68,7 @@ pub fn html(results: &Results) -> String {
         s.push_str(&format!(
             "<h3>{}</h3><p>{}</p>{}",
             super::html::esc(&m.name),
-            super::html::esc(&title(&m.value)),
+            super::html::esc(&m.value.title()),
             table(&m.value).html()
         ));
     }
