@@ -432,6 +432,32 @@ fn torchscript_models_train_on_every_device_and_replay_on_every_device() {
         "{:?}",
         verify.plan
     );
+    // A path among `models` is the same model with the defaults (MNIST, PyTorch's SGD): the same jobs.
+    let short = SweepConfig::from_toml_str(&format!(
+        "name = \"ts\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\", {file:?}]\nbatch_sizes = [16]\n\
+         seeds = [2]\ntriples = 3\ndevices = \"all\"\n"
+    ))
+    .expect("valid sweep");
+    let spec_of = |j: &NewJob| -> (String, TorchSpec) {
+        let spec = match &j.plan {
+            Plan::Ready {
+                job: JobSpec::TorchTrain { spec },
+            } => spec.clone(),
+            Plan::NeedsArtifact {
+                job: ArtifactJob::TorchVerify { spec, .. },
+                ..
+            } => spec.clone(),
+            other => panic!("{other:?}"),
+        };
+        (j.id.0.split_once('/').expect("sweep/").1.to_string(), spec)
+    };
+    let same: Vec<_> = expand_checked(&short, &profiles)
+        .iter()
+        .filter(|j| j.id.0.contains("/torch-lenet5-mnist-b16-s2/"))
+        .map(spec_of)
+        .collect();
+    let want: Vec<_> = torch.iter().copied().map(spec_of).collect();
+    assert_eq!(same, want);
     // Without reproduction among the experiments the models have nowhere to run: refused, naming the key.
     let err = SweepConfig::from_toml_str(&format!(
         "name = \"ts\"\nexperiments = [\"shuffle\"]\nbatch_sizes = [16]\nseeds = [2]\ntriples = 3\n\

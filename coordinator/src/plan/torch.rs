@@ -24,7 +24,7 @@ fn sha256_of(file: &str) -> String {
 
 /// The jobs of every TorchScript model of `cfg` over `devices`.
 pub(super) fn expand(sweep: &SweepId, cfg: &SweepConfig, devices: &[SweepDevice], jobs: &mut Vec<NewJob>) {
-    for t in &cfg.torch_models {
+    for t in &cfg.torch_model_list() {
         let sha = sha256_of(&t.file);
         for &batch_size in &cfg.batch_sizes {
             for &seed in &cfg.seeds {

@@ -7,7 +7,7 @@ mod slurm;
 mod sweep;
 
 pub use slurm::{is_slurm_time, GpusPerNode, SlurmConfig};
-pub use sweep::{DeviceSelection, ExperimentKind, SweepConfig, TorchModel, Verification};
+pub use sweep::{DeviceSelection, ExperimentKind, ModelEntry, SweepConfig, TorchModel, Verification};
 
 use crate::error::{Result, SharedError};
 use crate::profile::DeviceProfile;

@@ -94,9 +94,10 @@ pub struct SweepConfig {
     pub name: String,
     /// Experiment kinds.
     pub experiments: Vec<ExperimentKind>,
-    /// Built-in models.
+    /// Models: built-in names, or paths of TorchScript files (`.pt`; trained on MNIST, or each of `datasets`,
+    /// with PyTorch's SGD; `torch_models` says the data set and optimiser of each).
     #[serde(default)]
-    pub models: Vec<ModelKind>,
+    pub models: Vec<ModelEntry>,
     /// TorchScript models: each trained on every device and replayed on every device, its cross-device matrix
     /// beside the built-in models' (with `reproduction` among the experiments; steps = `triples`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -173,6 +174,16 @@ pub struct SweepConfig {
     /// sweep runs joins it whether expected or not.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub expect_devices: BTreeMap<String, u32>,
+}
+
+/// One entry of a sweep's `models`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ModelEntry {
+    /// A built-in model by name.
+    Builtin(ModelKind),
+    /// The path of a TorchScript file.
+    Script(String),
 }
 
 /// A TorchScript model of a sweep: `{ file = "data/models/resnet20.pt", dataset = "cifar10", optimizer = { kind =
@@ -257,9 +268,9 @@ impl SweepConfig {
         for (k, empty) in [
             ("experiments", self.experiments.is_empty()),
             ("models", self.models.is_empty() && self.torch_models.is_empty()),
+            ("datasets", self.datasets.as_ref().is_some_and(|d| d.is_empty())),
             ("batch_sizes", self.batch_sizes.is_empty()),
             ("seeds", self.seeds.is_empty()),
-            ("datasets", self.datasets.as_ref().is_some_and(|d| d.is_empty())),
         ] {
             if empty {
                 return Err(SharedError::config(key(k), "must not be empty"));
@@ -291,7 +302,20 @@ impl SweepConfig {
                 ));
             }
         }
-        if !self.torch_models.is_empty() && !self.experiments.contains(&ExperimentKind::Reproduction) {
+        for m in &self.models {
+            if let ModelEntry::Script(s) = m {
+                if !s.ends_with(".pt") {
+                    return Err(SharedError::config(
+                        key("models"),
+                        format!(
+                            "{s:?} is neither a built-in model (logreg, logreg-bias, lenet5, vggmini) nor a \
+                             TorchScript file (.pt)"
+                        ),
+                    ));
+                }
+            }
+        }
+        if !self.torch_model_list().is_empty() && !self.experiments.contains(&ExperimentKind::Reproduction) {
             return Err(SharedError::config(
                 key("torch_models"),
                 "run as cross-device matrices: add \"reproduction\" to experiments or remove the key",
@@ -339,9 +363,35 @@ impl SweepConfig {
         self.expect_devices.get(profile).copied().unwrap_or(1)
     }
 
-    /// The (model, data set) pairs of the grid.
+    /// The (model, data set) pairs of the grid's built-in models.
     pub fn model_datasets(&self) -> Vec<(ModelKind, DatasetKind)> {
-        self.pairs(&self.models)
+        self.pairs(&self.builtin_models())
+    }
+
+    /// The built-in models of `models`.
+    pub fn builtin_models(&self) -> Vec<ModelKind> {
+        let builtin = |m: &ModelEntry| match m {
+            ModelEntry::Builtin(k) => Some(*k),
+            ModelEntry::Script(_) => None,
+        };
+        self.models.iter().filter_map(builtin).collect()
+    }
+
+    /// Every TorchScript model: `torch_models`, then the paths in `models` (on MNIST or each of `datasets`, with
+    /// PyTorch's SGD).
+    pub fn torch_model_list(&self) -> Vec<TorchModel> {
+        let mut out = self.torch_models.clone();
+        let datasets = self.datasets.clone().unwrap_or_else(|| vec![DatasetKind::Mnist]);
+        for m in &self.models {
+            if let ModelEntry::Script(file) = m {
+                out.extend(datasets.iter().map(|&dataset| TorchModel {
+                    file: file.clone(),
+                    dataset,
+                    optimizer: torch_sgd(),
+                }));
+            }
+        }
+        out
     }
 
     /// `models` crossed with the data sets (each model's own when `datasets` is absent).

@@ -276,3 +276,36 @@ fn vggmini_may_be_forged_by_greedy_and_local_search() {
     let err = sweep("prop2").unwrap_err().to_string();
     assert!(err.contains("logistic regression"), "{err}");
 }
+
+#[test]
+fn models_take_torchscript_paths_beside_built_in_names() {
+    let s = SweepConfig::from_toml_str(
+        "name = \"p\"\nexperiments = [\"reproduction\"]\nmodels = [\"lenet5\", \"data/models/resnet20.pt\"]\n\
+         datasets = [\"cifar10\"]\nbatch_sizes = [8]\nseeds = [0]\ntriples = 2\ndevices = \"all\"\n",
+    )
+    .expect("valid");
+    assert_eq!(s.builtin_models(), [crate::experiment::ModelKind::Lenet5]);
+    let t = s.torch_model_list();
+    assert_eq!(t.len(), 1);
+    assert_eq!(
+        (t[0].file.as_str(), t[0].dataset, &t[0].optimizer),
+        (
+            "data/models/resnet20.pt",
+            crate::experiment::DatasetKind::Cifar10,
+            &crate::optim::Optimizer::SGD
+        )
+    );
+    // Names still serialise as they did: a sweep's identity does not change.
+    let json = serde_json::to_value(&s.models).unwrap();
+    assert_eq!(json, serde_json::json!(["lenet5", "data/models/resnet20.pt"]));
+    let err = SweepConfig::from_toml_str(
+        "name = \"p\"\nexperiments = [\"reproduction\"]\nmodels = [\"lenet\"]\nbatch_sizes = [8]\nseeds = [0]\n\
+         triples = 2\ndevices = \"all\"\n",
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("sweep.p.models") && err.contains("neither a built-in model"),
+        "{err}"
+    );
+}

@@ -137,13 +137,16 @@ impl SweepConfig {
     }
 
     /// The models `kind` runs on: its `models_for` entry, else `models`.
-    pub fn models_of(&self, kind: ExperimentKind) -> &[ModelKind] {
-        self.models_for.get(&kind).map_or(&self.models, |v| v)
+    pub fn models_of(&self, kind: ExperimentKind) -> Vec<ModelKind> {
+        self.models_for
+            .get(&kind)
+            .cloned()
+            .unwrap_or_else(|| self.builtin_models())
     }
 
     /// The (model, data set) pairs `kind` runs on.
     pub fn kind_model_datasets(&self, kind: ExperimentKind) -> Vec<(ModelKind, DatasetKind)> {
-        self.pairs(self.models_of(kind))
+        self.pairs(&self.models_of(kind))
     }
 
     /// Checks every kind against its models, data sets and parameters; errors name the key.
