@@ -95,6 +95,19 @@ pub struct DatasetRef {
     pub path: Option<String>,
 }
 
+impl DatasetRef {
+    /// What a result records of `ds`, read through `transform`.
+    pub fn of(ds: &crate::data::Dataset, transform: Transform) -> DatasetRef {
+        DatasetRef {
+            kind: ds.kind,
+            sha256: ds.sha256.clone(),
+            n: ds.n,
+            transform,
+            path: ds.folder().map(|p| p.display().to_string()),
+        }
+    }
+}
+
 /// Where and how the writer trained, as the Python module records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

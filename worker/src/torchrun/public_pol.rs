@@ -288,13 +288,7 @@ pub fn read(folder: &Path, params: &[ParamInfo], ds: &Dataset) -> Result<TorchRu
         lr,
         batches,
         checkpoints,
-        dataset: DatasetRef {
-            kind: ds.kind,
-            sha256: ds.sha256.clone(),
-            n: ds.n,
-            transform,
-            path: ds.folder().map(|p| p.display().to_string()),
-        },
+        dataset: DatasetRef::of(ds, transform),
         writer: None,
     })
 }

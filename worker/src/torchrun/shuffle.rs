@@ -33,13 +33,7 @@ pub fn run(script: ScriptNet, ds: &Dataset, plan: Plan, provenance: Provenance) 
     let errors = errors(&net, &theta, ds, &batch, (plan.eta, plan.shuffles, plan.seed))?;
     Ok(TorchShuffleReport {
         model,
-        dataset: DatasetRef {
-            kind: ds.kind,
-            sha256: ds.sha256.clone(),
-            n: ds.n,
-            transform: Transform::Scaled,
-            path: ds.folder().map(|p| p.display().to_string()),
-        },
+        dataset: DatasetRef::of(ds, Transform::Scaled),
         batch_size: plan.batch_size,
         eta: plan.eta,
         seed: plan.seed,

@@ -135,13 +135,7 @@ fn header(net: &ScriptNet, plan: &Plan, ds: &Dataset, device: Device) -> TorchLo
         batch_size: plan.batch_size,
         steps: 0,
         checkpoints: Vec::new(),
-        dataset: DatasetRef {
-            kind: ds.kind,
-            sha256: ds.sha256.clone(),
-            n: ds.n,
-            transform: Transform::Scaled,
-            path: ds.folder().map(|p| p.display().to_string()),
-        },
+        dataset: DatasetRef::of(ds, Transform::Scaled),
         writer: TorchWriter {
             torch_version: crate::shim::torch_version(),
             cpu_capability: crate::shim::cpu_capability(),
