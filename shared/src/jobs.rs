@@ -28,6 +28,16 @@ pub struct TorchSpec {
     pub seed: u64,
 }
 
+impl TorchSpec {
+    /// `torch-<file stem>-<data set>-b<b>-s<seed>`: what job ids, log folders and matrices are named after.
+    pub fn tag(&self) -> String {
+        let stem = std::path::Path::new(&self.model)
+            .file_stem()
+            .map_or("model".into(), |s| s.to_string_lossy().into_owned());
+        format!("torch-{stem}-{}-b{}-s{}", self.dataset, self.batch_size, self.seed)
+    }
+}
+
 /// Batch-shuffle experiment (the paper's Figure 4): one batch, `shuffles` random orders of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -2,23 +2,12 @@
 use crate::report::{Named, Results};
 use forgebench_shared::jobs::TorchSpec;
 use forgebench_shared::torchrun::{TorchMatrix, TorchRunReport};
-use std::path::Path;
-
-/// The matrix's name: the model file's stem, data set, batch size and seed, as the sweep's job ids name it.
-pub fn name_of(spec: &TorchSpec) -> String {
-    let stem = Path::new(&spec.model)
-        .file_stem()
-        .map_or("model".into(), |s| s.to_string_lossy().into_owned());
-    crate::report::safe_name(&format!(
-        "torch-{stem}-{}-b{}-s{}",
-        spec.dataset, spec.batch_size, spec.seed
-    ))
-}
 
 /// Files `r`, the replay on device `verifier` of device `writer`'s log of `spec`, in its matrix (created at its
 /// first cell). Devices are named by their job-id keys, so two devices of one profile stay two rows.
 pub(super) fn put(results: &mut Results, spec: &TorchSpec, (writer, verifier): (&str, &str), r: &TorchRunReport) {
-    let name = name_of(spec);
+    // The sweep's job ids name the run the same way.
+    let name = crate::report::safe_name(&spec.tag());
     let i = match results.torch.iter().position(|m| m.name == name) {
         Some(i) => i,
         None => {

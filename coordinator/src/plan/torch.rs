@@ -8,7 +8,6 @@ use forgebench_shared::config::{SweepConfig, TorchModel};
 use forgebench_shared::ids::{JobId, SweepId};
 use forgebench_shared::jobs::{JobSpec, TorchSpec};
 use sha2::{Digest, Sha256};
-use std::path::Path;
 
 /// Artifact role of a trained folder log, packed into one file (the worker's `TorchTrain` job).
 pub const TORCH_LOG: &str = "torch-log";
@@ -29,14 +28,7 @@ pub(super) fn expand(sweep: &SweepId, cfg: &SweepConfig, devices: &[SweepDevice]
         for &batch_size in &cfg.batch_sizes {
             for &seed in &cfg.seeds {
                 let spec = spec_of(t, &sha, cfg, batch_size, seed);
-                let stem = Path::new(&t.file)
-                    .file_stem()
-                    .map_or("model".into(), |s| s.to_string_lossy().into_owned());
-                let tag = format!(
-                    "{sweep}/torch-{}-{}-b{batch_size}-s{seed}",
-                    crate::report::safe_name(&stem),
-                    t.dataset
-                );
+                let tag = format!("{sweep}/{}", crate::report::safe_name(&spec.tag()));
                 point(&tag, &spec, devices, jobs);
             }
         }

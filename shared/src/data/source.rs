@@ -13,16 +13,6 @@ pub enum DataSource {
     Folder(PathBuf),
 }
 
-impl DataSource {
-    /// The kind of data set it names.
-    pub fn kind(&self) -> DatasetKind {
-        match self {
-            DataSource::Official(k) => *k,
-            DataSource::Folder(_) => DatasetKind::Folder,
-        }
-    }
-}
-
 impl fmt::Display for DataSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -81,19 +81,7 @@ pub fn read(folder: &Path, mut m: TorchLogManifest) -> Result<TorchRun> {
     let st = SafeTensors::deserialize(&bytes).map_err(|e| WorkerError::artifact(&path, e.to_string()))?;
     let (steps, b, dim) = (m.steps, m.batch_size, m.model.dim());
     let indices = tensor_bytes(&st, "indices", Dtype::I64, &[steps, b], &path)?;
-    let mut batches = Vec::with_capacity(steps);
-    for row in indices.chunks_exact(8 * b) {
-        let mut batch = Vec::with_capacity(b);
-        for c in row.chunks_exact(8) {
-            let i = i64::from_le_bytes(c.try_into().expect("chunks of 8 bytes"));
-            if i < 0 || i as usize >= m.dataset.n {
-                let problem = format!("indices holds {i}, outside 0..{}", m.dataset.n);
-                return Err(WorkerError::artifact(&path, problem));
-            }
-            batch.push(i as usize);
-        }
-        batches.push(batch);
-    }
+    let batches = super::streamed::batches_of(indices, b, m.dataset.n, &path)?;
     let mut checkpoints = Vec::with_capacity(m.checkpoints.len());
     for (k, &step) in m.checkpoints.iter().enumerate() {
         let theta = read_f32(&st, &format!("theta.{k}"), &[dim], &path)?;

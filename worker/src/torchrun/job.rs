@@ -45,13 +45,7 @@ pub fn train_job(ctx: &JobContext, spec: &TorchSpec, device: Device) -> Result<(
         save_every: 1,
         seed: spec.seed,
     };
-    let stem = file
-        .file_stem()
-        .map_or("model".into(), |s| s.to_string_lossy().into_owned());
-    let name = format!(
-        "torch-{stem}-{}-b{}-s{}-{}",
-        spec.dataset, spec.batch_size, spec.seed, ctx.profile.name
-    );
+    let name = format!("{}-{}", spec.tag(), ctx.profile.name);
     let folder = ctx.work_dir.join(&name);
     let manifest = train::train(&net, file, &plan, &ds, device, &folder)?;
     let packed = ctx.work_dir.join(format!("{name}.zip"));
@@ -64,14 +58,8 @@ fn pack(folder: &Path, out: &Path) -> Result<()> {
     let f = std::fs::File::create(out).map_err(|e| WorkerError::io(out, e))?;
     let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(f));
     let mut names = vec![MANIFEST_FILE.to_string()];
-    let dir = folder.join(streamed::CHECKPOINTS_DIR);
-    let mut ckpts: Vec<String> = std::fs::read_dir(&dir)
-        .map_err(|e| WorkerError::io(&dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|n| n.ends_with(".safetensors"))
-        .collect();
-    ckpts.sort();
-    names.extend(ckpts.into_iter().map(|n| format!("{}/{n}", streamed::CHECKPOINTS_DIR)));
+    let ckpts = streamed::files(folder)?.len();
+    names.extend((0..ckpts).map(|k| format!("{}/{}", streamed::CHECKPOINTS_DIR, streamed::file_name(k))));
     let zerr = |e: zip::result::ZipError| WorkerError::artifact(out, e.to_string());
     for n in names {
         let path = folder.join(&n);
@@ -94,8 +82,8 @@ fn unpack(packed: &Path, folder: &Path) -> Result<()> {
         let name = entry.name().to_string();
         let ckpt = name
             .strip_prefix(&format!("{}/", streamed::CHECKPOINTS_DIR))
-            .is_some_and(|n| n.ends_with(".safetensors") && n.bytes().take_while(u8::is_ascii_digit).count() == 6);
-        if name != MANIFEST_FILE && !(ckpt && name.len() == streamed::CHECKPOINTS_DIR.len() + 1 + 18) {
+            .and_then(streamed::number_of);
+        if name != MANIFEST_FILE && ckpt.is_none() {
             return Err(bad(format!(
                 "holds {name:?}: a packed log holds its manifest and checkpoint files only"
             )));

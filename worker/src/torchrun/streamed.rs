@@ -5,7 +5,7 @@
 //! crashed is a log up to its last checkpoint.
 use super::Checkpoint;
 use crate::error::{Result, WorkerError};
-use crate::repro::{read_f32, tensor_bytes};
+use crate::repro::{f32_bytes, read_f32, tensor_bytes};
 use forgebench_shared::torchrun::TorchLogManifest;
 use safetensors::tensor::{Dtype, SafeTensors};
 use std::path::{Path, PathBuf};
@@ -13,23 +13,29 @@ use std::path::{Path, PathBuf};
 /// The folder of checkpoint files inside a log folder.
 pub const CHECKPOINTS_DIR: &str = "checkpoints";
 
-/// The checkpoint files in order, 0 first; a gap is an error naming the missing file. Files still being written
-/// (`.partial`) are not part of the log.
-fn files(folder: &Path) -> Result<Vec<PathBuf>> {
+/// Checkpoint k's file name.
+pub fn file_name(k: usize) -> String {
+    format!("{k:06}.safetensors")
+}
+
+/// The k of a checkpoint file's name: only the writer's own names ([`file_name`]), nothing that merely parses as a
+/// number, and no file still being written (`.partial`).
+pub fn number_of(name: &str) -> Option<usize> {
+    let stem = name.strip_suffix(".safetensors")?;
+    stem.parse::<usize>().ok().filter(|&k| file_name(k) == name)
+}
+
+/// The checkpoint files in order, 0 first; a gap is an error naming the missing file.
+pub fn files(folder: &Path) -> Result<Vec<PathBuf>> {
     let dir = folder.join(CHECKPOINTS_DIR);
     let entries = std::fs::read_dir(&dir).map_err(|e| WorkerError::io(&dir, e))?;
     let mut found = Vec::new();
     for e in entries {
         let name = e.map_err(|e| WorkerError::io(&dir, e))?.file_name();
-        let name = name.to_string_lossy();
-        // Only the writer's own names: `{k:06}.safetensors`, nothing that merely parses as a number.
-        let stem = name.strip_suffix(".safetensors");
-        if let Some(k) = stem.and_then(|s| s.parse::<usize>().ok().filter(|k| format!("{k:06}") == s)) {
-            found.push(k);
-        }
+        found.extend(number_of(&name.to_string_lossy()));
     }
     found.sort_unstable();
-    let name = |k: usize| dir.join(format!("{k:06}.safetensors"));
+    let name = |k: usize| dir.join(file_name(k));
     if let Some(k) = found.iter().enumerate().find(|&(i, &k)| i != k).map(|(i, _)| i) {
         return Err(WorkerError::artifact(
             name(k),
@@ -64,12 +70,7 @@ pub fn read(folder: &Path, m: &mut TorchLogManifest) -> Result<(Vec<Vec<usize>>,
         if k > 0 {
             let n = step - before;
             let idx = tensor_bytes(&st, "indices", Dtype::I64, &[n, b], path)?;
-            for row in idx.chunks_exact(8 * b) {
-                let batch = row
-                    .chunks_exact(8)
-                    .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")));
-                batches.push(batch.map(|i| index(i, m.dataset.n, path)).collect::<Result<Vec<_>>>()?);
-            }
+            batches.extend(batches_of(idx, b, m.dataset.n, path)?);
             let rates = tensor_bytes(&st, "lr", Dtype::F64, &[n], path)?;
             lr.extend(
                 rates
@@ -96,11 +97,19 @@ pub fn read(folder: &Path, m: &mut TorchLogManifest) -> Result<(Vec<Vec<usize>>,
     Ok((batches, checkpoints))
 }
 
-fn index(i: i64, n: usize, path: &Path) -> Result<usize> {
-    usize::try_from(i)
-        .ok()
-        .filter(|&i| i < n)
-        .ok_or_else(|| WorkerError::artifact(path, format!("indices holds {i}, outside 0..{n}")))
+/// Rows of `b` int64 training-set indices, each checked to lie in `0..n`.
+pub(super) fn batches_of(bytes: &[u8], b: usize, n: usize, path: &Path) -> Result<Vec<Vec<usize>>> {
+    let index = |c: &[u8]| {
+        let i = i64::from_le_bytes(c.try_into().expect("8 bytes"));
+        usize::try_from(i)
+            .ok()
+            .filter(|&i| i < n)
+            .ok_or_else(|| WorkerError::artifact(path, format!("indices holds {i}, outside 0..{n}")))
+    };
+    bytes
+        .chunks_exact(8 * b)
+        .map(|row| row.chunks_exact(8).map(index).collect())
+        .collect()
 }
 
 /// One checkpoint as [`write`] stores it.
@@ -124,9 +133,8 @@ pub struct CheckpointFile<'a> {
 pub fn write(folder: &Path, c: &CheckpointFile) -> Result<()> {
     let dir = folder.join(CHECKPOINTS_DIR);
     std::fs::create_dir_all(&dir).map_err(|e| WorkerError::io(&dir, e))?;
-    let path = dir.join(format!("{:06}.safetensors", c.k));
+    let path = dir.join(file_name(c.k));
     let tmp = path.with_extension("safetensors.partial");
-    let le = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
     let b = c.batches.first().map_or(0, Vec::len);
     let mut owned: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![
         (
@@ -135,10 +143,10 @@ pub fn write(folder: &Path, c: &CheckpointFile) -> Result<()> {
             vec![1],
             (c.step as i64).to_le_bytes().to_vec(),
         ),
-        ("theta".into(), Dtype::F32, vec![c.theta.len()], le(c.theta)),
+        ("theta".into(), Dtype::F32, vec![c.theta.len()], f32_bytes(c.theta)),
     ];
     for (name, buf) in &c.state {
-        owned.push((format!("state.{name}"), Dtype::F32, vec![buf.len()], le(buf)));
+        owned.push((format!("state.{name}"), Dtype::F32, vec![buf.len()], f32_bytes(buf)));
     }
     if c.k > 0 {
         let idx = c
