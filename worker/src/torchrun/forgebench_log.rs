@@ -70,9 +70,6 @@ fn check(path: &Path, m: &TorchLogManifest) -> Result<()> {
 /// Reads and checks the whole log, whose manifest `m` ([`manifest`]) is already read.
 pub fn read(folder: &Path, mut m: TorchLogManifest) -> Result<TorchRun> {
     if m.format == STREAMED_FORMAT {
-        if m.batch_size == 0 {
-            return Err(WorkerError::artifact(folder.join(MANIFEST_FILE), "batch_size 0"));
-        }
         let (batches, checkpoints) = super::streamed::read(folder, &mut m)?;
         return Ok(run(folder, m, batches, checkpoints));
     }

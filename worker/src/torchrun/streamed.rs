@@ -52,6 +52,10 @@ pub fn files(folder: &Path) -> Result<Vec<PathBuf>> {
 /// Fills `m`'s steps, learning rates and checkpoint steps from the files, and returns the batches and checkpoints.
 pub fn read(folder: &Path, m: &mut TorchLogManifest) -> Result<(Vec<Vec<usize>>, Vec<Checkpoint>)> {
     let (b, dim) = (m.batch_size, m.model.dim());
+    if b == 0 {
+        let manifest = folder.join(forgebench_shared::torchrun::MANIFEST_FILE);
+        return Err(WorkerError::artifact(manifest, "batch_size 0"));
+    }
     let (mut batches, mut checkpoints, mut lr, mut marks) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for (k, path) in files(folder)?.iter().enumerate() {
         let bytes = std::fs::read(path).map_err(|e| WorkerError::io(path, e))?;
@@ -227,5 +231,10 @@ mod tests {
         refused(dir, "outside 0..10");
         std::fs::remove_file(dir.join("checkpoints/000001.safetensors")).unwrap();
         refused(dir, "000001.safetensors");
+        // A manifest of batch size 0 is named, not a division of the indices into rows of nothing.
+        let mut m = manifest();
+        m.batch_size = 0;
+        let err = read(dir, &mut m).map(|_| ()).unwrap_err().to_string();
+        assert!(err.contains("batch_size 0"), "{err}");
     }
 }
