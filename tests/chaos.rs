@@ -11,7 +11,6 @@ use std::collections::HashMap;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const PROFILE_NAMES: [&str; 3] = ["cpu-avx512", "cpu-avx2", "cpu-default"];
 const SEEDS: [u64; 3] = [11, 12, 13];
 
 /// What happens once the sweep has finished a given number of jobs.
@@ -43,15 +42,9 @@ impl Chaos {
     fn start_worker(&mut self, i: usize) -> Proc {
         self.starts += 1;
         let work = self.c.path().join("w");
-        let args = [
-            "worker",
-            "--profile",
-            PROFILE_NAMES[i],
-            "--work-dir",
-            work.to_str().expect("utf-8"),
-        ];
-        self.c
-            .spawn(&args, &format!("{}-{}.log", PROFILE_NAMES[i], self.starts))
+        let name = &profile_names()[i];
+        let args = ["worker", "--profile", name, "--work-dir", work.to_str().expect("utf-8")];
+        self.c.spawn(&args, &format!("{name}-{}.log", self.starts))
     }
 
     fn done(&self, id: &SweepId) -> HashMap<String, u32> {
@@ -149,8 +142,8 @@ fn a_sweep_survives_killed_workers_killed_coordinators_and_a_stopped_worker() {
             }
             StopWorker(i) => {
                 let path = chaos.c.path().to_string_lossy().into_owned();
-                let who = format!("{}@", PROFILE_NAMES[i]);
-                let pids = pids_with(&["forgebench-worker", "serve", &who, &path]);
+                let who = format!("{}@", profile_names()[i]);
+                let pids = root_pids_with(&["forgebench-worker", "serve", &who, &path]);
                 assert_eq!(pids.len(), 1, "one {who} worker process: {pids:?}");
                 signal("-STOP", pids[0]);
                 // Past the cluster's 4 s lease: the coordinator requeues its job; resumed, it must drop that result.

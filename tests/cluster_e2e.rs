@@ -44,7 +44,11 @@ fn up_gives_the_single_machine_matrix_bit_for_bit() {
         .expect("run up");
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "up failed: {}", String::from_utf8_lossy(&o.stderr));
-    assert!(stdout.contains("| cpu-avx512 |"), "the tables are printed:\n{stdout}");
+    let names = profile_names();
+    assert!(
+        stdout.contains(&format!("| {} |", names[0])),
+        "the tables are printed:\n{stdout}"
+    );
     assert!(out.join("report").join("index.html").exists(), "the report is written");
     let cluster = Cluster::results_matrices(&out);
     assert_eq!(cluster.len(), 1);
@@ -67,7 +71,13 @@ fn up_gives_the_single_machine_matrix_bit_for_bit() {
     assert_eq!(explained.len(), 1);
     let id = sweep_id(&c).expect("sweep").0;
     let o = c
-        .cmd(&["explain", "--sweep", &id, "--pair", "cpu-avx512,cpu-default"])
+        .cmd(&[
+            "explain",
+            "--sweep",
+            &id,
+            "--pair",
+            &format!("{},cpu-default", names[0]),
+        ])
         .output()
         .expect("explain");
     let text = String::from_utf8_lossy(&o.stdout);
@@ -103,7 +113,7 @@ fn up_gives_the_single_machine_matrix_bit_for_bit() {
     let own = cells[0][2].as_ref().expect("cell").summary.l2;
     assert_eq!((doubled.n, doubled.max), (2 * own.n, own.max));
     let o = c
-        .cmd(&["compare", "cpu-avx512", "cpu-default"])
+        .cmd(&["compare", &profile_names()[0], "cpu-default"])
         .output()
         .expect("compare");
     let text = String::from_utf8_lossy(&o.stdout);
@@ -122,7 +132,7 @@ fn a_worker_killed_mid_sweep_is_restarted_and_the_tables_stay_identical() {
     let mut up = c.spawn(&["up", "--out", out.to_str().expect("utf-8")], "up.log");
     assert!(wait_for(120, || done_jobs(&c) >= 2), "two jobs finished");
     let path = c.path().to_string_lossy().into_owned();
-    let victims = pids_with(&["forgebench-worker", "serve", "cpu-avx2@", &path]);
+    let victims = root_pids_with(&["forgebench-worker", "serve", "cpu-avx2@", &path]);
     let lines: Vec<String> = victims.iter().map(|p| cmdline(*p)).collect();
     assert_eq!(victims.len(), 1, "one cpu-avx2 worker process: {lines:#?}");
     let total = sweep_id(&c)
@@ -154,7 +164,7 @@ fn a_coordinator_killed_mid_sweep_resumes_without_redoing_finished_jobs() {
     );
     let work = c.path().join("w");
     let mut workers = Vec::new();
-    for p in ["cpu-avx512", "cpu-avx2", "cpu-default"] {
+    for p in &profile_names() {
         let args = ["worker", "--profile", p, "--work-dir", work.to_str().expect("utf-8")];
         workers.push(c.spawn(&args, &format!("{p}.log")));
     }
@@ -215,12 +225,14 @@ fn a_coordinator_killed_mid_sweep_resumes_without_redoing_finished_jobs() {
 }
 
 #[test]
-fn up_gives_a_torchscript_models_single_machine_matrix_bit_for_bit() {
+fn up_gives_a_torchscript_models_single_machine_matrix_bit_for_bit_and_its_shuffles_and_forged_step() {
     let _g = serial();
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/data/models/lenet5.pt");
     let optimizer = r#"{"kind":"sgd","momentum":0.9,"dampening":0.0,"nesterov":false,"weight_decay":0.0001}"#;
     let c = Cluster::new(&format!(
-        "experiments = [\"reproduction\"]\nbatch_sizes = [16]\nseeds = [4]\ntriples = 2\ndevices = \"all\"\n\
+        "experiments = [\"reproduction\", \"shuffle\", \"greedy\", \"local\", \"adam\"]\nbatch_sizes = [16]\n\
+         seeds = [4]\ntriples = 2\ndevices = \"all\"\nshuffles = 3\nforge_pool = 24\nforge_candidates = 4\n\
+         local_moves = 1\nadam_iterations = 3\n\
          torch_models = [{{ file = {model:?}, optimizer = {{ kind = \"sgd\", momentum = 0.9, weight_decay = 0.0001 \
          }} }}]\n"
     ));
@@ -258,7 +270,51 @@ fn up_gives_a_torchscript_models_single_machine_matrix_bit_for_bit() {
         }
     }
     assert_eq!(cell(&cluster, "cpu-avx2", "cpu-avx2"), 0f64.to_bits());
-    assert!(f64::from_bits(cell(&cluster, "cpu-avx512", "cpu-default")) > 0.0);
+    assert!(f64::from_bits(cell(&cluster, &profile_names()[0], "cpu-default")) > 0.0);
     let report = std::fs::read_to_string(out.join("report").join("tables").join("torch-matrices.md")).expect("md");
     assert!(report.contains("torch-lenet5-mnist-b16-s4"), "{report}");
+    let json_files = |sub: &str| -> Vec<serde_json::Value> {
+        let mut v: Vec<_> = std::fs::read_dir(out.join("results").join(sub))
+            .expect(sub)
+            .map(|e| e.expect("entry").path())
+            .collect();
+        v.sort();
+        v.iter()
+            .map(|p| serde_json::from_str(&std::fs::read_to_string(p).expect("read")).expect("json"))
+            .collect()
+    };
+    let shuffles = json_files("torch-shuffle");
+    assert_eq!(shuffles.len(), single.devices.len(), "a shuffle per device");
+    assert!(shuffles.iter().all(|s| s["errors"].as_array().map(Vec::len) == Some(3)));
+    let forged = json_files("torch-forge");
+    assert_eq!(
+        forged.len(),
+        1,
+        "step 0 of the first device's log (two steps: one forgeable)"
+    );
+    let f: forgebench_shared::torch_forge::TorchForgeReport =
+        serde_json::from_value(forged[0].clone()).expect("report");
+    // The first device replays its own log's batch bit for bit; every attack lands above the whole matrix.
+    assert_eq!(f.benign.l2, 0.0, "{:?}", f.benign);
+    let benign = cluster.l2_max.iter().flatten().copied().fold(0.0, f64::max);
+    let (greedy, local) = (f.greedy.expect("greedy"), f.local.expect("local"));
+    let synthetic = f.synthetic.expect("synthetic");
+    assert!(
+        local.error.l2 <= greedy.error.l2,
+        "{} > {}",
+        local.error.l2,
+        greedy.error.l2
+    );
+    for (arm, l2) in [
+        ("greedy", greedy.error.l2),
+        ("local", local.error.l2),
+        ("synthetic", synthetic.error.l2),
+    ] {
+        assert!(l2 > 100.0 * benign, "{arm}: {l2} against the largest benign {benign}");
+    }
+    let runs = std::fs::read_to_string(out.join("report").join("tables").join("runs.md")).expect("runs.md");
+    assert!(
+        runs.contains("forging one step against the run's own optimiser"),
+        "{runs}"
+    );
 }

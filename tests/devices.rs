@@ -4,7 +4,7 @@
 //! runs per device and gives the exhaustive tables bit for bit.
 mod e2e;
 
-use e2e::{assert_same_cells, bin_dir, wait_for, Cluster, Proc};
+use e2e::{assert_same_cells, bin_dir, profile_names, wait_for, Cluster, Proc};
 use forgebench_shared::ids::SweepId;
 use forgebench_shared::tables::CrossDeviceMatrix;
 use std::process::Command;
@@ -64,7 +64,7 @@ fn a_second_host_is_a_second_device_and_linear_tables_equal_exhaustive_ones() {
     .expect("write sweep");
     let exhaustive = submit(&c, &["--file", exhaustive_file.to_str().expect("utf-8")]);
     let mut workers: Vec<Proc> = Vec::new();
-    for p in ["cpu-avx512", "cpu-avx2", "cpu-default"] {
+    for p in &profile_names() {
         let work = c.path().join(format!("w-{p}"));
         let args = ["worker", "--profile", p, "--work-dir", work.to_str().expect("utf-8")];
         workers.push(c.spawn(&args, &format!("{p}.log")));
@@ -128,5 +128,5 @@ fn a_second_host_is_a_second_device_and_linear_tables_equal_exhaustive_ones() {
     let other: Vec<_> = listed.iter().filter(|d| d["profile"]["name"] != "cpu-avx2").collect();
     assert!(other.iter().all(|d| d["class"] != avx2[0]["class"]), "{listed:?}");
     let off = lin[0].cells[0][2].as_ref().expect("cell").summary.l2.max;
-    assert!(off > 0.0, "cpu-avx512 and cpu-avx2 differ ({off})");
+    assert!(off > 0.0, "{} and cpu-default differ ({off})", profile_names()[0]);
 }

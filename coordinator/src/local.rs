@@ -110,6 +110,8 @@ pub struct Supervisor {
     stop: Arc<AtomicBool>,
     restarts: Arc<AtomicU32>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Each task's profile.
+    names: Vec<String>,
 }
 
 impl Supervisor {
@@ -118,7 +120,7 @@ impl Supervisor {
         std::fs::create_dir_all(log_dir).map_err(|e| CoordError::io(log_dir, e))?;
         let stop = Arc::new(AtomicBool::new(false));
         let restarts = Arc::new(AtomicU32::new(0));
-        let mut tasks = Vec::new();
+        let (mut tasks, mut names) = (Vec::new(), Vec::new());
         for p in profiles {
             let host = hostname();
             let name = format!("{}@{host}", p.name);
@@ -126,11 +128,17 @@ impl Supervisor {
             let log = log_dir.join(format!("{}.log", p.name));
             let (stop, restarts) = (stop.clone(), restarts.clone());
             let profile = p.name.clone();
+            names.push(p.name.clone());
             tasks.push(tokio::spawn(async move {
                 keep_alive(cmd, profile, log, stop, restarts, max_restarts).await
             }));
         }
-        Ok(Supervisor { stop, restarts, tasks })
+        Ok(Supervisor {
+            stop,
+            restarts,
+            tasks,
+            names,
+        })
     }
 
     /// How many times a worker was restarted.
@@ -141,6 +149,16 @@ impl Supervisor {
     /// Whether every worker has stopped for good (each exhausted its restarts).
     pub fn gave_up(&self) -> bool {
         self.tasks.iter().all(|t| t.is_finished())
+    }
+
+    /// The profiles whose worker has stopped for good.
+    pub fn stopped(&self) -> Vec<&str> {
+        self.tasks
+            .iter()
+            .zip(&self.names)
+            .filter(|(t, _)| t.is_finished())
+            .map(|(_, n)| n.as_str())
+            .collect()
     }
 
     /// Stops every worker and waits for them.

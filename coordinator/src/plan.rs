@@ -21,7 +21,7 @@ use forgebench_shared::config::Verification;
 use forgebench_shared::config::{ExperimentKind, SweepConfig};
 use forgebench_shared::experiment::{Arithmetic, ReproSpec};
 use forgebench_shared::ids::{ArtifactId, DeviceId, JobId, SweepId};
-use forgebench_shared::jobs::{ForgeSpec, JobSpec, PolSpec, TorchSpec};
+use forgebench_shared::jobs::{ForgeSpec, JobSpec, PolSpec, TorchForgeSpec, TorchSpec};
 use forgebench_shared::profile::DeviceProfile;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -87,6 +87,11 @@ pub enum ArtifactJob {
         /// The device that replays it, likewise.
         verifier: String,
     },
+    /// Forge one step of a TorchScript model's folder log.
+    TorchForge {
+        /// The attack and the run it forges.
+        spec: TorchForgeSpec,
+    },
 }
 
 impl ArtifactJob {
@@ -106,6 +111,10 @@ impl ArtifactJob {
                 spec: spec.clone(),
                 log,
                 writer: writer.clone(),
+            },
+            ArtifactJob::TorchForge { spec } => JobSpec::TorchForge {
+                spec: spec.clone(),
+                log,
             },
         }
     }
@@ -189,9 +198,7 @@ pub fn expand(sweep: &SweepId, cfg: &SweepConfig, profiles: &[DeviceProfile], de
             }
         }
     }
-    if cfg.experiments.contains(&ExperimentKind::Reproduction) {
-        torch::expand(sweep, cfg, devices, &mut jobs);
-    }
+    torch::expand(sweep, cfg, first, devices, &mut jobs);
     jobs
 }
 

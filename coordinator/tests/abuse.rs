@@ -14,7 +14,7 @@ use forgebench_proto::v1::{self as pb, report_request::Outcome};
 use forgebench_shared::config::SweepConfig;
 use forgebench_shared::content::id_of_bytes;
 use forgebench_shared::jobs::{ArtifactRef, JobOutcome};
-use forgebench_shared::profile::default_cpu_profiles;
+use forgebench_shared::profile::default_cpu_profiles_for;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
@@ -29,7 +29,7 @@ async fn timed_sweep(dir: &std::path::Path) -> Duration {
     let started = Instant::now();
     let (id, _, _) = coord.submit(&sweep()).expect("submit");
     let mut tasks = Vec::new();
-    for p in default_cpu_profiles() {
+    for p in default_cpu_profiles_for(None) {
         let (d, name) = (dir.join(&p.name), format!("{}-w", p.name));
         tasks.push(tokio::spawn(fake_worker(
             target(&running),
@@ -89,7 +89,7 @@ async fn idle_connections_on_every_port_do_not_stall_a_sweep() {
     let started = Instant::now();
     let (id, _, _) = coord.submit(&sweep()).expect("submit");
     let mut tasks = Vec::new();
-    for p in default_cpu_profiles() {
+    for p in default_cpu_profiles_for(None) {
         let (wd, name) = (d.join(&p.name), format!("{}-w", p.name));
         tasks.push(tokio::spawn(fake_worker(
             target(&running),
@@ -255,7 +255,7 @@ async fn malformed_and_mismatched_results_are_refused_and_retried() {
     let one =
         SweepConfig::from_toml_str(&SWEEP.replace("devices = \"all\"", "devices = [\"cpu-avx512\"]")).expect("sweep");
     let (id, _, _) = coord.submit(&one).expect("submit");
-    let p = default_cpu_profiles().remove(0);
+    let p = default_cpu_profiles_for(None).remove(0);
     let mut c = client(&running, TOKEN).await;
     let w = register(&mut c, &p, "w").await.expect("register");
 
@@ -349,7 +349,7 @@ async fn a_restarted_coordinator_keeps_the_running_lease() {
     let one =
         SweepConfig::from_toml_str(&SWEEP.replace("devices = \"all\"", "devices = [\"cpu-avx512\"]")).expect("sweep");
     let (id, _, _) = coord.submit(&one).expect("submit");
-    let p = default_cpu_profiles().remove(0);
+    let p = default_cpu_profiles_for(None).remove(0);
     let mut c = client(&running, TOKEN).await;
     let w = register(&mut c, &p, "w").await.expect("register");
     let job = lease(&mut c, &w).await;

@@ -9,7 +9,7 @@ use forgebench_proto::v1 as pb;
 use forgebench_shared::config::SweepConfig;
 use forgebench_shared::content::id_of_bytes;
 use forgebench_shared::measures::Measure;
-use forgebench_shared::profile::{default_cpu_profiles, DeviceProfile};
+use forgebench_shared::profile::{default_cpu_profiles_for, DeviceProfile};
 
 fn sweep() -> SweepConfig {
     SweepConfig::from_toml_str(SWEEP).expect("valid sweep")
@@ -22,7 +22,7 @@ async fn run_workers(
     max: usize,
 ) {
     let mut tasks = Vec::new();
-    for p in default_cpu_profiles() {
+    for p in default_cpu_profiles_for(None) {
         let d = dir.join(&p.name);
         let name = format!("{}-w", p.name);
         tasks.push(tokio::spawn(fake_worker(target(running), p, name, d, b, max)));
@@ -56,7 +56,7 @@ async fn fake_workers_fill_the_matrix() {
         let t = target(&running);
         async move {
             let mut tasks = Vec::new();
-            for p in default_cpu_profiles() {
+            for p in default_cpu_profiles_for(None) {
                 tasks.push(tokio::spawn(fake_worker(
                     t.clone(),
                     p.clone(),
@@ -105,7 +105,7 @@ async fn expired_lease_is_requeued_to_a_new_worker() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (coord, running) = coordinator(dir.path(), 400, 3).await;
     let (sweep_id, _, _) = coord.submit(&sweep()).expect("submit");
-    let avx2 = default_cpu_profiles()
+    let avx2 = default_cpu_profiles_for(None)
         .into_iter()
         .find(|p| p.name == "cpu-avx2")
         .expect("profile");

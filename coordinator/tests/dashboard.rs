@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use forgebench_shared::config::SweepConfig;
-use forgebench_shared::profile::default_cpu_profiles;
+use forgebench_shared::profile::default_cpu_profiles_for;
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -127,11 +127,11 @@ async fn the_dashboard_in_chromium() {
     // A running sweep: all three devices registered, only cpu-avx512 working, and only two jobs.
     let sweep = SweepConfig::from_toml_str(SWEEP).expect("sweep");
     let (id, _, _) = coord.submit(&sweep).expect("submit");
-    for p in default_cpu_profiles() {
+    for p in default_cpu_profiles_for(None) {
         let mut c = client(&running, TOKEN).await;
         register(&mut c, &p, &format!("{}-w", p.name)).await.expect("register");
     }
-    let first = default_cpu_profiles().remove(0);
+    let first = default_cpu_profiles_for(None).remove(0);
     let dirp = dir.path().join(&first.name);
     fake_worker(
         target(&running),
@@ -158,7 +158,7 @@ async fn the_dashboard_in_chromium() {
 
     // The sweep completes: every cell computed, the report linked and served.
     let mut tasks = Vec::new();
-    for p in default_cpu_profiles() {
+    for p in default_cpu_profiles_for(None) {
         let dirp = dir.path().join(format!("{}-2", p.name));
         tasks.push(tokio::spawn(fake_worker(
             target(&running),

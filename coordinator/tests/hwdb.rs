@@ -11,7 +11,7 @@ use forgebench_coordinator::report::{write_results, Named, Results};
 use forgebench_shared::config::SweepConfig;
 use forgebench_shared::ids::DeviceId;
 use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
-use forgebench_shared::profile::default_cpu_profiles;
+use forgebench_shared::profile::default_cpu_profiles_for;
 use forgebench_shared::tables::{Cell, CrossDeviceMatrix, DeviceLabel};
 
 fn sweep(name: &str, devices: &str, seed: u64) -> SweepConfig {
@@ -38,7 +38,7 @@ fn summary(values: &[f64]) -> MeasureSummary {
 
 /// A matrix from another lab over all three built-in profiles, with values unlike the fake workers'.
 fn other_lab(like: &CrossDeviceMatrix) -> CrossDeviceMatrix {
-    let devices: Vec<DeviceLabel> = default_cpu_profiles()
+    let devices: Vec<DeviceLabel> = default_cpu_profiles_for(None)
         .into_iter()
         .map(|p| DeviceLabel {
             fingerprint: fingerprint(&p.name),
@@ -86,7 +86,7 @@ async fn sweeps_and_an_import_pool_into_one_table() {
         .submit(&sweep("second", "[\"cpu-avx2\", \"cpu-default\"]", 1))
         .expect("submit");
     let mut tasks = Vec::new();
-    for p in default_cpu_profiles() {
+    for p in default_cpu_profiles_for(None) {
         let d = dir.path().join(&p.name);
         tasks.push(tokio::spawn(fake_worker(
             target(&running),

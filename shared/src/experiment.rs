@@ -64,10 +64,18 @@ impl fmt::Display for ModelKind {
 impl std::str::FromStr for ModelKind {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        ModelKind::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| format!("unknown model {s:?} (expected one of logreg, logreg-bias, lenet5, vggmini)"))
+        ModelKind::ALL.into_iter().find(|m| m.name() == s).ok_or_else(|| {
+            if s.ends_with(".pt") {
+                format!(
+                    "{s:?} is a TorchScript file, and this command takes a built-in model (logreg, logreg-bias, \
+                         lenet5, vggmini): a TorchScript model's log is written by `pol-train --model FILE.pt`, \
+                         replayed by `verify --log FOLDER` or `pol-verify --log FOLDER`, and its cross-device matrix \
+                         computed by `torch-matrix --model FILE.pt`"
+                )
+            } else {
+                format!("unknown model {s:?} (expected one of logreg, logreg-bias, lenet5, vggmini)")
+            }
+        })
     }
 }
 

@@ -38,6 +38,28 @@ impl TorchSpec {
     }
 }
 
+/// Forging one step of a TorchScript model's log (a sweep's training run on its first device) against the run's
+/// own optimiser: greedy search (naive scoring), local search from its batch, and optimisation forging of a
+/// synthetic batch (Adam through the module's double backward), each arm run when its size is above 0.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TorchForgeSpec {
+    /// The training run forged.
+    pub run: TorchSpec,
+    /// The step i (theta_i to theta_{i+1}).
+    pub step: usize,
+    /// Pool of real examples the searches draw from, outside the logged batch (0: no search).
+    pub pool: usize,
+    /// Greedy candidates M.
+    pub candidates: usize,
+    /// Local search's accepted swaps at most (0: none).
+    pub local_moves: usize,
+    /// Adam iterations of optimisation forging (0: none).
+    pub synthetic_iterations: usize,
+    /// Synthetic inputs kept in the data's range and labels on the simplex.
+    pub projected: bool,
+}
+
 /// Batch-shuffle experiment (the paper's Figure 4): one batch, `shuffles` random orders of it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -342,6 +364,10 @@ pub enum JobSpec {
         log: ArtifactId,
         writer: String,
     },
+    /// Batch-shuffle errors of a TorchScript model at the file's own parameters (plain SGD, as Figure 4).
+    TorchShuffle { spec: TorchSpec, shuffles: usize },
+    /// Forging of one step of the packed folder log `log` of `spec.run`.
+    TorchForge { spec: TorchForgeSpec, log: ArtifactId },
 }
 
 impl JobSpec {
@@ -360,6 +386,8 @@ impl JobSpec {
             JobSpec::Trace { .. } => "trace",
             JobSpec::TorchTrain { .. } => "torch-train",
             JobSpec::TorchVerify { .. } => "torch-verify",
+            JobSpec::TorchShuffle { .. } => "torch-shuffle",
+            JobSpec::TorchForge { .. } => "torch-forge",
         }
     }
     /// Artifacts the job needs before it can run.
@@ -368,7 +396,8 @@ impl JobSpec {
             JobSpec::VerifyLog { log, .. }
             | JobSpec::PolVerify { log, .. }
             | JobSpec::Forge { log, .. }
-            | JobSpec::TorchVerify { log, .. } => vec![log],
+            | JobSpec::TorchVerify { log, .. }
+            | JobSpec::TorchForge { log, .. } => vec![log],
             _ => vec![],
         }
     }

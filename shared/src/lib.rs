@@ -10,6 +10,7 @@ pub mod device;
 pub mod error;
 pub mod experiment;
 pub mod fingerprint;
+pub mod host_cpu;
 pub mod ids;
 pub mod jobs;
 pub mod ks;

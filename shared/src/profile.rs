@@ -325,9 +325,9 @@ pub fn parse_profile_toml(text: &str) -> Result<DeviceProfile> {
     Ok(p)
 }
 
-/// The built-in CPU profiles that differ numerically on x86-64 (one thread each, so they also run side by side):
-/// AVX-512 kernels, AVX2 kernels, and the portable default kernels with oneDNN off.
-pub fn default_cpu_profiles() -> Vec<DeviceProfile> {
+/// Every built-in CPU profile: AVX-512 kernels, AVX2 kernels, AVX2 kernels with MKL in its compatible
+/// (conditional numerical reproducibility) code path, and the portable default kernels with oneDNN off.
+pub fn builtin_cpu_profiles() -> Vec<DeviceProfile> {
     // Each sets all three libraries' ISA alike (ATen's kernels, oneDNN's convolutions, MKL's GEMMs): a profile
     // named for an ISA runs on that ISA throughout, not ATen on AVX2 beside oneDNN and MKL on AVX-512.
     let mk = |name: &str, aten: &str, dnnl: &str, mkl: &str, onednn: Option<bool>| {
@@ -339,11 +339,35 @@ pub fn default_cpu_profiles() -> Vec<DeviceProfile> {
         p.cpu.onednn = onednn;
         p
     };
+    let mut compat = mk("cpu-compat", "avx2", "AVX2", "AVX2", None);
+    compat.cpu.mkl_cbwr = Some("COMPATIBLE".into());
     vec![
         mk("cpu-avx512", "avx512", "AVX512_CORE", "AVX512", None),
         mk("cpu-avx2", "avx2", "AVX2", "AVX2", None),
+        compat,
         mk("cpu-default", "default", "SSE41", "SSE4_2", Some(false)),
     ]
+}
+
+/// Three built-in CPU profiles that differ numerically on this machine (one thread each, so they also run side by
+/// side): AVX-512, AVX2 and the portable default kernels where the CPU has AVX-512; where it has not (AVX-512
+/// kernels would die of an illegal instruction), MKL's compatible path on AVX2 takes AVX-512's place.
+pub fn default_cpu_profiles() -> Vec<DeviceProfile> {
+    default_cpu_profiles_for(crate::host_cpu::HostCpu::read().as_ref())
+}
+
+/// [`default_cpu_profiles`] for `host` (None: a CPU that cannot be read, taken to run them all).
+pub fn default_cpu_profiles_for(host: Option<&crate::host_cpu::HostCpu>) -> Vec<DeviceProfile> {
+    let first = if host.is_none_or(|h| h.runs_capability("avx512")) {
+        "cpu-avx512"
+    } else {
+        "cpu-compat"
+    };
+    let all = builtin_cpu_profiles();
+    [first, "cpu-avx2", "cpu-default"]
+        .iter()
+        .filter_map(|n| all.iter().find(|p| p.name == *n).cloned())
+        .collect()
 }
 
 /// A CPU profile named `name` that matches the current process environment, for ad-hoc runs without a profile.

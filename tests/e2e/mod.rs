@@ -58,7 +58,7 @@ impl Cluster {
              ledger = \"{d}/ledger.sqlite\"\nlease_seconds = 4.0\nheartbeat_seconds = 0.5\nmax_attempts = 3\n\
              {coordinator_keys}\n{profiles}\n[[sweep]]\nname = \"s\"\n{sweep_body}\n{tables}",
             d = dir.path().display(),
-            profiles = PROFILES
+            profiles = profiles_toml()
         );
         std::fs::write(dir.path().join("cluster.toml"), toml).expect("write cluster.toml");
         Cluster { dir, port }
@@ -119,13 +119,43 @@ impl Drop for Cluster {
     }
 }
 
-/// The three CPU profiles of the checked-in cluster.toml.
-pub const PROFILES: &str = "[[profile]]\nname = \"cpu-avx512\"\ndevice = \"cpu\"\n[profile.cpu]\n\
-    aten_cpu_capability = \"avx512\"\ndnnl_max_cpu_isa = \"AVX512_CORE\"\nmkl_enable_instructions = \"AVX512\"\n\
-    threads = 1\n[[profile]]\nname = \"cpu-avx2\"\ndevice = \"cpu\"\n[profile.cpu]\naten_cpu_capability = \"avx2\"\n\
-    dnnl_max_cpu_isa = \"AVX2\"\nmkl_enable_instructions = \"AVX2\"\nthreads = 1\n[[profile]]\nname = \"cpu-default\"\n\
-    device = \"cpu\"\n[profile.cpu]\naten_cpu_capability = \"default\"\ndnnl_max_cpu_isa = \"SSE41\"\n\
-    mkl_enable_instructions = \"SSE4_2\"\nthreads = 1\nonednn = false\n";
+/// This machine's three CPU profiles (`default_cpu_profiles`): cpu-avx512 where the CPU has AVX-512, else
+/// cpu-compat (AVX-512 kernels would die of an illegal instruction), then cpu-avx2 and cpu-default.
+pub fn profile_names() -> Vec<String> {
+    forgebench_shared::profile::default_cpu_profiles()
+        .into_iter()
+        .map(|p| p.name)
+        .collect()
+}
+
+/// Those profiles as cluster.toml's `[[profile]]` tables.
+pub fn profiles_toml() -> String {
+    let mut s = String::new();
+    for p in forgebench_shared::profile::default_cpu_profiles() {
+        let c = &p.cpu;
+        s.push_str(&format!(
+            "[[profile]]\nname = {:?}\ndevice = \"cpu\"\n[profile.cpu]\n",
+            p.name
+        ));
+        for (k, v) in [
+            ("aten_cpu_capability", &c.aten_cpu_capability),
+            ("dnnl_max_cpu_isa", &c.dnnl_max_cpu_isa),
+            ("mkl_enable_instructions", &c.mkl_enable_instructions),
+            ("mkl_cbwr", &c.mkl_cbwr),
+        ] {
+            if let Some(v) = v {
+                s.push_str(&format!("{k} = {v:?}\n"));
+            }
+        }
+        if let Some(t) = c.threads {
+            s.push_str(&format!("threads = {t}\n"));
+        }
+        if let Some(o) = c.onednn {
+            s.push_str(&format!("onednn = {o}\n"));
+        }
+    }
+    s
+}
 
 /// A child process killed (SIGKILL) when dropped, so a failing test leaves nothing behind.
 pub struct Proc(pub Child);
@@ -165,7 +195,6 @@ pub fn kill9(pid: u32) {
     assert!(ok.success(), "kill -9 {pid}");
 }
 
-/// Pids of processes whose command line contains every one of `parts`.
 /// A process's command line, arguments joined by spaces (empty when it is gone).
 pub fn cmdline(pid: u32) -> String {
     std::fs::read(format!("/proc/{pid}/cmdline"))
@@ -189,6 +218,22 @@ pub fn pids_with(parts: &[&str]) -> Vec<u32> {
         }
     }
     out
+}
+
+/// Like [`pids_with`], less the processes whose parent matches too: a worker forks a child for each `run-job`,
+/// and until that child execs it carries its parent's command line, so it would be counted as a second worker.
+pub fn root_pids_with(parts: &[&str]) -> Vec<u32> {
+    let all = pids_with(parts);
+    all.iter()
+        .copied()
+        .filter(|p| parent(*p).is_none_or(|pp| !all.contains(&pp)))
+        .collect()
+}
+
+/// A process's parent pid, from `/proc/PID/stat` (whose second field, the name, may hold spaces: read after its `)`).
+fn parent(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Polls `cond` every 50 ms for up to `secs` seconds.

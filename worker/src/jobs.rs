@@ -183,6 +183,17 @@ pub fn execute(ctx: &JobContext, spec: &JobSpec, inputs: &HashMap<ArtifactId, Pa
                 vec![],
             )
         }
+        JobSpec::TorchShuffle { spec, shuffles } => (
+            to_json(&crate::torchrun::job::shuffle_job(ctx, spec, *shuffles, device)?)?,
+            vec![],
+        ),
+        JobSpec::TorchForge { spec, log } => {
+            let packed = input(inputs, log)?;
+            (
+                to_json(&crate::torchrun::job::forge_job(ctx, spec, packed, device)?)?,
+                vec![],
+            )
+        }
     };
     let outcome = JobOutcome {
         result,

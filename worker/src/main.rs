@@ -3,7 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use forgebench_shared::experiment::Precision;
-use forgebench_shared::profile::{default_cpu_profiles, DeviceProfile};
+use forgebench_shared::profile::{builtin_cpu_profiles, default_cpu_profiles, DeviceProfile};
 use forgebench_worker::cli::{benign_cmd, explain, matrix, oneshot, ProcessArgs};
 use std::path::PathBuf;
 
@@ -72,7 +72,7 @@ enum Command {
     Matrix {
         #[command(flatten)]
         repro: oneshot::ReproArgs,
-        /// Profile names among the built-in CPU profiles (default: all of them).
+        /// Profile names among the built-in CPU profiles (default: the three that differ on this machine).
         #[arg(long, value_delimiter = ',')]
         profiles: Vec<String>,
         /// Processes at a time.
@@ -86,7 +86,7 @@ enum Command {
     TorchMatrix {
         #[command(flatten)]
         train: forgebench_worker::cli::benign::PolArgs,
-        /// Profile names among the built-in CPU profiles (default: all of them).
+        /// Profile names among the built-in CPU profiles (default: the three that differ on this machine).
         #[arg(long, value_delimiter = ',')]
         profiles: Vec<String>,
         /// Processes at a time.
@@ -109,7 +109,7 @@ enum Command {
     Explain {
         #[command(flatten)]
         repro: oneshot::ReproArgs,
-        /// The two profiles, among the built-in CPU profiles, e.g. cpu-avx512,cpu-default.
+        /// The two profiles, among the built-in CPU profiles, e.g. cpu-avx2,cpu-default.
         #[arg(long, value_delimiter = ',', required = true)]
         pair: Vec<String>,
         /// Which triple.
@@ -133,10 +133,10 @@ fn parse_precision(s: &str) -> Result<Precision, String> {
 }
 
 fn pick_profiles(names: &[String]) -> anyhow::Result<Vec<DeviceProfile>> {
-    let all = default_cpu_profiles();
     if names.is_empty() {
-        return Ok(all);
+        return Ok(default_cpu_profiles());
     }
+    let all = builtin_cpu_profiles();
     names
         .iter()
         .map(|n| {

@@ -76,8 +76,8 @@ fn lenet_update_is_repeatable_per_profile_and_differs_across_profiles() {
 
 #[test]
 fn onednn_switch_changes_lenet_but_not_logreg() {
-    let on = profile("onednn-on", "avx512", Some(true));
-    let off = profile("onednn-off", "avx512", Some(false));
+    let on = profile("onednn-on", "avx2", Some(true));
+    let off = profile("onednn-off", "avx2", Some(false));
     let gap_lenet = l2(&update(&on, "lenet5", "x"), &update(&off, "lenet5", "x"));
     let gap_logreg = l2(&update(&on, "logreg", "x"), &update(&off, "logreg", "x"));
     assert!(

@@ -7,7 +7,7 @@ use super::serve::open_coordinator;
 use crate::error::{CoordError, Result};
 use crate::local::{Supervisor, WorkerLaunch};
 use clap::Args;
-use forgebench_shared::config::ClusterConfig;
+use forgebench_shared::config::{ClusterConfig, DeviceSelection, SweepConfig};
 use forgebench_shared::ids::SweepId;
 use forgebench_shared::measures::Measure;
 use std::path::PathBuf;
@@ -46,7 +46,10 @@ pub fn run(cfg: &ClusterConfig, a: &UpArgs) -> Result<()> {
         .as_deref()
         .or(cfg.default_sweep.as_deref())
         .ok_or_else(|| CoordError::Invalid("no --sweep given and cluster.toml has no default_sweep".into()))?;
-    let sweep = cfg.sweep(name)?.clone();
+    let mut sweep = cfg.sweep(name)?.clone();
+    if !a.no_workers {
+        sweep = runnable_here(cfg, sweep, &a.profiles)?;
+    }
     let token = super::token(cfg, true)?;
     let coord = open_coordinator(cfg)?;
     let (id, jobs, existed) = coord.submit(&sweep)?;
@@ -74,7 +77,7 @@ pub fn run(cfg: &ClusterConfig, a: &UpArgs) -> Result<()> {
             Some(start_workers(cfg, a, &coord, &id, running.addr())?)
         };
         let slurm_watcher = super::watcher::start(cfg, &coord);
-        let outcome = watch(&coord, &id, workers.as_ref()).await;
+        let outcome = watch(&coord, &id, workers.as_ref(), &a.out.join("logs")).await;
         if let Some(w) = slurm_watcher {
             w.finish(&coord, cfg);
         }
@@ -92,6 +95,31 @@ pub fn run(cfg: &ClusterConfig, a: &UpArgs) -> Result<()> {
         running.shutdown().await?;
         finished
     })
+}
+
+/// The sweep as this machine's local workers can run it: the profiles its CPU cannot run (AVX-512 kernels on an
+/// AVX2 CPU) left out of the sweep's devices, each named with why; an error if `only` names one or none is left.
+fn runnable_here(cfg: &ClusterConfig, mut sweep: SweepConfig, only: &[String]) -> Result<SweepConfig> {
+    let covered = sweep.devices.select(&cfg.profiles, |_| Vec::new())?;
+    let all = covered.len();
+    let mut keep = Vec::new();
+    for p in covered {
+        match forgebench_shared::host_cpu::problem_here(&p) {
+            Some(why) if only.contains(&p.name) => return Err(CoordError::Invalid(why)),
+            Some(why) => eprintln!("leaving {} out of this run: {why}", p.name),
+            None => keep.push(p.name),
+        }
+    }
+    if keep.is_empty() {
+        return Err(CoordError::Invalid(format!(
+            "sweep {}: this machine's CPU runs none of its profiles",
+            sweep.name
+        )));
+    }
+    if keep.len() < all {
+        sweep.devices = DeviceSelection::Select(keep);
+    }
+    Ok(sweep)
 }
 
 fn start_workers(
@@ -124,8 +152,14 @@ fn start_workers(
 }
 
 /// Shows progress until the sweep is complete; Ctrl-C stops early (the ledger keeps what is done).
-async fn watch(coord: &crate::service::Coordinator, id: &SweepId, workers: Option<&Supervisor>) -> Result<()> {
+async fn watch(
+    coord: &crate::service::Coordinator,
+    id: &SweepId,
+    workers: Option<&Supervisor>,
+    logs: &std::path::Path,
+) -> Result<()> {
     let mut live = Live::new(coord.ledger().sweep_status(id)?.total());
+    let mut idle_since: Option<std::time::Instant> = None;
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
     loop {
@@ -140,6 +174,24 @@ async fn watch(coord: &crate::service::Coordinator, id: &SweepId, workers: Optio
             return Err(CoordError::Process(
                 "every local worker stopped for good; see the logs, then rerun `forgebench up` to resume".into(),
             ));
+        }
+        // A worker that stopped for good leaves its device's jobs unrun: once nothing else runs, nothing will.
+        let stopped = workers.map(|w| w.stopped()).unwrap_or_default();
+        idle_since = match (stopped.is_empty(), s.counts[1], idle_since) {
+            (false, 0, None) => Some(std::time::Instant::now()),
+            (false, 0, Some(t)) => Some(t),
+            _ => None,
+        };
+        if idle_since.is_some_and(|t| t.elapsed() > Duration::from_secs(5)) {
+            live.finish();
+            return Err(CoordError::Process(format!(
+                "the local worker of {} stopped for good (see its log under {}) and nothing else is running; {} \
+                 of {} jobs are done and kept in the ledger: fix the cause, then rerun `forgebench up` to resume",
+                stopped.join(", "),
+                logs.display(),
+                s.counts[2],
+                s.total()
+            )));
         }
         tokio::select! {
             _ = &mut ctrl_c => {
@@ -173,6 +225,7 @@ fn finish(coord: &crate::service::Coordinator, id: &SweepId, a: &UpArgs) -> Resu
             println!();
         }
     }
+    print!("{}", crate::report::torch_runs::forge_markdown(&results));
     eprintln!(
         "sweep {id}: {} done, {} failed, {:.1} s of compute",
         s.counts[2], s.counts[3], s.compute_seconds

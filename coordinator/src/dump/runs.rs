@@ -13,6 +13,8 @@ use forgebench_shared::results::{
     AdamReport, DomainReport, ExactArmCheck, ForgeReport, ImageBatch, PolVerifyReport, Prop2Report, ShuffleReport,
 };
 use forgebench_shared::tables::AttackRow;
+use forgebench_shared::torch_forge::TorchForgeReport;
+use forgebench_shared::torch_shuffle::TorchShuffleReport;
 use forgebench_shared::torchrun::TorchRunReport;
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -177,6 +179,31 @@ pub(super) fn collect(
                 && r.intervals.len() == spec.steps;
             check(j, same, &r.verifier)?;
             super::torch::put(results, spec, (writer, verifier), &r);
+        }
+        Plan::Ready {
+            job: JobSpec::TorchShuffle { spec, shuffles },
+        } => {
+            let r: TorchShuffleReport = parse(j, o)?;
+            let same = r.model.sha256 == spec.model_sha256
+                && r.dataset.kind == spec.dataset
+                && (r.batch_size, r.seed, r.errors.len()) == (spec.batch_size, spec.seed, *shuffles);
+            check(j, same, &r.provenance)?;
+            push_unique(&mut results.torch_shuffle, name, r);
+        }
+        Plan::NeedsArtifact {
+            job: ArtifactJob::TorchForge { spec },
+            ..
+        } => {
+            let r: TorchForgeReport = parse(j, o)?;
+            let run = &spec.run;
+            let same = r.model.sha256 == run.model_sha256
+                && r.dataset.kind == run.dataset
+                && r.optimizer == run.optimizer
+                && (r.step, r.batch_size, r.pool) == (spec.step, run.batch_size, spec.pool)
+                && r.synthetic.as_ref().map(|a| a.projected)
+                    == (spec.synthetic_iterations > 0).then_some(spec.projected);
+            check(j, same, &r.provenance)?;
+            push_unique(&mut results.torch_forge, name, r);
         }
         Plan::NeedsArtifact {
             job: ArtifactJob::Forge { spec },

@@ -284,3 +284,67 @@ fn torchscript_models_reach_their_matrices_and_the_report() {
     let page = std::fs::read_to_string(&report.index_html).expect("page");
     assert!(page.contains("TorchScript models: cross-device matrices"));
 }
+
+#[test]
+fn torchscript_shuffles_and_forged_steps_reach_the_runs_tables_beside_their_benign_matrix() {
+    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/models/lenet5.pt");
+    let sweep = format!(
+        "name = \"ts\"\nexperiments = [\"reproduction\", \"shuffle\", \"greedy\", \"local\", \"adam\", \
+         \"adam-projected\"]\nbatch_sizes = [10]\nseeds = [0]\ntriples = 3\nforge_steps = 2\nshuffles = 4\n\
+         devices = \"all\"\ntorch_models = [{{ file = {file:?} }}]\n"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let l = Ledger::in_memory().expect("ledger");
+    let id = run(&l, dir.path(), &sweep, "no-such-job");
+    assert!(l.sweep_status(&id).expect("status").complete());
+    let r = sweep_results_with_artifacts(&l, &id, dir.path()).expect("results");
+    let names = |v: Vec<&str>| v.join(" ");
+    assert_eq!(r.torch_shuffle.len(), 2, "one per device: {:?}", r.torch_shuffle);
+    assert!(r.torch_shuffle.iter().all(|s| s.value.errors.len() == 4));
+    let forged = names(r.torch_forge.iter().map(|n| n.name.as_str()).collect());
+    assert_eq!(
+        r.torch_forge.len(),
+        4,
+        "two steps, plain and projected, on the first device: {forged}"
+    );
+    let plain = r
+        .torch_forge
+        .iter()
+        .find(|n| !n.name.contains("projected"))
+        .expect("plain");
+    assert!(plain.value.greedy.is_some() && plain.value.local.is_some(), "{forged}");
+    assert_eq!(plain.value.synthetic.as_ref().map(|s| s.projected), Some(false));
+    let projected = r
+        .torch_forge
+        .iter()
+        .find(|n| n.name.contains("projected"))
+        .expect("projected");
+    assert!(
+        projected.value.greedy.is_none(),
+        "the projected run is optimisation only"
+    );
+    let out = dir.path().join("results");
+    write_results(&r, &out).expect("write");
+    let back = load_results(&out).expect("reads back");
+    let (mut shuffles, mut forged) = (r.torch_shuffle.clone(), r.torch_forge.clone());
+    shuffles.sort_by(|a, b| a.name.cmp(&b.name));
+    forged.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        (back.torch_shuffle, back.torch_forge),
+        (shuffles, forged),
+        "read back in name order"
+    );
+    let report = crate::report::write_report(&r, &dir.path().join("report")).expect("report");
+    let runs = std::fs::read_to_string(report.dir.join("tables/runs.md")).expect("runs.md");
+    // The matrix's largest cell is 3 x BENIGN (the third interval off the diagonal): synthetic's 1e-3 is 167x it.
+    assert!(
+        runs.contains("forging one step") && runs.contains("6.00e-6") && runs.contains("167x"),
+        "{runs}"
+    );
+    assert!(runs.contains("batch-order shuffles (plain SGD"), "{runs}");
+    let page = std::fs::read_to_string(&report.index_html).expect("page");
+    assert!(
+        page.contains("forging one step against the run"),
+        "the page has the section"
+    );
+}

@@ -3,7 +3,7 @@ use super::*;
 use forgebench_shared::config::SweepConfig;
 use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
-use forgebench_shared::profile::{default_cpu_profiles, DeviceProfile};
+use forgebench_shared::profile::{default_cpu_profiles_for, DeviceProfile};
 
 fn fingerprint() -> DeviceFingerprint {
     crate::testing::fingerprint("cpu")
@@ -138,7 +138,7 @@ fn expired_lease_requeues_and_stale_report_is_refused() {
 fn reopened_ledger_keeps_done_jobs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("l.sqlite");
-    let p = default_cpu_profiles();
+    let p = default_cpu_profiles_for(None);
     let (sweep, done) = {
         let l = Ledger::open(&path).expect("open");
         let sweep = submit(&l, &p, 3);
@@ -160,7 +160,7 @@ fn reopened_ledger_keeps_done_jobs() {
 #[test]
 fn restored_leases_get_a_grace_period_and_heartbeats_keep_them() {
     let l = Ledger::in_memory().expect("ledger");
-    let p = default_cpu_profiles();
+    let p = default_cpu_profiles_for(None);
     submit(&l, &p, 3);
     let w = l.register_worker("w", &p[0], &fingerprint()).expect("register").0;
     // A lease already overdue, as a coordinator finds it after an outage.

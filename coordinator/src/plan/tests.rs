@@ -1,11 +1,12 @@
 //! Expansion tests: the job graph of every kind, the invariants every expansion keeps, and leasing of the jobs
 //! that read their dependency's artifact.
 mod lease;
+mod torch;
 
 use super::*;
 use forgebench_shared::config::SweepConfig;
 use forgebench_shared::jobs::StepSchedule;
-use forgebench_shared::profile::default_cpu_profiles;
+use forgebench_shared::profile::default_cpu_profiles_for;
 use std::collections::HashSet;
 
 fn sweep() -> SweepConfig {
@@ -44,7 +45,10 @@ fn devices(profiles: &[DeviceProfile]) -> Vec<SweepDevice> {
 
 /// The job-id key of the device of the built-in profile `name` ([`devices`]).
 fn key(name: &str) -> String {
-    let p: Vec<_> = default_cpu_profiles().into_iter().filter(|p| p.name == name).collect();
+    let p: Vec<_> = default_cpu_profiles_for(None)
+        .into_iter()
+        .filter(|p| p.name == name)
+        .collect();
     devices(&p)[0].key.clone()
 }
 
@@ -92,7 +96,7 @@ fn find<'a>(jobs: &'a [NewJob], suffix: &str) -> &'a NewJob {
 
 #[test]
 fn reproduction_expands_to_logs_and_repeats_or_every_pair() {
-    let jobs = expand_checked(&sweep(), &default_cpu_profiles());
+    let jobs = expand_checked(&sweep(), &default_cpu_profiles_for(None));
     // Linear: 2 models x 2 seeds x (3 logs + 3 repeat runs)
     assert_eq!(jobs.len(), 2 * 2 * (3 + 3));
     let repeats = jobs
@@ -109,7 +113,7 @@ fn reproduction_expands_to_logs_and_repeats_or_every_pair() {
     assert_eq!(repeats, 2 * 2 * 3, "one repeat run per device and log");
     let mut exhaustive = sweep();
     exhaustive.verification = forgebench_shared::config::Verification::Exhaustive;
-    let jobs = expand_checked(&exhaustive, &default_cpu_profiles());
+    let jobs = expand_checked(&exhaustive, &default_cpu_profiles_for(None));
     // 2 models x 2 seeds x (3 logs + 9 pairs)
     assert_eq!(jobs.len(), 2 * 2 * (3 + 9));
     let avx2 = key("cpu-avx2");
@@ -122,7 +126,7 @@ fn reproduction_expands_to_logs_and_repeats_or_every_pair() {
 
 #[test]
 fn a_joining_device_adds_its_jobs_and_keeps_the_others() {
-    let profiles = default_cpu_profiles();
+    let profiles = default_cpu_profiles_for(None);
     for cfg in [sweep(), kind_sweep("\"pol\", \"greedy\", \"adam\"", "")] {
         let (id, _) = sweep_identity(&cfg, &profiles);
         let all = devices(&profiles);
@@ -147,7 +151,7 @@ fn a_joining_device_adds_its_jobs_and_keeps_the_others() {
 
 #[test]
 fn identity_is_stable_and_grid_sensitive() {
-    let p = default_cpu_profiles();
+    let p = default_cpu_profiles_for(None);
     assert_eq!(sweep_identity(&sweep(), &p), sweep_identity(&sweep(), &p));
     let mut other = sweep();
     other.triples = 5;
@@ -159,7 +163,7 @@ fn identity_is_stable_and_grid_sensitive() {
 
 #[test]
 fn shuffle_runs_on_every_profile() {
-    let profiles = default_cpu_profiles();
+    let profiles = default_cpu_profiles_for(None);
     let jobs = expand_checked(&kind_sweep("\"shuffle\"", "shuffles = 7\n"), &profiles);
     assert_eq!(jobs.len(), 3);
     for (j, p) in jobs.iter().zip(&profiles) {
@@ -175,7 +179,7 @@ fn shuffle_runs_on_every_profile() {
 
 #[test]
 fn pol_trains_once_and_replays_everywhere() {
-    let profiles = default_cpu_profiles();
+    let profiles = default_cpu_profiles_for(None);
     let jobs = expand_checked(&kind_sweep("\"pol\"", "pol_steps = 6\npol_epsilon = 0.5\n"), &profiles);
     assert_eq!(jobs.len(), 1 + 3);
     let train = find(&jobs, &format!("/train@{}", key("cpu-avx512")));
@@ -212,7 +216,7 @@ fn forge_of(j: &NewJob) -> (&ForgeSpec, &JobId, &str) {
 
 #[test]
 fn forging_depends_on_the_log_and_its_forgery_is_replayed() {
-    let profiles = default_cpu_profiles();
+    let profiles = default_cpu_profiles_for(None);
     let extra = "forge_steps = 2\nforge_candidates = 9\nforge_pool = 300\nlocal_moves = 5\n";
     let jobs = expand_checked(&kind_sweep("\"greedy\", \"pol\", \"local\"", extra), &profiles);
     // One shared log, its replays, and per attack a forge job plus its replays.
@@ -243,7 +247,7 @@ fn forging_depends_on_the_log_and_its_forgery_is_replayed() {
 
 #[test]
 fn single_runs_use_the_first_selected_profile() {
-    let profiles: Vec<_> = default_cpu_profiles().into_iter().skip(1).collect();
+    let profiles: Vec<_> = default_cpu_profiles_for(None).into_iter().skip(1).collect();
     let jobs = expand_checked(
         &kind_sweep("\"adam-projected\", \"adam\"", "adam_iterations = 11\n"),
         &profiles,
@@ -359,7 +363,7 @@ fn checked_in_attacks_sweep_expands() {
 
 #[test]
 fn the_exact_arm_is_verified_exhaustively_beside_a_linear_f32_arm() {
-    let profiles = default_cpu_profiles();
+    let profiles = default_cpu_profiles_for(None);
     let mut both = sweep();
     both.arithmetic = Some(vec![Arithmetic::F32, Arithmetic::Exact]);
     let jobs = expand_checked(&both, &profiles);
@@ -393,77 +397,4 @@ fn the_exact_arm_is_verified_exhaustively_beside_a_linear_f32_arm() {
     .unwrap_err()
     .to_string();
     assert!(bad.contains("arithmetic") && bad.contains("reproduction"), "{bad}");
-}
-
-#[test]
-fn torchscript_models_train_on_every_device_and_replay_on_every_device() {
-    let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../data/models/lenet5.pt");
-    let cfg = SweepConfig::from_toml_str(&format!(
-        "name = \"ts\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\"]\nbatch_sizes = [16]\nseeds = [2]\n\
-         triples = 3\ndevices = \"all\"\ntorch_models = [{{ file = {file:?}, dataset = \"mnist\" }}]\n"
-    ))
-    .expect("valid sweep");
-    let profiles = default_cpu_profiles();
-    let jobs = expand_checked(&cfg, &profiles);
-    let torch: Vec<_> = jobs
-        .iter()
-        .filter(|j| j.id.0.contains("/torch-lenet5-mnist-b16-s2/"))
-        .collect();
-    let d = profiles.len();
-    assert_eq!(torch.len(), d + d * d, "a log per device, a replay per (log, device)");
-    let want = hex::encode(Sha256::digest(std::fs::read(file).unwrap()));
-    let (w, v) = (key(&profiles[0].name), key(&profiles[1].name));
-    let train = find(&jobs, &format!("torch-lenet5-mnist-b16-s2/train@{w}"));
-    let Plan::Ready {
-        job: JobSpec::TorchTrain { spec },
-    } = &train.plan
-    else {
-        panic!("{:?}", train.plan)
-    };
-    assert_eq!(
-        (spec.model_sha256.as_str(), spec.steps, spec.batch_size),
-        (want.as_str(), 3, 16)
-    );
-    let verify = find(&jobs, &format!("torch-lenet5-mnist-b16-s2/verify-{w}@{v}"));
-    assert_eq!(verify.depends_on.as_ref(), Some(&train.id));
-    assert!(
-        matches!(&verify.plan, Plan::NeedsArtifact { job: ArtifactJob::TorchVerify { writer, verifier, .. }, role, .. }
-            if writer == &w && verifier == &v && role == TORCH_LOG),
-        "{:?}",
-        verify.plan
-    );
-    // A path among `models` is the same model with the defaults (MNIST, PyTorch's SGD): the same jobs.
-    let short = SweepConfig::from_toml_str(&format!(
-        "name = \"ts\"\nexperiments = [\"reproduction\"]\nmodels = [\"logreg\", {file:?}]\nbatch_sizes = [16]\n\
-         seeds = [2]\ntriples = 3\ndevices = \"all\"\n"
-    ))
-    .expect("valid sweep");
-    let spec_of = |j: &NewJob| -> (String, TorchSpec) {
-        let spec = match &j.plan {
-            Plan::Ready {
-                job: JobSpec::TorchTrain { spec },
-            } => spec.clone(),
-            Plan::NeedsArtifact {
-                job: ArtifactJob::TorchVerify { spec, .. },
-                ..
-            } => spec.clone(),
-            other => panic!("{other:?}"),
-        };
-        (j.id.0.split_once('/').expect("sweep/").1.to_string(), spec)
-    };
-    let same: Vec<_> = expand_checked(&short, &profiles)
-        .iter()
-        .filter(|j| j.id.0.contains("/torch-lenet5-mnist-b16-s2/"))
-        .map(spec_of)
-        .collect();
-    let want: Vec<_> = torch.iter().copied().map(spec_of).collect();
-    assert_eq!(same, want);
-    // Without reproduction among the experiments the models have nowhere to run: refused, naming the key.
-    let err = SweepConfig::from_toml_str(&format!(
-        "name = \"ts\"\nexperiments = [\"shuffle\"]\nbatch_sizes = [16]\nseeds = [2]\ntriples = 3\n\
-         devices = \"all\"\ntorch_models = [{{ file = {file:?} }}]\n"
-    ))
-    .unwrap_err()
-    .to_string();
-    assert!(err.contains("torch_models") && err.contains("reproduction"), "{err}");
 }

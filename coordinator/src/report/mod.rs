@@ -15,6 +15,9 @@
 //! | `grids/*.json` | one [`ImageBatch`](forgebench_shared::results::ImageBatch) each (Figure 3) |
 //! | `prop2/*.json` | one [`Prop2Report`](forgebench_shared::results::Prop2Report) each |
 //! | `explain/*.json` | one [`MatrixExplanation`](forgebench_shared::trace::MatrixExplanation) each: where the devices of a matrix's cells part |
+//! | `torch/*.json` | one [`TorchMatrix`](forgebench_shared::torchrun::TorchMatrix) each: a TorchScript model's cross-device matrix |
+//! | `torch-shuffle/*.json` | one [`TorchShuffleReport`](forgebench_shared::torch_shuffle::TorchShuffleReport) each |
+//! | `torch-forge/*.json` | one [`TorchForgeReport`](forgebench_shared::torch_forge::TorchForgeReport) each: a forged step |
 //! | `sweep.json` | the sweep's definition, any JSON (shown in every provenance block; its `seed*` keys are listed) |
 //!
 //! Files not ending in `.json` and other entries are ignored; a malformed file is an error naming it.
@@ -42,6 +45,7 @@ mod table3;
 mod tables;
 mod texttable;
 pub(crate) mod torch;
+pub(crate) mod torch_runs;
 
 pub use calibrated::{calibrate, AttackCalibration, SettingCalibration};
 pub use figures::{heatmap_svg, strips_svg};

@@ -45,6 +45,10 @@ pub struct Results {
     pub prop2: Vec<Named<Prop2Report>>,
     /// TorchScript models' cross-device matrices.
     pub torch: Vec<Named<forgebench_shared::torchrun::TorchMatrix>>,
+    /// TorchScript models' shuffle experiments.
+    pub torch_shuffle: Vec<Named<forgebench_shared::torch_shuffle::TorchShuffleReport>>,
+    /// TorchScript models' forged steps.
+    pub torch_forge: Vec<Named<forgebench_shared::torch_forge::TorchForgeReport>>,
     /// Why the devices of each matrix differ (matched to a matrix by key).
     pub explanations: Vec<Named<forgebench_shared::trace::MatrixExplanation>>,
     /// The sweep's definition, as given.
@@ -169,6 +173,8 @@ pub fn load_results(dir: &Path) -> Result<Results> {
         prop2: load_dir(dir, "prop2")?,
         explanations: load_dir(dir, "explain")?,
         torch: load_dir(dir, "torch")?,
+        torch_shuffle: load_dir(dir, "torch-shuffle")?,
+        torch_forge: load_dir(dir, "torch-forge")?,
         sweep,
         calibration: Default::default(),
     };
@@ -257,6 +263,8 @@ pub fn write_results(results: &Results, dir: &Path) -> Result<()> {
     write_dir(dir, "prop2", &results.prop2)?;
     write_dir(dir, "explain", &results.explanations)?;
     write_dir(dir, "torch", &results.torch)?;
+    write_dir(dir, "torch-shuffle", &results.torch_shuffle)?;
+    write_dir(dir, "torch-forge", &results.torch_forge)?;
     if let Some(s) = &results.sweep {
         write_json(&dir.join("sweep.json"), s)?;
     }

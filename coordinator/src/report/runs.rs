@@ -121,6 +121,7 @@ pub(crate) fn sections(r: &Results) -> Vec<Section> {
         out.push(prop2_section(r, prov()));
     }
     out.extend(super::domain_runs::section(r, prov()));
+    out.extend(super::torch_runs::sections(r, prov));
     out
 }
 

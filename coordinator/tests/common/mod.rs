@@ -15,7 +15,7 @@ use forgebench_shared::content::id_of_file;
 use forgebench_shared::fingerprint::DeviceFingerprint;
 use forgebench_shared::jobs::{ArtifactRef, JobOutcome, JobSpec};
 use forgebench_shared::measures::{ErrorMeasures, MeasureSummary};
-use forgebench_shared::profile::{default_cpu_profiles, DeviceProfile};
+use forgebench_shared::profile::{default_cpu_profiles_for, DeviceProfile};
 use forgebench_shared::provenance::Provenance;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -31,7 +31,7 @@ pub fn settings(dir: &Path, lease_ms: u64, max_attempts: u32) -> Settings {
         heartbeat: Duration::from_millis(lease_ms / 4),
         max_attempts,
         artifacts_dir: dir.join("artifacts"),
-        profiles: default_cpu_profiles(),
+        profiles: default_cpu_profiles_for(None),
         max_wait: Duration::from_millis(500),
         bulk_port: Some(0),
         store: Default::default(),

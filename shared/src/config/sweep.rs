@@ -199,6 +199,30 @@ pub struct TorchModel {
     /// The optimiser (default PyTorch's SGD without momentum).
     #[serde(default = "torch_sgd")]
     pub optimizer: crate::optim::Optimizer,
+    /// The sweep's kinds this model runs (default: every one of [`TorchModel::KINDS`] the sweep lists), e.g. to
+    /// leave out local search, whose every move replays b (n - b) swaps through the module.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub experiments: Option<Vec<ExperimentKind>>,
+}
+
+impl TorchModel {
+    /// The kinds a TorchScript model runs: its matrix, shuffles and forging. PoL replay is its matrix, and the
+    /// Proposition 2 construction is logistic regression's.
+    pub const KINDS: [ExperimentKind; 6] = [
+        ExperimentKind::Reproduction,
+        ExperimentKind::Shuffle,
+        ExperimentKind::Greedy,
+        ExperimentKind::Local,
+        ExperimentKind::Adam,
+        ExperimentKind::AdamProjected,
+    ];
+
+    /// Whether this model runs `kind` in `cfg`.
+    pub fn runs(&self, cfg: &SweepConfig, kind: ExperimentKind) -> bool {
+        cfg.experiments.contains(&kind)
+            && Self::KINDS.contains(&kind)
+            && self.experiments.as_ref().is_none_or(|e| e.contains(&kind))
+    }
 }
 
 fn mnist() -> DatasetKind {
@@ -315,10 +339,37 @@ impl SweepConfig {
                 }
             }
         }
-        if !self.torch_model_list().is_empty() && !self.experiments.contains(&ExperimentKind::Reproduction) {
+        for (i, t) in self.torch_model_list().iter().enumerate() {
+            if !TorchModel::KINDS.iter().any(|&k| t.runs(self, k)) {
+                return Err(SharedError::config(
+                    key("torch_models"),
+                    format!(
+                        "{} runs none of the experiments: TorchScript models run reproduction (their \
+                         cross-device matrix), shuffle, greedy, local, adam and adam-projected; add one of them to \
+                         experiments or remove the model",
+                        t.file
+                    ),
+                ));
+            }
+            for k in t.experiments.iter().flatten() {
+                if !self.experiments.contains(k) || !TorchModel::KINDS.contains(k) {
+                    return Err(SharedError::config(
+                        key(&format!("torch_models[{i}].experiments")),
+                        format!(
+                            "{} is not among the sweep's experiments that a TorchScript model runs",
+                            k.name()
+                        ),
+                    ));
+                }
+            }
+        }
+        if !self.torch_model_list().is_empty()
+            && self.experiments.contains(&ExperimentKind::Shuffle)
+            && self.batch_sizes.iter().any(|&b| b < 2)
+        {
             return Err(SharedError::config(
-                key("torch_models"),
-                "run as cross-device matrices: add \"reproduction\" to experiments or remove the key",
+                key("batch_sizes"),
+                "shuffle: a batch of one example has a single order; use batch sizes >= 2",
             ));
         }
         for (i, t) in self.torch_models.iter().enumerate() {
@@ -388,6 +439,7 @@ impl SweepConfig {
                     file: file.clone(),
                     dataset,
                     optimizer: torch_sgd(),
+                    experiments: None,
                 }));
             }
         }

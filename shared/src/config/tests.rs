@@ -8,10 +8,10 @@ const CHECKED_IN: &str = include_str!("../../../cluster.toml");
 fn checked_in_cluster_toml_parses() {
     let c = ClusterConfig::from_toml_str(CHECKED_IN, Path::new("cluster.toml")).expect("cluster.toml is valid");
     let names: Vec<_> = c.profiles.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["cpu-avx512", "cpu-avx2", "cpu-default"]);
+    assert_eq!(names, ["cpu-avx512", "cpu-avx2", "cpu-compat", "cpu-default"]);
     assert_eq!(
         c.profiles,
-        crate::profile::default_cpu_profiles(),
+        crate::profile::builtin_cpu_profiles(),
         "cluster.toml drifted from the built-in profiles"
     );
     assert_eq!(c.coordinator.listen.port(), 50151);
@@ -67,7 +67,7 @@ fn bad_values_are_named() {
 
 #[test]
 fn selection_by_profile_and_gpu_name() {
-    let profiles = crate::profile::default_cpu_profiles();
+    let profiles = crate::profile::default_cpu_profiles_for(None);
     let sel = DeviceSelection::Select(vec!["cpu-avx2".into(), "RTX 4090".into()]);
     let gpu = |p: &crate::profile::DeviceProfile| {
         if p.name == "cpu-default" {

@@ -45,6 +45,10 @@ impl ProcessArgs {
                 p
             }
         };
+        // Before any kernel runs: a capability the CPU lacks is an illegal instruction, not an error message.
+        if let Some(why) = forgebench_shared::host_cpu::problem_here(&profile) {
+            return Err(WorkerError::Invalid(why));
+        }
         let data_dir = self
             .data_dir
             .clone()

@@ -114,6 +114,20 @@ pub fn write_log(pa: &ProcessArgs, ra: &ReproArgs, out: &Path) -> Result<()> {
 
 /// `verify`: recomputes a log here and reports the errors.
 pub fn verify(pa: &ProcessArgs, log: &Path, threshold: Option<f64>, out: Option<&Path>) -> Result<()> {
+    if log.is_dir() {
+        // A folder log (a TorchScript model's, either layout): its full replay, as `pol-verify --log FOLDER`.
+        let files = super::torchrun::RunFiles {
+            log,
+            model: None,
+            dataset: None,
+        };
+        let t = super::torchrun::Threshold {
+            epsilon: threshold,
+            benign: Vec::new(),
+            margin: crate::pol::DEFAULT_MARGIN,
+        };
+        return super::torchrun::verify_run(pa, &files, &t, forgebench_shared::pol_strategy::Strategy::Full, out);
+    }
     let ctx = pa.context(std::env::temp_dir())?;
     let log = repro::read_log(log)?;
     let ds = datasets::train(log.manifest.spec.dataset, &ctx.data_dir)?;

@@ -1,14 +1,17 @@
 //! A sweep's TorchScript jobs: train the model into a folder log here and pack it into one artifact (a zip of the
 //! manifest and the checkpoint files; the model is not packed, every worker reading its own copy of the file the
 //! sweep names, as it reads its own copy of the data), and replay such an artifact here. The file's sha256 must be
-//! the one the coordinator planned with, so that every cell of a matrix replays the same model.
-use super::{forgebench_log, streamed, train, verify};
+//! the one the coordinator planned with, so that every cell of a matrix replays the same model. The sweep's shuffle
+//! and forging of such a model run here too.
+use super::{forge, forgebench_log, shuffle, streamed, train, verify};
 use crate::datasets;
 use crate::error::{Result, WorkerError};
 use crate::jobs::JobContext;
 use crate::models::script::ScriptNet;
 use crate::models::Net;
-use forgebench_shared::jobs::TorchSpec;
+use forgebench_shared::jobs::{TorchForgeSpec, TorchSpec};
+use forgebench_shared::torch_forge::TorchForgeReport;
+use forgebench_shared::torch_shuffle::TorchShuffleReport;
 use forgebench_shared::torchrun::{TorchLogManifest, TorchRunReport, MANIFEST_FILE};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -96,19 +99,24 @@ fn unpack(packed: &Path, folder: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Replays the packed log `packed` of `spec` here.
-pub fn verify_job(ctx: &JobContext, spec: &TorchSpec, packed: &Path, device: Device) -> Result<TorchRunReport> {
+/// Unpacks `packed` into a fresh folder of this job's work dir (named for `what` and the profile) and reads it.
+fn unpacked(ctx: &JobContext, packed: &Path, what: &str) -> Result<super::TorchRun> {
     let stem = packed
         .file_name()
         .map_or("log".into(), |s| s.to_string_lossy().into_owned());
-    let folder = ctx.work_dir.join(format!("torch-replay-{stem}-{}", ctx.profile.name));
+    let folder = ctx.work_dir.join(format!("torch-{what}-{stem}-{}", ctx.profile.name));
     if folder.exists() {
         std::fs::remove_dir_all(&folder).map_err(|e| WorkerError::io(&folder, e))?;
     }
     unpack(packed, &folder)?;
+    forgebench_log::read(&folder, forgebench_log::manifest(&folder)?)
+}
+
+/// Replays the packed log `packed` of `spec` here.
+pub fn verify_job(ctx: &JobContext, spec: &TorchSpec, packed: &Path, device: Device) -> Result<TorchRunReport> {
+    let run = unpacked(ctx, packed, "replay")?;
     let file = Path::new(&spec.model);
     let net = Net::Script(Box::new(load(spec, file, device)?));
-    let run = forgebench_log::read(&folder, forgebench_log::manifest(&folder)?)?;
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
     let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
     let eps = crate::pol::Epsilon::given(NO_VERDICT);
@@ -121,4 +129,35 @@ pub fn verify_job(ctx: &JobContext, spec: &TorchSpec, packed: &Path, device: Dev
         eps,
         forgebench_shared::pol_strategy::Strategy::Full,
     )
+}
+
+/// The shuffle experiment of `spec`'s model, at the file's own parameters, here.
+pub fn shuffle_job(ctx: &JobContext, spec: &TorchSpec, shuffles: usize, device: Device) -> Result<TorchShuffleReport> {
+    let script = load(spec, Path::new(&spec.model), device)?;
+    let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
+    let plan = shuffle::Plan {
+        batch_size: spec.batch_size,
+        eta: spec.eta,
+        shuffles,
+        seed: spec.seed,
+    };
+    shuffle::run(script, &ds, plan, ctx.provenance(vec![("seed".into(), spec.seed)]))
+}
+
+/// Forges one step of the packed log `packed` of `spec.run` here.
+pub fn forge_job(ctx: &JobContext, spec: &TorchForgeSpec, packed: &Path, device: Device) -> Result<TorchForgeReport> {
+    let run = unpacked(ctx, packed, "forge")?;
+    let net = Net::Script(Box::new(load(&spec.run, Path::new(&spec.run.model), device)?));
+    let ds = datasets::train(spec.run.dataset, &ctx.data_dir)?;
+    let plan = forge::Plan {
+        step: spec.step,
+        pool: spec.pool,
+        candidates: spec.candidates,
+        local_moves: spec.local_moves,
+        synthetic_iterations: spec.synthetic_iterations,
+        projected: spec.projected,
+        seed: spec.run.seed,
+    };
+    let prov = ctx.provenance(vec![("torch-forge".into(), spec.run.seed)]);
+    forge::forge(&run, &net, &ds, device, &plan, prov)
 }

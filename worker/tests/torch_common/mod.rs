@@ -52,25 +52,10 @@ pub fn train(out: &Path, extra: &[&str]) {
     python(&args);
 }
 
-/// The three CPU profiles of the checked-in cluster: AVX-512, AVX2 and ATen's portable kernels without oneDNN, one
-/// thread each.
+/// This machine's three CPU profiles: AVX-512 (or, on a CPU without it, AVX2 with MKL's compatible path), AVX2
+/// and ATen's portable kernels without oneDNN, one thread each.
 pub fn profiles() -> Vec<DeviceProfile> {
-    [
-        ("cpu-avx512", "avx512", "AVX512_CORE", "AVX512"),
-        ("cpu-avx2", "avx2", "AVX2", "AVX2"),
-        ("cpu-default", "default", "SSE41", "SSE4_2"),
-    ]
-    .into_iter()
-    .map(|(name, cap, dnnl, mkl)| {
-        let mut p = DeviceProfile::cpu(name);
-        p.cpu.aten_cpu_capability = Some(cap.into());
-        p.cpu.dnnl_max_cpu_isa = Some(dnnl.into());
-        p.cpu.mkl_enable_instructions = Some(mkl.into());
-        p.cpu.threads = Some(1);
-        p.cpu.onednn = (cap == "default").then_some(false);
-        p
-    })
-    .collect()
+    forgebench_shared::profile::default_cpu_profiles()
 }
 
 /// `pol-verify --log log` in a fresh worker process with no profile: the environment PyTorch trained in.

@@ -123,6 +123,8 @@ impl Fake<'_> {
             JobSpec::PolTrain { .. } => (json!({}), vec![self.artifact(job, crate::plan::POL_LOG, b"pol")]),
             JobSpec::TorchTrain { .. } => (json!({}), vec![self.artifact(job, crate::plan::TORCH_LOG, b"zip")]),
             JobSpec::TorchVerify { spec, writer, .. } => (json!(torch_report(spec, writer, p)), vec![]),
+            JobSpec::TorchShuffle { spec, shuffles } => (json!(torch_shuffle(spec, *shuffles, p)), vec![]),
+            JobSpec::TorchForge { spec, .. } => (json!(torch_forge(spec, p)), vec![]),
             JobSpec::PolVerify { spec, epsilon, .. } => {
                 let r = PolVerifyReport {
                     exact: None,
@@ -287,6 +289,91 @@ pub(super) fn run_with(ledger: &Ledger, store: &Path, text: &str, fail: &str, ta
 }
 
 /// A replay of `writer`'s log of `spec` on `p`: zero on the diagonal, benign noise elsewhere.
+/// The model and data a fake TorchScript result names.
+fn torch_identity(
+    spec: &forgebench_shared::jobs::TorchSpec,
+) -> (
+    forgebench_shared::torchrun::ModelIdentity,
+    forgebench_shared::torchrun::DatasetRef,
+) {
+    use forgebench_shared::torchrun::*;
+    let model = ModelIdentity {
+        file: "model.pt".into(),
+        sha256: spec.model_sha256.clone(),
+        params: vec![ParamInfo {
+            name: "w".into(),
+            shape: vec![3],
+        }],
+    };
+    let data = DatasetRef {
+        kind: spec.dataset,
+        sha256: "d".into(),
+        n: 100,
+        transform: Transform::Scaled,
+        path: None,
+    };
+    (model, data)
+}
+
+/// Shuffle errors of BENIGN / 10 each.
+fn torch_shuffle(
+    spec: &forgebench_shared::jobs::TorchSpec,
+    shuffles: usize,
+    p: &str,
+) -> forgebench_shared::torch_shuffle::TorchShuffleReport {
+    let (model, dataset) = torch_identity(spec);
+    let errors = vec![m(BENIGN / 10.0); shuffles];
+    forgebench_shared::torch_shuffle::TorchShuffleReport {
+        model,
+        dataset,
+        batch_size: spec.batch_size,
+        eta: spec.eta,
+        seed: spec.seed,
+        batch: (0..spec.batch_size).collect(),
+        provenance: prov(p),
+        summary: MeasureSummary::of(&errors),
+        errors,
+    }
+}
+
+/// A forged step: greedy 1e-2, local 5e-3, synthetic 1e-3 (each when its arm runs).
+fn torch_forge(
+    spec: &forgebench_shared::jobs::TorchForgeSpec,
+    p: &str,
+) -> forgebench_shared::torch_forge::TorchForgeReport {
+    use forgebench_shared::torch_forge::*;
+    let (model, dataset) = torch_identity(&spec.run);
+    let arm = |l2: f64| SearchArm {
+        error: m(l2),
+        batch: vec![1; spec.run.batch_size],
+        evaluated: spec.candidates,
+        moves: 0,
+    };
+    TorchForgeReport {
+        log: "log".into(),
+        layout: forgebench_shared::torchrun::STREAMED_FORMAT.into(),
+        model,
+        optimizer: spec.run.optimizer.clone(),
+        dataset,
+        step: spec.step,
+        lr: spec.run.eta,
+        batch_size: spec.run.batch_size,
+        benign: m(0.0),
+        greedy: (spec.pool > 0).then(|| arm(1e-2)),
+        local: (spec.local_moves > 0).then(|| arm(5e-3)),
+        synthetic: (spec.synthetic_iterations > 0).then(|| SyntheticArm {
+            iterations: spec.synthetic_iterations,
+            projected: spec.projected,
+            curve_l2: vec![1.0, 1e-3],
+            best_iteration: spec.synthetic_iterations,
+            error: m(1e-3),
+        }),
+        pool: spec.pool,
+        seed: spec.run.seed,
+        provenance: prov(p),
+    }
+}
+
 fn torch_report(
     spec: &forgebench_shared::jobs::TorchSpec,
     writer: &str,
@@ -294,25 +381,13 @@ fn torch_report(
 ) -> forgebench_shared::torchrun::TorchRunReport {
     use forgebench_shared::torchrun::*;
     let l2 = if writer == p { 0.0 } else { BENIGN };
+    let (model, dataset) = torch_identity(spec);
     TorchRunReport {
         log: "log".into(),
         layout: STREAMED_FORMAT.into(),
-        model: ModelIdentity {
-            file: "model.pt".into(),
-            sha256: spec.model_sha256.clone(),
-            params: vec![ParamInfo {
-                name: "w".into(),
-                shape: vec![3],
-            }],
-        },
+        model,
         optimizer: spec.optimizer.clone(),
-        dataset: DatasetRef {
-            kind: spec.dataset,
-            sha256: "d".into(),
-            n: 100,
-            transform: Transform::Scaled,
-            path: None,
-        },
+        dataset,
         writer: None,
         verifier: prov(p),
         intervals: (0..spec.steps)
