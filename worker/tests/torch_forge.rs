@@ -88,8 +88,10 @@ fn every_attack_on_a_momentum_step_stays_far_above_the_benign_replay() {
         "local {local:?} vs greedy {greedy:?}"
     );
     assert_eq!(synthetic.curve_l2.len(), 16);
+    // The curve is the differentiable replay's objective, the kept error the optimiser's own kernel: they agree to
+    // about 1e-11 relative, so a batch kept at its start may measure that much above the curve's first point.
     assert!(
-        synthetic.error.l2 <= synthetic.curve_l2[0],
+        synthetic.error.l2 <= synthetic.curve_l2[0] * (1.0 + 1e-9),
         "the kept synthetic batch ({:e}) is no worse than its start ({:e})",
         synthetic.error.l2,
         synthetic.curve_l2[0]

@@ -326,10 +326,12 @@ fn checked_in_attacks_sweep_expands() {
         .expect("valid");
     let cfg = c.sweep("attacks-small").expect("present");
     let jobs = expand_checked(cfg, &c.profiles);
-    // reproduction 2 x (3 logs + 3 repeats) in f32 and 2 x (3 logs + 9 verifications) in exact arithmetic, a trace
-    // per device of each of the 4 specs, shuffle 3, pol 1 + 3 in each arm, greedy and local 2 x (1 + 3), adam and
-    // adam-projected with each of two optimisers, prop2, and the TorchScript LeNet-5's 3 logs and 9 replays.
-    assert_eq!(jobs.len(), 12 + 24 + 12 + 3 + 2 * 4 + 8 + 4 + 1 + 12);
+    // Over the file's four profiles: reproduction 2 x (4 logs + 4 repeats) in f32 and 2 x (4 logs + 16
+    // verifications) in exact arithmetic, a trace per device of each of the 4 specs, shuffle 4, pol 1 + 4 in each
+    // arm, greedy and local 2 x (1 + 4), adam and adam-projected with each of two optimisers, prop2, and the
+    // TorchScript LeNet-5's 4 logs and 16 replays, 4 shuffles and 2 forged steps, plain and projected.
+    assert_eq!(c.profiles.len(), 4);
+    assert_eq!(jobs.len(), 16 + 40 + 16 + 4 + 2 * 5 + 10 + 4 + 1 + (20 + 4 + 4));
     let exact_pol = jobs
         .iter()
         .filter(|j| match &j.plan {
@@ -344,7 +346,7 @@ fn checked_in_attacks_sweep_expands() {
         })
         .count();
     assert_eq!(
-        exact_pol, 4,
+        exact_pol, 5,
         "the exact arm trains its own PoL log and replays it on every device"
     );
     let traces = jobs
@@ -358,7 +360,7 @@ fn checked_in_attacks_sweep_expands() {
             )
         })
         .count();
-    assert_eq!(traces, 12);
+    assert_eq!(traces, 16);
 }
 
 #[test]
