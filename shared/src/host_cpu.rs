@@ -31,12 +31,7 @@ impl HostCpu {
 
     /// Parses `/proc/cpuinfo` text.
     pub fn parse(text: &str) -> Option<HostCpu> {
-        let field = |name: &str| {
-            text.lines()
-                .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        };
+        let field = |name: &str| cpuinfo_field(text, name);
         let flags: Vec<String> = field("flags")?.split_whitespace().map(str::to_owned).collect();
         Some(HostCpu {
             model: field("model name").unwrap_or_else(|| "unknown CPU".into()),
@@ -73,6 +68,14 @@ impl HostCpu {
             )
         })
     }
+}
+
+/// The value of the first `name : value` line of `/proc/cpuinfo` text (its first processor's).
+pub fn cpuinfo_field(text: &str, name: &str) -> Option<String> {
+    text.lines()
+        .find(|l| l.split(':').next().is_some_and(|k| k.trim() == name))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, v)| v.trim().to_owned())
 }
 
 /// Why `p` cannot run on this machine, if it cannot (None where the CPU cannot be read).

@@ -37,12 +37,7 @@ const ISA_PREFIXES: [&str; 6] = ["sse4", "avx", "fma", "amx", "f16c", "bmi2"];
 
 fn cpu_info() -> (String, Vec<String>) {
     let text = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let field = |name: &str| {
-        text.lines()
-            .find(|l| l.split(':').next().map(str::trim) == Some(name))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_owned())
-    };
+    let field = |name: &str| forgebench_shared::host_cpu::cpuinfo_field(&text, name);
     let model = field("model name")
         .or_else(|| field("Model"))
         .unwrap_or_else(|| std::env::consts::ARCH.to_owned());

@@ -102,9 +102,10 @@ pub fn run(cfg: &ClusterConfig, a: &UpArgs) -> Result<()> {
 fn runnable_here(cfg: &ClusterConfig, mut sweep: SweepConfig, only: &[String]) -> Result<SweepConfig> {
     let covered = sweep.devices.select(&cfg.profiles, |_| Vec::new())?;
     let all = covered.len();
+    let host = forgebench_shared::host_cpu::HostCpu::read();
     let mut keep = Vec::new();
     for p in covered {
-        match forgebench_shared::host_cpu::problem_here(&p) {
+        match host.as_ref().and_then(|h| h.problem_with(&p)) {
             Some(why) if only.contains(&p.name) => return Err(CoordError::Invalid(why)),
             Some(why) => eprintln!("leaving {} out of this run: {why}", p.name),
             None => keep.push(p.name),
