@@ -32,20 +32,20 @@ pub enum ProtoError {
         status: tonic::Status,
     },
     /// A local file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The bulk channel's socket failed (the peer went away, a timeout): worth a retry or the gRPC path.
-    #[error("bulk channel to {peer}: {source}")]
+    #[error("bulk channel to {peer}: {error}")]
     Bulk {
         /// The other end.
         peer: String,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Bytes received do not match their announced hash or size.
     #[error("artifact {id}: {problem}")]
@@ -62,14 +62,14 @@ impl ProtoError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         ProtoError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
     /// Wraps a failure of the bulk socket to `peer`.
     pub fn bulk(peer: impl Into<String>, source: std::io::Error) -> Self {
         ProtoError::Bulk {
             peer: peer.into(),
-            source,
+            error: source,
         }
     }
     /// Wraps a status returned by `context`.

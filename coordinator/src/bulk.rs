@@ -212,7 +212,7 @@ fn get(coord: &Coordinator, conn: &mut Conn, peer: &str, req: &Request) -> Resul
     ready.write(conn).map_err(|e| ProtoError::bulk(peer, e))?;
     // After READY only bytes may follow: a failure now closes the socket, and the client refuses the short copy.
     send_file(conn, peer, &path, size).map_err(|e| match e {
-        ProtoError::Io { source, .. } => ProtoError::bulk(peer, source),
+        ProtoError::Io { error, .. } => ProtoError::bulk(peer, error),
         other => other,
     })?;
     Ok(None)

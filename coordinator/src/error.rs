@@ -15,20 +15,20 @@ pub enum CoordError {
     #[error("ledger: {0}")]
     Sql(#[from] rusqlite::Error),
     /// A JSON document stored in or sent to the ledger is malformed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {error}")]
     Json {
         /// What was being read.
         what: String,
         /// Why.
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
     /// A named file failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// Serving failed.
     #[error("transport: {0}")]
@@ -72,14 +72,14 @@ impl CoordError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         CoordError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
     /// A JSON failure while reading `what`.
     pub fn json(what: impl Into<String>, source: serde_json::Error) -> Self {
         CoordError::Json {
             what: what.into(),
-            source,
+            error: source,
         }
     }
     /// A failed remote call.

@@ -8,8 +8,8 @@ pub enum SharedError {
     #[error("data file {path}: {problem}")]
     Data { path: PathBuf, problem: String },
     /// An I/O failure on a named file.
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     /// A configuration value is invalid; names the key.
     #[error("config {key}: {problem}")]
     Config { key: String, problem: String },
@@ -37,7 +37,7 @@ impl SharedError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         SharedError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
     /// A data-format problem in `path`.

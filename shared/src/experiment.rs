@@ -68,9 +68,9 @@ impl std::str::FromStr for ModelKind {
             if s.ends_with(".pt") {
                 format!(
                     "{s:?} is a TorchScript file, and this command takes a built-in model (logreg, logreg-bias, \
-                         lenet5, vggmini): a TorchScript model's log is written by `pol-train --model FILE.pt`, \
-                         replayed by `verify --log FOLDER` or `pol-verify --log FOLDER`, and its cross-device matrix \
-                         computed by `torch-matrix --model FILE.pt`"
+                         lenet5, vggmini); the commands that take a TorchScript model are update, write-log, verify, \
+                         trace, explain, matrix, shuffle, pol-train, pol-verify, torch-matrix and torch-forge (a step of \
+                         a folder log)"
                 )
             } else {
                 format!("unknown model {s:?} (expected one of logreg, logreg-bias, lenet5, vggmini)")

@@ -24,6 +24,7 @@ pub mod repro_log;
 pub mod results;
 pub mod rng;
 pub mod rounding;
+pub mod script_repro;
 pub mod tables;
 pub mod torch_forge;
 pub mod torch_shuffle;

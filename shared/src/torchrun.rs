@@ -243,11 +243,27 @@ pub struct TorchMatrix {
     pub l2_mean: Vec<Vec<f64>>,
     /// Each verifier's provenance (its first report's), in profile order.
     pub verifiers: Vec<Provenance>,
+    /// The logs are independent reproduction triples at the file's parameters (`matrix --model FILE.pt`), not a
+    /// training run's steps: `steps` counts the triples and `optimizer` is plain SGD.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub triples: bool,
 }
 
 impl TorchMatrix {
     /// What the matrix is of: the file, its size and hash, the optimiser and the run.
     pub fn title(&self) -> String {
+        if self.triples {
+            return format!(
+                "{} ({} parameters, sha256 {}), {} reproduction triples of b={} at the file's parameters ({}) on {}",
+                self.model.file,
+                self.model.dim(),
+                &self.model.sha256[..self.model.sha256.len().min(12)],
+                self.steps,
+                self.batch_size,
+                self.optimizer,
+                self.dataset.kind
+            );
+        }
         format!(
             "{} ({} parameters, sha256 {}), {}, {} steps of b={} on {}",
             self.model.file,
@@ -263,8 +279,9 @@ impl TorchMatrix {
     /// The matrix of largest L2 as a markdown table.
     pub fn to_markdown(&self) -> String {
         let mut s = format!(
-            "{}: largest L2 per step (rows: writer, columns: verifier)\n\n| writer \\ verifier |",
-            self.title()
+            "{}: largest L2 per {} (rows: writer, columns: verifier)\n\n| writer \\ verifier |",
+            self.title(),
+            if self.triples { "triple" } else { "step" }
         );
         for d in &self.devices {
             s.push_str(&format!(" {d} |"));
@@ -294,6 +311,7 @@ impl TorchMatrix {
             l2_max: Vec::new(),
             l2_mean: Vec::new(),
             verifiers: Vec::new(),
+            triples: false,
         }
     }
 

@@ -11,8 +11,8 @@ pub enum WorkerError {
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
     /// An I/O failure on a named file.
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     /// An artifact (log, checkpoint) is malformed or does not match what it claims.
     #[error("artifact {path}: {problem}")]
     Artifact { path: PathBuf, problem: String },
@@ -35,7 +35,7 @@ impl WorkerError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         WorkerError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
     /// An artifact problem.

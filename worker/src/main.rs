@@ -50,6 +50,9 @@ enum Command {
     Verify {
         #[arg(long)]
         log: PathBuf,
+        /// A TorchScript model's log: its model file (default: the file the log names).
+        #[arg(long)]
+        model: Option<PathBuf>,
         /// Flag triples whose L2 error exceeds this.
         #[arg(long)]
         threshold: Option<f64>,
@@ -163,7 +166,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out,
         } => oneshot::update(pa, &repro, k, precision, &out)?,
         Command::WriteLog { repro, out } => oneshot::write_log(pa, &repro, &out)?,
-        Command::Verify { log, threshold, out } => oneshot::verify(pa, &log, threshold, out.as_deref())?,
+        Command::Verify {
+            log,
+            model,
+            threshold,
+            out,
+        } => oneshot::verify(pa, &log, model.as_deref(), threshold, out.as_deref())?,
         Command::RunJob {
             spec,
             input,
@@ -177,8 +185,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             out,
         } => {
             let profiles = pick_profiles(&profiles)?;
-            let m = matrix::run(&repro, &profiles, pa.data_dir.as_deref(), &out, jobs)?;
-            println!("{}", m.to_markdown(forgebench_shared::measures::Measure::L2));
+            let data = pa.data_dir.as_deref();
+            if let Some(sr) = repro.script()? {
+                let m = forgebench_worker::cli::script_repro::matrix(&sr, &profiles, data, &out, jobs)?;
+                println!("{}", m.to_markdown());
+            } else {
+                let m = matrix::run(&repro, &profiles, data, &out, jobs)?;
+                println!("{}", m.to_markdown(forgebench_shared::measures::Measure::L2));
+            }
             eprintln!("matrix: tables written to {}", out.display());
         }
         Command::TorchMatrix {

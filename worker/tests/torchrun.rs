@@ -282,8 +282,7 @@ fn a_crashed_run_verifies_up_to_its_last_checkpoint() {
     let steps: Vec<(usize, usize)> = r.intervals.iter().map(|i| (i.from_step, i.to_step)).collect();
     assert_eq!(steps, vec![(0, 2), (2, 4)]);
     assert!(r.intervals.iter().all(|i| i.error.l2 == 0.0), "{:?}", r.intervals);
-    // The reproduction command `verify` replays a folder log as `pol-verify` does; the commands that take a
-    // built-in model name the TorchScript ones when given a file.
+    // The reproduction command `verify` replays a folder log as `pol-verify` does.
     let same = tmp("crashed-verify.json");
     let worker = env!("CARGO_BIN_EXE_forgebench-worker");
     let o = std::process::Command::new(worker)
@@ -300,21 +299,6 @@ fn a_crashed_run_verifies_up_to_its_last_checkpoint() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let v: TorchRunReport = serde_json::from_str(&std::fs::read_to_string(&same).unwrap()).unwrap();
     assert_eq!(v.intervals, r.intervals);
-    let o = std::process::Command::new(worker)
-        .args([
-            "write-log",
-            "--model",
-            "data/models/lenet5.pt",
-            "--out",
-            "unused.safetensors",
-        ])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !o.status.success() && err.contains("torch-matrix --model FILE.pt"),
-        "{err}"
-    );
     // A checkpoint lost from the middle is named.
     std::fs::remove_file(log.join("checkpoints/000001.safetensors")).unwrap();
     let (ok, _, err) = verify(&profiles()[0], &log, &[], "gap");

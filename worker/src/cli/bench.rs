@@ -36,7 +36,7 @@ fn step(spec: &ReproSpec, ds: &Dataset, device: tch::Device, k: usize, phases: &
 /// mean microseconds of each phase.
 pub fn bench_loop(pa: &ProcessArgs, ra: &ReproArgs, warmup: usize) -> Result<serde_json::Value> {
     let ctx = pa.context(std::env::temp_dir())?;
-    let spec = ra.spec();
+    let spec = ra.spec()?;
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
     let device = ctx.device()?;
     let mut phases = [0.0f64; 5];

@@ -10,7 +10,7 @@ use std::time::Instant;
 /// Times `ra.triples` steps in each arm after one untimed step of each; returns the figures as JSON.
 pub fn bench_exact(pa: &ProcessArgs, ra: &ReproArgs) -> Result<serde_json::Value> {
     let ctx = pa.context(std::env::temp_dir())?;
-    let spec = ra.spec();
+    let spec = ra.spec()?;
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
     let device = ctx.device()?;
     let run = |arith, k: usize| {

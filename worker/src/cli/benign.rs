@@ -52,8 +52,8 @@ impl ShuffleArgs {
     }
 }
 
-/// A built-in model's data set: `given` when it is an official one, else the model's own.
-fn official(given: Option<&DataSource>, model: ModelKind) -> Result<DatasetKind> {
+/// A built-in model's data set: `given` when it is an official one, else the model's own; a folder is refused.
+pub(crate) fn official(given: Option<&DataSource>, model: ModelKind) -> Result<DatasetKind> {
     match given {
         None => Ok(model.default_dataset()),
         Some(DataSource::Official(kind)) => Ok(*kind),
@@ -231,16 +231,31 @@ pub fn pol_verify(
     }
 }
 
-/// `convert`: one conversion as a number, or (with `table`) the value in every measure for every model (Table 2).
-pub fn convert_cmd(value: f64, from: Measure, to: Measure, model: ModelKind, table: bool) -> String {
+/// The dimension of theta of `model`: a built-in model's name, or a TorchScript file (loaded to count its parameters).
+pub fn model_dim(model: &str) -> Result<usize> {
+    match model.parse::<ModelKind>() {
+        Ok(m) => Ok(m.param_count()),
+        Err(_) => Ok(crate::models::script::ScriptNet::load(Path::new(model), tch::Device::Cpu)?.dim()),
+    }
+}
+
+/// `convert`: one conversion as a number for `model` (its name and dimension), or (with `table`) the value in every
+/// measure for every built-in model and `model` (Table 2).
+pub fn convert_cmd(value: f64, from: Measure, to: Measure, model: (&str, usize), table: bool) -> String {
     if !table {
-        return format!("{:e}", convert(value, from, to, model.param_count()));
+        return format!("{:e}", convert(value, from, to, model.1));
     }
     let mut s = format!(
         "{value:e} in {from:?}, for every model\n\n| model | dim | L2 | L2^2 | L2^2/dim |\n|---|---|---|---|---|\n"
     );
-    for m in ModelKind::ALL {
-        let d = m.param_count();
+    let mut rows: Vec<(String, usize)> = ModelKind::ALL
+        .iter()
+        .map(|m| (m.to_string(), m.param_count()))
+        .collect();
+    if !rows.iter().any(|(name, _)| name == model.0) {
+        rows.push((model.0.to_owned(), model.1));
+    }
+    for (m, d) in rows {
         let c = |to| convert(value, from, to, d);
         let _ = writeln!(
             s,

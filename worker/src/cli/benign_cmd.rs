@@ -5,7 +5,6 @@ use super::{bench, bench_exact, torchrun, ProcessArgs};
 use crate::error::Result;
 use clap::Subcommand;
 use forgebench_shared::data::DataSource;
-use forgebench_shared::experiment::ModelKind;
 use forgebench_shared::measures::Measure;
 use std::path::PathBuf;
 
@@ -83,8 +82,9 @@ pub enum BenignCommand {
         /// l2, l2sq or l2sq/dim (ignored with --table).
         #[arg(long, default_value = "l2")]
         to: Measure,
+        /// A built-in model or a TorchScript file (its parameter count).
         #[arg(long, default_value = "vggmini")]
-        model: ModelKind,
+        model: String,
         /// Print the value in every measure for every model instead.
         #[arg(long)]
         table: bool,
@@ -164,7 +164,8 @@ impl BenignCommand {
                 model,
                 table,
             } => {
-                println!("{}", benign::convert_cmd(value, from, to, model, table));
+                let dim = benign::model_dim(&model)?;
+                println!("{}", benign::convert_cmd(value, from, to, (&model, dim), table));
                 Ok(())
             }
             BenignCommand::BenchExact { repro } => {

@@ -11,8 +11,11 @@ use std::path::Path;
 
 /// `trace`: writes triple `k`'s trace to `out`.
 pub fn trace(pa: &ProcessArgs, ra: &ReproArgs, k: usize, out: &Path) -> Result<()> {
+    if let Some(sr) = ra.script()? {
+        return super::script_repro::trace(pa, &sr, k, out);
+    }
     let ctx = pa.context(std::env::temp_dir())?;
-    let spec = ra.spec();
+    let spec = ra.spec()?;
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
     let t = explain::trace(&spec, k, &ds, ctx.device()?)?;
     explain::write_trace(&t, out)?;
@@ -27,6 +30,8 @@ pub fn trace(pa: &ProcessArgs, ra: &ReproArgs, k: usize, out: &Path) -> Result<(
 /// `explain`: traces triple `k` in `pair`'s two profiles and compares; writes `explain.json` and `explain.md`
 /// under `out` and returns the table.
 pub fn run(pa: &ProcessArgs, ra: &ReproArgs, k: usize, pair: &[DeviceProfile; 2], out: &Path) -> Result<String> {
+    // Refused here, before two processes are spawned to say the same.
+    ra.script()?;
     std::fs::create_dir_all(out).map_err(|e| WorkerError::io(out, e))?;
     let mut traces = Vec::new();
     for p in pair {
@@ -35,19 +40,13 @@ pub fn run(pa: &ProcessArgs, ra: &ReproArgs, k: usize, pair: &[DeviceProfile; 2]
         if let Some(d) = &pa.data_dir {
             cmd.arg("--data-dir").arg(d);
         }
-        cmd.args([
-            "trace",
-            "--model",
-            ra.model.name(),
-            "--arithmetic",
-            ra.arithmetic.name(),
-        ])
-        .args(["--batch-size", &ra.batch_size.to_string(), "--eta", &ra.eta.to_string()])
-        .args(["--seed", &ra.seed.to_string(), "--triple", &k.to_string()])
-        .arg("--out")
-        .arg(&file);
-        if let Some(d) = ra.dataset {
-            cmd.args(["--dataset", d.name()]);
+        cmd.args(["trace", "--model", &ra.model, "--arithmetic", ra.arithmetic.name()])
+            .args(["--batch-size", &ra.batch_size.to_string(), "--eta", &ra.eta.to_string()])
+            .args(["--seed", &ra.seed.to_string(), "--triple", &k.to_string()])
+            .arg("--out")
+            .arg(&file);
+        if let Some(d) = &ra.dataset {
+            cmd.arg("--dataset").arg(d.to_string());
         }
         let o = cmd
             .output()

@@ -67,8 +67,14 @@ pub enum ForgeCommand {
     },
     /// Adam optimisation forging (Algorithm 1), `runs` seeds from `seed` on.
     AdamForge {
+        /// A built-in model (at theta drawn from its initialisation), or a TorchScript file (at its own parameters,
+        /// the paper's Adam only).
         #[arg(long, default_value = "lenet5")]
-        model: ModelKind,
+        model: String,
+        /// Data set: mnist, cifar10, or (a TorchScript model) a data folder (default: the model's own; MNIST for
+        /// a TorchScript model).
+        #[arg(long)]
+        dataset: Option<forgebench_shared::data::DataSource>,
         #[arg(long, default_value_t = 100)]
         batch_size: usize,
         #[arg(long, default_value_t = 0.01)]
@@ -276,6 +282,7 @@ impl ForgeCommand {
             }
             ForgeCommand::AdamForge {
                 model,
+                dataset,
                 batch_size,
                 eta,
                 iterations,
@@ -288,6 +295,30 @@ impl ForgeCommand {
                 grid_dir,
                 judge,
             } => {
+                let Ok(model) = model.parse::<ModelKind>() else {
+                    if cosine_restarts.is_some()
+                        || !optimiser.is_adam()
+                        || domain_iterations > 0
+                        || grid_dir.is_some()
+                        || judge.matrix.is_some()
+                    {
+                        return Err(WorkerError::Invalid(format!(
+                            "--model {model}: a TorchScript model's adam-forge runs the paper's Adam at a constant \
+                             step size; --cosine-restarts, --optimiser lbfgs, --domain-iterations, --grid-dir and \
+                             --matrix are for the built-in models"
+                        )));
+                    }
+                    let a = super::script_repro::ScriptAdam {
+                        file: model.into(),
+                        data: dataset.unwrap_or(forgebench_shared::data::DataSource::Official(DatasetKind::Mnist)),
+                        batch_size,
+                        eta,
+                        iterations,
+                        seeds: seed..seed + runs,
+                        projected,
+                    };
+                    return super::script_repro::adam_forge(&ctx, device, &a);
+                };
                 if cosine_restarts.is_some() && !optimiser.is_adam() {
                     return Err(WorkerError::Invalid(
                         "--cosine-restarts is a schedule of Adam's step size; L-BFGS takes none".into(),
@@ -302,7 +333,7 @@ impl ForgeCommand {
                     Some(period) => StepSchedule::CosineRestarts { period },
                     None => StepSchedule::Constant,
                 };
-                let dataset = model.default_dataset();
+                let dataset = super::benign::official(dataset.as_ref(), model)?;
                 let ds = datasets::train(dataset, &ctx.data_dir)?;
                 let mut out = Vec::new();
                 for s in seed..seed + runs {

@@ -59,7 +59,7 @@ pub fn run(
     out: &Path,
     jobs: usize,
 ) -> Result<CrossDeviceMatrix> {
-    let spec = ra.spec();
+    let spec = ra.spec()?;
     let logs_dir = out.join("logs");
     std::fs::create_dir_all(&logs_dir).map_err(|e| WorkerError::io(&logs_dir, e))?;
     let written = parallel("logs", profiles, jobs, |p| {

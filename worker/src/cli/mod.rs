@@ -7,6 +7,7 @@ pub mod explain;
 pub mod forge_cmd;
 pub mod matrix;
 pub mod oneshot;
+pub mod script_repro;
 pub mod spawn;
 pub mod torch_matrix;
 pub mod torchrun;

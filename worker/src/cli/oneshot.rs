@@ -2,8 +2,10 @@
 use super::ProcessArgs;
 use crate::error::{Result, WorkerError};
 use crate::jobs;
+use crate::torchrun::triples::Triples;
 use crate::{datasets, repro, tensors, update};
 use clap::Args;
+use forgebench_shared::data::DataSource;
 use forgebench_shared::experiment::{Arithmetic, DatasetKind, ModelKind, Precision, ReproSpec};
 use forgebench_shared::ids::ArtifactId;
 use forgebench_shared::jobs::JobSpec;
@@ -13,12 +15,14 @@ use std::path::{Path, PathBuf};
 /// Parameters of reproduction triples.
 #[derive(Debug, Clone, Args)]
 pub struct ReproArgs {
-    /// Model: logreg, logreg-bias, lenet5, vggmini.
+    /// Model: logreg, logreg-bias, lenet5, vggmini, or a TorchScript file (every triple then starts at the file's
+    /// own parameters, each a plain SGD step in f32).
     #[arg(long)]
-    pub model: ModelKind,
-    /// Data set (default: the model's own).
+    pub model: String,
+    /// Data set: mnist, cifar10, or (a TorchScript model) a folder holding inputs.npy and labels.npy, or
+    /// data.safetensors (default: the model's own; MNIST for a TorchScript model).
     #[arg(long)]
-    pub dataset: Option<DatasetKind>,
+    pub dataset: Option<DataSource>,
     /// Batch size b.
     #[arg(long, default_value_t = 100)]
     pub batch_size: usize,
@@ -44,12 +48,24 @@ pub struct ReproArgs {
     pub tolerance_units: Option<f64>,
 }
 
+/// A TorchScript model's triples as the command line gives them.
+#[derive(Debug, Clone)]
+pub struct ScriptRepro {
+    /// The model file.
+    pub file: PathBuf,
+    /// Its training data.
+    pub data: DataSource,
+    /// b, eta, K and the seed.
+    pub triples: Triples,
+}
+
 impl ReproArgs {
-    /// The spec these arguments describe.
-    pub fn spec(&self) -> ReproSpec {
-        ReproSpec {
-            model: self.model,
-            dataset: self.dataset.unwrap_or(self.model.default_dataset()),
+    /// The spec these arguments describe, for a built-in model.
+    pub fn spec(&self) -> Result<ReproSpec> {
+        let model: ModelKind = self.model.parse().map_err(WorkerError::Invalid)?;
+        Ok(ReproSpec {
+            model,
+            dataset: super::benign::official(self.dataset.as_ref(), model)?,
             batch_size: self.batch_size,
             eta: self.eta,
             triples: self.triples,
@@ -57,7 +73,38 @@ impl ReproArgs {
             full: self.full,
             arithmetic: self.arithmetic,
             tolerance_units: self.tolerance_units,
+        })
+    }
+
+    /// The TorchScript model's triples when `--model` is not a built-in model's name (None when it is); options
+    /// only the built-in models have are refused, naming why.
+    pub fn script(&self) -> Result<Option<ScriptRepro>> {
+        if self.model.parse::<ModelKind>().is_ok() {
+            return Ok(None);
         }
+        let refuse = |what: &str| {
+            Err(WorkerError::Invalid(format!(
+                "--model {}: {what} is for the built-in models (logreg, logreg-bias, lenet5, vggmini); a TorchScript \
+                 model's triples are f32 steps from the file's own parameters, their batches recomputed from the seed",
+                self.model
+            )))
+        };
+        if self.arithmetic == Arithmetic::Exact || self.tolerance_units.is_some() {
+            return refuse("the exact arm (per-layer f64 evaluation, rounding records)");
+        }
+        if self.full {
+            return refuse("--full");
+        }
+        Ok(Some(ScriptRepro {
+            file: PathBuf::from(&self.model),
+            data: self.dataset.clone().unwrap_or(DataSource::Official(DatasetKind::Mnist)),
+            triples: Triples {
+                batch_size: self.batch_size,
+                eta: self.eta,
+                triples: self.triples,
+                seed: self.seed,
+            },
+        }))
     }
 }
 
@@ -75,8 +122,11 @@ pub fn emit<T: serde::Serialize>(value: &T, out: Option<&Path>) -> Result<()> {
 
 /// `update`: triple `k` of a reproduction spec; writes theta_next as raw little-endian values to `out`.
 pub fn update(pa: &ProcessArgs, ra: &ReproArgs, k: usize, precision: Precision, out: &Path) -> Result<()> {
+    if let Some(sr) = ra.script()? {
+        return super::script_repro::update(pa, &sr, k, precision, out);
+    }
     let ctx = pa.context(std::env::temp_dir())?;
-    let spec = ra.spec();
+    let spec = ra.spec()?;
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
     let device = ctx.device()?;
     let theta = tensors::from_f32(&repro::theta_k(&spec, k), device).to_kind(tensors::kind(precision));
@@ -103,8 +153,11 @@ pub fn update(pa: &ProcessArgs, ra: &ReproArgs, k: usize, precision: Precision, 
 
 /// `write-log`: writes a reproduction log to `out`.
 pub fn write_log(pa: &ProcessArgs, ra: &ReproArgs, out: &Path) -> Result<()> {
+    if let Some(sr) = ra.script()? {
+        return super::script_repro::write_log(pa, &sr, out);
+    }
     let ctx = pa.context(out.parent().unwrap_or(Path::new(".")).to_path_buf())?;
-    let spec = ra.spec();
+    let spec = ra.spec()?;
     let ds = datasets::train(spec.dataset, &ctx.data_dir)?;
     let prov = ctx.provenance(vec![("seed".into(), spec.seed)]);
     let mut bar = crate::progress::Progress::new(format!("write-log {}", spec.model), spec.triples);
@@ -112,13 +165,20 @@ pub fn write_log(pa: &ProcessArgs, ra: &ReproArgs, out: &Path) -> Result<()> {
     emit(&m, None)
 }
 
-/// `verify`: recomputes a log here and reports the errors.
-pub fn verify(pa: &ProcessArgs, log: &Path, threshold: Option<f64>, out: Option<&Path>) -> Result<()> {
+/// `verify`: recomputes a log here and reports the errors; `model` is a TorchScript log's model file (default:
+/// the one the log names).
+pub fn verify(
+    pa: &ProcessArgs,
+    log: &Path,
+    model: Option<&Path>,
+    threshold: Option<f64>,
+    out: Option<&Path>,
+) -> Result<()> {
     if log.is_dir() {
         // A folder log (a TorchScript model's, either layout): its full replay, as `pol-verify --log FOLDER`.
         let files = super::torchrun::RunFiles {
             log,
-            model: None,
+            model,
             dataset: None,
         };
         let t = super::torchrun::Threshold {
@@ -127,6 +187,9 @@ pub fn verify(pa: &ProcessArgs, log: &Path, threshold: Option<f64>, out: Option<
             margin: crate::pol::DEFAULT_MARGIN,
         };
         return super::torchrun::verify_run(pa, &files, &t, forgebench_shared::pol_strategy::Strategy::Full, out);
+    }
+    if crate::torchrun::triples::is_one(log)? {
+        return super::script_repro::verify(pa, log, model, threshold, out);
     }
     let ctx = pa.context(std::env::temp_dir())?;
     let log = repro::read_log(log)?;

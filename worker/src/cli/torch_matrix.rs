@@ -9,7 +9,9 @@ use forgebench_shared::profile::DeviceProfile;
 use forgebench_shared::torchrun::{TorchMatrix, TorchRunReport};
 use std::path::{Path, PathBuf};
 
-fn run_child(p: &DeviceProfile, args: &[String], data_dir: Option<&Path>, what: &str) -> Result<()> {
+/// Runs this executable with `args` in profile `p`; a failure is an error unless `what` is "replay" (a replay
+/// that fails its check still wrote its report).
+pub(crate) fn run_child(p: &DeviceProfile, args: &[String], data_dir: Option<&Path>, what: &str) -> Result<()> {
     let exe = std::env::current_exe().map_err(|e| WorkerError::Invalid(format!("own executable: {e}")))?;
     let mut cmd = command_with(&exe, p)?;
     cmd.args(args);
@@ -18,7 +20,7 @@ fn run_child(p: &DeviceProfile, args: &[String], data_dir: Option<&Path>, what: 
     }
     let out = cmd.output().map_err(|e| WorkerError::io(&exe, e))?;
     // pol-verify exits non-zero on a failed interval, which a matrix records rather than refuses.
-    if !out.status.success() && what == "train" {
+    if !out.status.success() && what != "replay" {
         return Err(WorkerError::Invalid(format!(
             "{what} in profile {} failed: {}",
             p.name,
@@ -28,7 +30,8 @@ fn run_child(p: &DeviceProfile, args: &[String], data_dir: Option<&Path>, what: 
     Ok(())
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+/// The JSON file `path` as a `T`.
+pub(crate) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text = std::fs::read_to_string(path).map_err(|e| WorkerError::io(path, e))?;
     serde_json::from_str(&text).map_err(|e| WorkerError::artifact(path, e.to_string()))
 }
@@ -108,6 +111,7 @@ pub fn run(
         l2_max,
         l2_mean,
         verifiers,
+        triples: false,
     };
     let json = serde_json::to_string_pretty(&m).map_err(|e| WorkerError::Invalid(e.to_string()))?;
     let jp = out.join("matrix.json");

@@ -116,14 +116,19 @@ pub fn write_log(
     if spec.arithmetic == Arithmetic::Exact {
         views.extend(rec.views(k_total, path)?);
     }
-    let meta = HashMap::from([(META_KEY.to_owned(), json.clone())]);
+    save_tensors(views, &json, path)?;
+    Ok(manifest)
+}
+
+/// Writes `views` with the manifest `json` in their metadata to `path`, and `json` beside it (`path` + `.json`).
+pub(crate) fn save_tensors(views: Vec<(String, TensorView)>, json: &str, path: &Path) -> Result<()> {
+    let meta = HashMap::from([(META_KEY.to_owned(), json.to_owned())]);
     // Written to a temporary name and renamed, so a crash never leaves a truncated log under the real name.
     let tmp = path.with_extension("partial");
     safetensors::serialize_to_file(views, Some(meta), &tmp).map_err(|e| WorkerError::artifact(&tmp, e.to_string()))?;
     std::fs::rename(&tmp, path).map_err(|e| WorkerError::io(path, e))?;
     let side = path.with_extension("json");
-    std::fs::write(&side, json).map_err(|e| WorkerError::io(&side, e))?;
-    Ok(manifest)
+    std::fs::write(&side, json).map_err(|e| WorkerError::io(&side, e))
 }
 
 /// The f32 tensor `name` of `st`, checked to have `shape`.

@@ -7,7 +7,7 @@
 mod log;
 mod verify;
 
-pub(crate) use log::{f32_bytes, read_f32, read_with_manifest, tensor_bytes, META_KEY};
+pub(crate) use log::{f32_bytes, read_f32, read_with_manifest, save_tensors, tensor_bytes, META_KEY};
 pub use log::{read_log, write_log, LogManifest, ReproLog, LOG_FORMAT};
 pub(crate) use verify::first_difference;
 pub use verify::{verify_log, VerifyReport};
@@ -22,5 +22,11 @@ pub fn theta_k(spec: &ReproSpec, k: usize) -> Vec<f32> {
 
 /// B_k of a log: `b` distinct indices into a training set of `n` examples.
 pub fn batch_k(spec: &ReproSpec, k: usize, n: usize) -> Vec<usize> {
-    PortableRng::derived(spec.seed, "batch", k as u64).sample_indices(n, spec.batch_size)
+    batch_indices(spec.seed, k, n, spec.batch_size)
+}
+
+/// B_k for master seed `seed`: `b` distinct indices into `n` examples, whatever the model (a TorchScript model's
+/// triples draw the same batches as a built-in model's under the same seed).
+pub fn batch_indices(seed: u64, k: usize, n: usize, b: usize) -> Vec<usize> {
+    PortableRng::derived(seed, "batch", k as u64).sample_indices(n, b)
 }

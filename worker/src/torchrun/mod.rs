@@ -11,6 +11,7 @@ pub mod public_pol;
 pub mod shuffle;
 pub mod streamed;
 pub mod train;
+pub mod triples;
 pub mod verify;
 
 use forgebench_shared::optim::Optimizer;
