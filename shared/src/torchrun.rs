@@ -252,26 +252,17 @@ pub struct TorchMatrix {
 impl TorchMatrix {
     /// What the matrix is of: the file, its size and hash, the optimiser and the run.
     pub fn title(&self) -> String {
-        if self.triples {
-            return format!(
-                "{} ({} parameters, sha256 {}), {} reproduction triples of b={} at the file's parameters ({}) on {}",
-                self.model.file,
-                self.model.dim(),
-                &self.model.sha256[..self.model.sha256.len().min(12)],
-                self.steps,
-                self.batch_size,
-                self.optimizer,
-                self.dataset.kind
-            );
-        }
+        let (steps, b, opt) = (self.steps, self.batch_size, &self.optimizer);
+        let run = if self.triples {
+            format!("{steps} reproduction triples of b={b} at the file's parameters ({opt})")
+        } else {
+            format!("{opt}, {steps} steps of b={b}")
+        };
         format!(
-            "{} ({} parameters, sha256 {}), {}, {} steps of b={} on {}",
+            "{} ({} parameters, sha256 {}), {run} on {}",
             self.model.file,
             self.model.dim(),
             &self.model.sha256[..self.model.sha256.len().min(12)],
-            self.optimizer,
-            self.steps,
-            self.batch_size,
             self.dataset.kind
         )
     }

@@ -105,3 +105,16 @@ pub fn verify(p: &DeviceProfile, log: &Path, extra: &[&str], tag: &str) -> (bool
 pub fn report_path(p: &DeviceProfile, tag: &str) -> PathBuf {
     tmp(&format!("{tag}-{}.json", p.name))
 }
+
+/// A matrix of benign noise: every profile replays its own log bit for bit, every other profile within (0, 1e-5).
+pub fn assert_benign(m: &forgebench_shared::torchrun::TorchMatrix) {
+    for (w, row) in m.l2_max.iter().enumerate() {
+        for (v, &e) in row.iter().enumerate() {
+            if w == v {
+                assert_eq!(e, 0.0, "{}: a profile replays its own log bit for bit", m.devices[w]);
+            } else {
+                assert!(e > 0.0 && e < 1e-5, "cell ({w}, {v}): {e:e}, benign noise expected");
+            }
+        }
+    }
+}
