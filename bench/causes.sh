@@ -21,6 +21,13 @@ while [[ $# -gt 0 ]]; do
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
+# Every cause profile is cpu-avx512 with one setting changed; a CPU without AVX-512 cannot run it (SIGILL).
+missing=$(for f in avx512f avx512bw avx512vl avx512dq; do grep -qw "$f" /proc/cpuinfo || printf '%s ' "$f"; done)
+if [[ -n $missing ]]; then
+  echo "causes.sh: this CPU lacks ${missing}and every profile of bench/causes.toml but" \
+    "cpu-avx2 and cpu-default needs it; run it on a CPU with AVX-512" >&2
+  exit 1
+fi
 scripts/setup-libtorch.sh
 cargo build -q --workspace --bins
 python3 - "$data" "$model" "$group" <<'PY'
