@@ -127,6 +127,13 @@ pub fn matrix(
     out: &Path,
     jobs: usize,
 ) -> Result<TorchMatrix> {
+    // Checked here, before a process per profile is spawned to say the same.
+    if !sr.file.is_file() {
+        return Err(WorkerError::Invalid(format!(
+            "--model {}: no such file",
+            sr.file.display()
+        )));
+    }
     let (logs, reports) = (out.join("logs"), out.join("reports"));
     for d in [&logs, &reports] {
         std::fs::create_dir_all(d).map_err(|e| WorkerError::io(d, e))?;

@@ -119,7 +119,11 @@ impl ScriptNet {
                 let first = e.to_string().lines().next().unwrap_or_default().to_string();
                 WorkerError::artifact(
                     &self.path,
-                    format!("forward failed on a batch of shape {:?}: {first}", x.size()),
+                    format!(
+                        "forward failed on a batch of shape {:?} (is the data set, --dataset, the one the model \
+                         takes?): {first}",
+                        x.size()
+                    ),
                 )
             })?;
         let logits = match out {

@@ -122,6 +122,9 @@ pub fn write_log(
 
 /// Writes `views` with the manifest `json` in their metadata to `path`, and `json` beside it (`path` + `.json`).
 pub(crate) fn save_tensors(views: Vec<(String, TensorView)>, json: &str, path: &Path) -> Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| WorkerError::io(dir, e))?;
+    }
     let meta = HashMap::from([(META_KEY.to_owned(), json.to_owned())]);
     // Written to a temporary name and renamed, so a crash never leaves a truncated log under the real name.
     let tmp = path.with_extension("partial");
