@@ -59,3 +59,60 @@ impl ScriptLogManifest {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::torchrun::{ParamInfo, Transform};
+
+    fn provenance() -> Provenance {
+        Provenance {
+            code_version: "t".into(),
+            profile: crate::profile::DeviceProfile::cpu("cpu-x"),
+            fingerprint: crate::fingerprint::DeviceFingerprint {
+                hostname: "h".into(),
+                cpu_model: "cpu".into(),
+                cpu_flags: vec![],
+                libtorch_version: "2.13.0".into(),
+                libtorch_config: String::new(),
+                cuda_driver: "none".into(),
+                gpus: vec![],
+                code_version: "t".into(),
+                threads: 1,
+                settings_in_force: Default::default(),
+            },
+            seeds: vec![],
+        }
+    }
+
+    fn manifest() -> ScriptLogManifest {
+        let json = serde_json::json!({
+            "format": SCRIPT_LOG_FORMAT,
+            "model": { "file": "m.pt", "sha256": "ab", "params": [{ "name": "w", "shape": [2, 3] }] },
+            "dataset": { "kind": "mnist", "sha256": "cd", "n": 10, "transform": "scaled" },
+            "batch_size": 4, "eta": 0.01, "triples": 2, "seed": 0, "dim": 6,
+            "provenance": serde_json::to_value(provenance()).unwrap(),
+            "step_norms": [1.0, 2.0],
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_consistent_manifest_has_no_problem_and_each_inconsistency_is_named() {
+        let m = manifest();
+        assert_eq!(m.problem(), None);
+        assert_eq!(m.dataset.transform, Transform::Scaled);
+        let mut bad = m.clone();
+        bad.format = "forgebench-repro-log/1".into();
+        assert!(bad.problem().unwrap().contains("format"));
+        let mut bad = m.clone();
+        bad.model.params.push(ParamInfo {
+            name: "b".into(),
+            shape: vec![3],
+        });
+        assert!(bad.problem().unwrap().contains("dim 6"), "{:?}", bad.problem());
+        let mut bad = m;
+        bad.step_norms.pop();
+        assert!(bad.problem().unwrap().contains("1 step norms"), "{:?}", bad.problem());
+    }
+}

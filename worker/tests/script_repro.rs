@@ -141,6 +141,11 @@ fn update_write_log_and_verify_agree_and_a_changed_triple_is_flagged_alone() {
         worker(&["bench-loop", "--model", file, "--triples", "1"]),
         "the commands that take a TorchScript model",
     );
+    // A missing file is named, and its cause printed once (not again as the error's source).
+    let o = worker(&["convert", "--value", "1e-8", "--from", "l2", "--model", "missing.pt"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && err.contains("missing.pt"), "{err}");
+    assert_eq!(err.matches("os error 2").count(), 1, "{err}");
 }
 
 #[test]
