@@ -142,6 +142,38 @@ pub(crate) fn read_f32(st: &SafeTensors, name: &str, shape: &[usize], path: &Pat
         .collect())
 }
 
+/// The manifest of the forgebench safetensors file `path`, read from its header alone: what kind of log a file is
+/// is known without reading its tensors (hundreds of megabytes for VGGmini). The file as a whole is checked by
+/// [`read_with_manifest`] when it is read.
+pub(crate) fn read_manifest<M: serde::de::DeserializeOwned>(path: &Path) -> Result<M> {
+    use std::io::Read;
+    // safetensors' own bound on a header's size.
+    const MAX_HEADER: u64 = 100_000_000;
+    let not_safetensors = |e: String| WorkerError::artifact(path, format!("not a safetensors file: {e}"));
+    let mut file = std::fs::File::open(path).map_err(|e| WorkerError::io(path, e))?;
+    let mut len = [0u8; 8];
+    file.read_exact(&mut len).map_err(|e| not_safetensors(e.to_string()))?;
+    let n = u64::from_le_bytes(len);
+    if n > MAX_HEADER {
+        return Err(not_safetensors(format!("a header of {n} bytes")));
+    }
+    let mut header = vec![0u8; n as usize];
+    file.read_exact(&mut header)
+        .map_err(|e| not_safetensors(e.to_string()))?;
+    #[derive(serde::Deserialize)]
+    struct Header {
+        #[serde(rename = "__metadata__")]
+        metadata: Option<HashMap<String, String>>,
+    }
+    let h: Header = serde_json::from_slice(&header).map_err(|e| not_safetensors(e.to_string()))?;
+    let json = h
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get(META_KEY))
+        .ok_or_else(|| WorkerError::artifact(path, format!("no {META_KEY} in the safetensors metadata")))?;
+    serde_json::from_str(json).map_err(|e| WorkerError::artifact(path, format!("manifest: {e}")))
+}
+
 /// The bytes of a forgebench safetensors file (a reproduction or PoL log) and the JSON manifest in its metadata.
 pub(crate) fn read_with_manifest<M: serde::de::DeserializeOwned>(path: &Path) -> Result<(Vec<u8>, M)> {
     let bytes = std::fs::read(path).map_err(|e| WorkerError::io(path, e))?;

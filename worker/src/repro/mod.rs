@@ -7,7 +7,7 @@
 mod log;
 mod verify;
 
-pub(crate) use log::{f32_bytes, read_f32, read_with_manifest, save_tensors, tensor_bytes, META_KEY};
+pub(crate) use log::{f32_bytes, read_f32, read_manifest, read_with_manifest, save_tensors, tensor_bytes, META_KEY};
 pub use log::{read_log, write_log, LogManifest, ReproLog, LOG_FORMAT};
 pub(crate) use verify::first_difference;
 pub use verify::{verify_log, VerifyReport};

@@ -11,7 +11,7 @@ use super::{Checkpoint, TorchRun};
 use crate::error::{Result, WorkerError};
 use crate::models::script::ScriptNet;
 use crate::optim::{self, OptState};
-use crate::repro::{f32_bytes, read_f32, read_with_manifest, save_tensors, VerifyReport};
+use crate::repro::{f32_bytes, read_f32, read_manifest, read_with_manifest, save_tensors, VerifyReport};
 use crate::tensors;
 use forgebench_shared::data::Dataset;
 use forgebench_shared::experiment::Arithmetic;
@@ -69,8 +69,13 @@ impl Triples {
 /// Triple `k` of `t` from the file's parameters `theta0` (on `device`).
 pub fn step(net: &ScriptNet, t: &Triples, k: usize, theta0: &Tensor, ds: &Dataset, device: Device) -> Result<Step> {
     let bt = batch(ds, &t.batch_k(k, ds.n), Transform::Scaled, device)?;
+    let grad = net.gradient(theta0, &bt)?;
+    apply(net, t, theta0, &grad, device)
+}
+
+/// The plain SGD step of `grad` from `theta0` (left as it is).
+fn apply(net: &ScriptNet, t: &Triples, theta0: &Tensor, grad: &Tensor, device: Device) -> Result<Step> {
     let theta = theta0.f_detach()?.copy();
-    let grad = net.gradient(&theta, &bt)?;
     let step_norm = {
         let _guard = tch::no_grad_guard();
         norm2(&tensors::to_f32(&grad.f_mul_scalar(t.eta)?)?)
@@ -80,7 +85,7 @@ pub fn step(net: &ScriptNet, t: &Triples, k: usize, theta0: &Tensor, ds: &Datase
         &Optimizer::Plain,
         &net.identity().params,
         &theta,
-        &grad,
+        grad,
         &mut state,
         t.eta,
     )?;
@@ -141,7 +146,7 @@ pub struct ScriptLog {
 
 /// Whether the safetensors file `path` is a TorchScript model's reproduction log (rather than a built-in's).
 pub fn is_one(path: &Path) -> Result<bool> {
-    let (_, m): (_, serde_json::Value) = read_with_manifest(path)?;
+    let m: serde_json::Value = read_manifest(path)?;
     Ok(m.get("format").and_then(|f| f.as_str()) == Some(SCRIPT_LOG_FORMAT))
 }
 
@@ -232,13 +237,14 @@ pub fn trace(net: &ScriptNet, t: &Triples, k: usize, ds: &Dataset, device: Devic
         net.forward(&bt.x)?
     };
     sites.push(("model.forward".to_owned(), tensors::to_f64(&logits)?));
-    let grad = tensors::to_f64(&net.gradient(&theta0, &bt)?)?;
+    let grad = net.gradient(&theta0, &bt)?;
+    let values = tensors::to_f64(&grad)?;
     let mut at = 0;
     for p in &net.identity().params {
-        sites.push((format!("{}.grad", p.name), grad[at..at + p.numel()].to_vec()));
+        sites.push((format!("{}.grad", p.name), values[at..at + p.numel()].to_vec()));
         at += p.numel();
     }
-    let s = step(net, t, k, &theta0, ds, device)?;
+    let s = apply(net, t, &theta0, &grad, device)?;
     sites.push((
         "update".to_owned(),
         s.theta_next.iter().map(|&v| f64::from(v)).collect(),
